@@ -1,0 +1,162 @@
+//! The command line, declared with clap. The `///` comments here are the `--help` text.
+
+use crate::term::ColorWhen;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Learn backend development from first principles: watch every stage of an HTTP request on a
+/// real server, then prove you can build it yourself.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reqlab",
+    version,
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+#[command(
+    after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab trace --follow     watch each request's trace (in a second terminal)"
+)]
+pub struct Cli {
+    /// When to use colors (also off when NO_COLOR is set).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+
+    /// Read lessons from this folder instead of the ones built in (for lesson authors).
+    #[arg(long, value_name = "DIR", global = true, env = "REQLAB_LESSONS")]
+    pub lessons: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the lab server: a real HTTP API on SQLite that records a trace of every request.
+    Serve(ServeArgs),
+    /// List the lessons.
+    Lessons(LessonsArgs),
+    /// Read a lesson in the terminal.
+    Learn(LearnArgs),
+    /// Show the lab server's request traces (recent ones, one by id, or live with --follow).
+    Trace(TraceArgs),
+    /// Tools for lesson authors.
+    #[command(subcommand)]
+    Dev(DevCommand),
+    /// Print a shell completion script (e.g. `reqlab completions bash > ~/.local/share/bash-completion/completions/reqlab`).
+    Completions(CompletionsArgs),
+}
+
+/// `reqlab serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, short, default_value_t = crate::lab::DEFAULT_PORT, env = "REQLAB_PORT")]
+    pub port: u16,
+
+    /// Address to listen on. The default, 127.0.0.1, keeps the lab private to this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// SQLite database file (created and seeded with demo data when missing).
+    /// Default: lab.db in reqlab's data directory.
+    #[arg(long, value_name = "PATH", conflicts_with = "memory")]
+    pub db: Option<PathBuf>,
+
+    /// Keep the database in memory: a fresh, seeded lab that is gone when the server stops.
+    #[arg(long)]
+    pub memory: bool,
+
+    /// Largest request body accepted, in bytes; bigger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::lab::DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+
+    /// How many recent traces to keep in memory.
+    #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_TRACE_CAPACITY as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub trace_capacity: u32,
+
+    /// Do not record traces (to measure what tracing costs).
+    #[arg(long)]
+    pub no_trace: bool,
+
+    /// Where reqlab keeps its data (the default lab database lives here).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Output formats for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// `reqlab lessons`.
+#[derive(Debug, Args)]
+pub struct LessonsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// `reqlab learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The lesson id (see `reqlab lessons`), or its number.
+    pub lesson: String,
+
+    /// Wrap text at this many columns (default: the terminal's width).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(20..=400))]
+    pub width: Option<u16>,
+}
+
+/// Output formats for traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// One readable block per request.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `reqlab trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Show only this request's trace.
+    #[arg(value_name = "REQUEST_ID", conflicts_with = "follow")]
+    pub request_id: Option<String>,
+
+    /// Keep running and print each new request's trace as it happens.
+    #[arg(long, short)]
+    pub follow: bool,
+
+    /// The lab server's address.
+    #[arg(long, default_value = "http://127.0.0.1:4747", env = "REQLAB_URL")]
+    pub url: String,
+
+    /// How many recent traces to print (without --follow).
+    #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
+}
+
+/// `reqlab dev …`.
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Check all lesson content: formats, ids, references, and every preset against a live lab.
+    Check,
+}
+
+/// `reqlab completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}

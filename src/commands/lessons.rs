@@ -1,0 +1,70 @@
+//! `reqlab lessons`: the course at a glance, as a table or JSON.
+
+use crate::cli::{LessonsArgs, ListFormat};
+use crate::course::Course;
+use crate::term::{paint, styles};
+use serde_json::json;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Prints every lesson in course order.
+pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
+    let mut out = anstream::stdout().lock();
+    match args.format {
+        ListFormat::Json => {
+            let lessons: Vec<_> = course
+                .lessons
+                .iter()
+                .map(|l| {
+                    json!({
+                        "id": l.id,
+                        "number": l.number,
+                        "title": l.title,
+                        "summary": l.summary,
+                        "stages": l.stages,
+                        "challenge": l.challenge,
+                        "sections": l.sections.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                        "guide": l.guide,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &json!({ "lessons": lessons }))?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            let id_w = course
+                .lessons
+                .iter()
+                .map(|l| l.id.len())
+                .max()
+                .unwrap_or(2)
+                .max(2);
+            writeln!(
+                out,
+                "{}",
+                paint(styles::STRONG, format!("  #  {:<id_w$}  TITLE", "ID"))
+            )?;
+            for l in &course.lessons {
+                let stages: Vec<&str> = l.stages.iter().map(|s| s.id()).collect();
+                let mut details = format!("stages: {}", stages.join(", "));
+                if let Some(challenge) = &l.challenge {
+                    details.push_str(&format!(" · challenge: {challenge}"));
+                }
+                writeln!(
+                    out,
+                    "{:>3}  {}  {}",
+                    l.number,
+                    paint(styles::ID, format!("{:<id_w$}", l.id)),
+                    l.title,
+                )?;
+                writeln!(out, "     {:<id_w$}  {}", "", paint(styles::DIM, details))?;
+            }
+            writeln!(
+                out,
+                "\n{}",
+                paint(styles::DIM, "Read one with: reqlab learn <id>")
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,95 @@
+//! `reqlab serve`: run the lab server until Ctrl-C.
+
+use crate::cli::ServeArgs;
+use crate::lab::db::DbLocation;
+use crate::lab::{LabConfig, start};
+use crate::paths;
+use crate::term::{paint, styles};
+use std::process::ExitCode;
+
+/// Starts the lab, prints the contract line `listening on http://…`, serves until a signal.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (db, db_shown) = if args.memory {
+        (
+            DbLocation::Memory,
+            "in memory (gone when the server stops)".to_string(),
+        )
+    } else {
+        let path = match args.db {
+            Some(path) => path,
+            None => {
+                let dir = paths::data_dir(args.data_dir)?;
+                paths::ensure_dir(&dir)?;
+                dir.join("lab.db")
+            }
+        };
+        let shown = path.display().to_string();
+        (DbLocation::File(path), shown)
+    };
+    let config = LabConfig {
+        host: args.host,
+        port: args.port,
+        memory: matches!(db, DbLocation::Memory),
+        db,
+        tracing: !args.no_trace,
+        trace_capacity: args.trace_capacity as usize,
+        body_limit: args.body_limit,
+    };
+    let tracing = config.tracing;
+    let mut lab = start(config).await?;
+    let url = lab.url();
+
+    // The one line tools wait for; everything else goes to stderr.
+    println!("listening on {url}");
+    if !args.host.is_loopback() {
+        anstream::eprintln!(
+            "{} listening on {} makes the lab reachable from other machines; it has no authentication",
+            paint(styles::WARN, "warning:"),
+            args.host
+        );
+    }
+    anstream::eprintln!(
+        "{} database {db_shown}; tracing {}",
+        paint(styles::DIM, "reqlab lab:"),
+        if tracing { "on" } else { "off" }
+    );
+    anstream::eprintln!(
+        "{} curl -i {url}/tasks   ·   watch traces: reqlab trace --follow --url {url}   ·   Ctrl-C stops",
+        paint(styles::DIM, "try:"),
+    );
+
+    tokio::select! {
+        _ = shutdown_signal() => {
+            anstream::eprintln!("{} finishing in-flight requests…", paint(styles::DIM, "stopping:"));
+            lab.stop().await?;
+            anstream::eprintln!("{}", paint(styles::DIM, "stopped"));
+            Ok(ExitCode::SUCCESS)
+        }
+        result = lab.finished() => {
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what `kill` and process managers send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,226 @@
+//! `reqlab trace`: read the lab server's traces — recent ones, one by id, or live.
+
+use crate::cli::{TraceArgs, TraceFormat};
+use crate::lab::trace::Trace;
+use crate::term::{self, paint, styles};
+use crate::view::trace::trace_lines;
+use anyhow::{Context, bail};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long a one-shot request to the lab may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest pause between reconnection attempts while following.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs the command.
+pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let base = args.url.trim_end_matches('/').to_string();
+    reqwest::Url::parse(&base).with_context(|| format!("--url {base} is not a URL"))?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .build()?;
+    let width = term::output_width(None);
+    if args.follow {
+        return follow(&client, &base, args.format, width).await;
+    }
+    let traces: Vec<Trace> = match &args.request_id {
+        Some(id) => {
+            let url = format!("{base}/_lab/traces/{}", urlencode(id));
+            let response = get(&client, &url).await?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                bail!(
+                    "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
+                );
+            }
+            vec![parse_json(response, &url).await?]
+        }
+        None => {
+            let url = format!("{base}/_lab/traces?limit={}", args.limit);
+            let response = get(&client, &url).await?;
+            let body: serde_json::Value = parse_json(response, &url).await?;
+            let mut traces: Vec<Trace> = serde_json::from_value(body["traces"].clone())
+                .with_context(|| format!("{url} did not answer with traces"))?;
+            if body["tracing"] == false {
+                anstream::eprintln!(
+                    "{} this lab runs with --no-trace, so it records nothing",
+                    paint(styles::WARN, "note:")
+                );
+            }
+            // Oldest first, so the newest ends up next to the prompt.
+            traces.reverse();
+            traces
+        }
+    };
+    if traces.is_empty() {
+        anstream::eprintln!(
+            "{}",
+            paint(
+                styles::DIM,
+                "no traces yet: send the lab a request (e.g. curl -i http://127.0.0.1:4747/tasks)"
+            )
+        );
+    }
+    let mut out = anstream::stdout().lock();
+    for trace in &traces {
+        print_trace(&mut out, trace, args.format, width)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {
+    client
+        .get(url)
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| unreachable_error(url, &e))
+}
+
+async fn parse_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    url: &str,
+) -> anyhow::Result<T> {
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        bail!("{url} answered 404: is this a reqlab lab server? (start one with `reqlab serve`)");
+    }
+    if !status.is_success() {
+        bail!("{url} answered {status}");
+    }
+    response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer with reqlab trace JSON"))
+}
+
+fn unreachable_error(url: &str, err: &reqwest::Error) -> anyhow::Error {
+    if err.is_connect() {
+        anyhow::anyhow!(
+            "nothing is listening at {url} — is the lab running? Start it with `reqlab serve`"
+        )
+    } else if err.is_timeout() {
+        anyhow::anyhow!(
+            "{url} did not answer within {} seconds",
+            REQUEST_TIMEOUT.as_secs()
+        )
+    } else {
+        anyhow::anyhow!("cannot reach {url}: {err}")
+    }
+}
+
+fn print_trace(
+    out: &mut impl Write,
+    trace: &Trace,
+    format: TraceFormat,
+    width: u16,
+) -> anyhow::Result<()> {
+    match format {
+        TraceFormat::Json => writeln!(out, "{}", serde_json::to_string(trace)?)?,
+        TraceFormat::Text => {
+            term::write_lines(out, &trace_lines(trace, width))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Prints each new trace as the lab finishes it; reconnects when the lab restarts.
+async fn follow(
+    client: &reqwest::Client,
+    base: &str,
+    format: TraceFormat,
+    width: u16,
+) -> anyhow::Result<ExitCode> {
+    let url = format!("{base}/_lab/traces/stream");
+    let mut backoff = Duration::from_millis(250);
+    let mut announced_wait = false;
+    loop {
+        let response = tokio::select! {
+            r = client.get(&url).header("Accept", "text/event-stream").send() => r,
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+        };
+        match response {
+            Ok(response) if response.status().is_success() => {
+                backoff = Duration::from_millis(250);
+                anstream::eprintln!(
+                    "{} {base} — send it requests; each one's trace appears here (Ctrl-C to stop)",
+                    paint(styles::OK, "following")
+                );
+                let mut events = response.bytes_stream().eventsource();
+                loop {
+                    let next = tokio::select! {
+                        e = events.next() => e,
+                        _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                    };
+                    match next {
+                        Some(Ok(event)) if event.event == "trace" => {
+                            match serde_json::from_str::<Trace>(&event.data) {
+                                Ok(trace) => print_trace(
+                                    &mut anstream::stdout().lock(),
+                                    &trace,
+                                    format,
+                                    width,
+                                )?,
+                                Err(e) => anstream::eprintln!(
+                                    "{} a trace could not be read: {e}",
+                                    paint(styles::WARN, "warning:")
+                                ),
+                            }
+                        }
+                        Some(Ok(event)) if event.event == "lagged" => anstream::eprintln!(
+                            "{} {}",
+                            paint(styles::WARN, "warning:"),
+                            event.data
+                        ),
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => break,
+                    }
+                }
+                anstream::eprintln!(
+                    "{}",
+                    paint(
+                        styles::WARN,
+                        "the lab server went away; waiting for it to come back…"
+                    )
+                );
+                announced_wait = true;
+            }
+            Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
+                bail!("{url} answered 404: is {base} a reqlab lab server?");
+            }
+            Ok(response) => bail!("{url} answered {}", response.status()),
+            Err(e) if e.is_connect() || e.is_timeout() => {
+                if !announced_wait {
+                    anstream::eprintln!(
+                        "{} nothing is listening at {base} yet — start the lab with `reqlab serve`; waiting…",
+                        paint(styles::DIM, "trace:")
+                    );
+                    announced_wait = true;
+                }
+            }
+            Err(e) => return Err(unreachable_error(&url, &e)),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Percent-encodes a request id for use in a path segment.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

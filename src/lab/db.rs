@@ -1,0 +1,536 @@
+//! The lab's SQLite database: migrations, demo data, and where each kind of work runs.
+//!
+//! Where work runs, and why:
+//! - **Point reads** (a row by primary key) run inline on the async worker, on a pooled read
+//!   connection. From a warm page cache they take microseconds; hopping to another thread would
+//!   cost more than the read itself.
+//! - **Scans** (lists, offset pages) run on tokio's blocking pool ([`Db::scan`]): their cost
+//!   grows with the data, and they must not stall other requests.
+//! - **Writes** go to one writer thread through a queue ([`Db::write`]). SQLite allows one
+//!   writer at a time anyway; a single thread makes that explicit, and waiting on the busy
+//!   timeout never blocks an async worker.
+//!
+//! File databases use WAL so readers never wait for the writer. `--memory` databases live in
+//! SQLite's in-process `memdb` store, shared by all of this lab's connections.
+
+use super::clock;
+use super::trace::Tracer;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, Row, ToSql};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Where the lab keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// A database file (created when missing).
+    File(PathBuf),
+    /// An in-memory database that disappears when the lab stops.
+    Memory,
+}
+
+/// A database failure. Its text is for the lab's log, never for a response.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The writer thread is gone (the lab is shutting down).
+    #[error("the database writer has stopped")]
+    WriterGone,
+    /// The database was made by a newer reqlab.
+    #[error(
+        "the database is at schema version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
+    )]
+    TooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// The blocking pool failed to run a scan.
+    #[error("a database task failed: {0}")]
+    Task(String),
+}
+
+impl DbError {
+    /// True when a UNIQUE constraint rejected the statement.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        )
+    }
+}
+
+/// How long a statement waits for a lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read connections kept for reuse; more may exist briefly under load.
+const MAX_POOLED_READERS: usize = 16;
+
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The lab database handle, shared by all requests.
+pub struct Db {
+    uri: String,
+    is_file: bool,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tasks (
+    id         INTEGER PRIMARY KEY,
+    title      TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+    done       INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- Serves newest-first lists and the (created_at, id) cursor in one index walk.
+CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
+
+CREATE TABLE users (
+    id         INTEGER PRIMARY KEY,
+    email      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+-- The last guard against duplicate emails, even when two requests race.
+CREATE UNIQUE INDEX users_email_unique ON users (email);
+
+-- Per-database settings, such as the key that signs pagination cursors.
+CREATE TABLE lab_meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+"#];
+
+impl Db {
+    /// Opens (creating and migrating if needed) the database, seeding demo data when new.
+    pub fn open(location: &DbLocation) -> Result<Arc<Db>, DbError> {
+        let (uri, is_file) = match location {
+            DbLocation::File(path) => (path.to_string_lossy().into_owned(), true),
+            DbLocation::Memory => (
+                format!("file:/reqlab-{}?vfs=memdb", uuid::Uuid::new_v4().simple()),
+                false,
+            ),
+        };
+        let mut write_conn = open_connection(&uri, is_file, false)?;
+        migrate(&mut write_conn)?;
+
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let thread = std::thread::Builder::new()
+            .name("reqlab-db-writer".into())
+            .spawn(move || {
+                let mut conn = write_conn;
+                while let Ok(job) = rx.recv() {
+                    // A panicking job must not take the writer (and every later write) down.
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                }
+            })
+            .map_err(|e| DbError::Task(e.to_string()))?;
+
+        Ok(Arc::new(Db {
+            uri,
+            is_file,
+            readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(thread)),
+        }))
+    }
+
+    /// Runs a short read inline on the calling thread (point reads by key).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        let conn = match self.readers.lock().expect("reader pool lock").pop() {
+            Some(conn) => conn,
+            None => open_connection(&self.uri, self.is_file, true)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.readers.lock().expect("reader pool lock");
+        if pool.len() < MAX_POOLED_READERS {
+            pool.push(conn);
+        }
+        Ok(result?)
+    }
+
+    /// Runs a read whose cost grows with the data on the blocking pool.
+    pub async fn scan<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, DbError> {
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || db.read(f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Queues a write for the writer thread and waits for its result.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        {
+            let writer = self.writer.lock().expect("writer lock");
+            writer
+                .as_ref()
+                .ok_or(DbError::WriterGone)?
+                .send(job)
+                .map_err(|_| DbError::WriterGone)?;
+        }
+        rx.await.map_err(|_| DbError::WriterGone)?
+    }
+
+    /// Reads a per-database secret, creating it (random, 32 bytes) the first time.
+    pub fn secret(&self, key: &str) -> Result<Vec<u8>, DbError> {
+        let existing = self.read(|c| {
+            c.query_row("SELECT value FROM lab_meta WHERE key = ?1", [key], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })
+        })?;
+        if let Some(value) = existing {
+            return Ok(value);
+        }
+        let mut fresh = vec![0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| DbError::Task(e.to_string()))?;
+        // Runs on the caller's thread at start-up, before the lab serves anything.
+        let conn = open_connection(&self.uri, self.is_file, false)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO lab_meta (key, value) VALUES (?1, ?2)",
+            rusqlite::params![key, fresh],
+        )?;
+        let stored = conn.query_row("SELECT value FROM lab_meta WHERE key = ?1", [key], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })?;
+        Ok(stored)
+    }
+
+    /// Stops the writer thread after the queued writes finish.
+    pub fn close(&self) {
+        self.writer.lock().expect("writer lock").take();
+        if let Some(thread) = self
+            .writer_thread
+            .lock()
+            .expect("writer thread lock")
+            .take()
+        {
+            let _ = thread.join();
+        }
+        self.readers.lock().expect("reader pool lock").clear();
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn open_connection(uri: &str, is_file: bool, read_only: bool) -> Result<Connection, DbError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    flags |= if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    };
+    let conn = Connection::open_with_flags(uri, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if is_file && !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(DbError::TooNew {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        if i == 0 {
+            seed(&tx)?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Demo rows, so the very first request already shows something.
+const SEED_TASKS: &[(&str, bool)] = &[
+    ("Read the HTTP lesson", true),
+    ("Send a request with curl", true),
+    ("Watch a trace in a second terminal", false),
+    ("Create a task with POST /tasks", false),
+    ("Break validation on purpose", false),
+    ("Find the Allow header on a 405", false),
+    ("Page through tasks with limit and offset", false),
+    ("Follow a cursor to the last page", false),
+    ("Register a user twice and get a 409", false),
+    ("Compare PUT and PATCH", false),
+    ("Mark a task done with PATCH", false),
+    ("Build the same API in your own stack", false),
+];
+
+fn seed(conn: &Connection) -> rusqlite::Result<()> {
+    // Spread over the past hours so lists and cursors have a visible order.
+    let now = clock::unique_now_micros();
+    let hour = 3_600_000_000i64;
+    let count = SEED_TASKS.len() as i64;
+    for (i, (title, done)) in SEED_TASKS.iter().enumerate() {
+        let ts = clock::format_micros(now - (count - i as i64) * hour);
+        conn.execute(
+            "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            rusqlite::params![title, done, ts],
+        )?;
+    }
+    for (i, (email, name)) in [
+        ("ada@example.com", "Ada Lovelace"),
+        ("grace@example.com", "Grace Hopper"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let ts = clock::format_micros(now - (2 - i as i64) * hour);
+        conn.execute(
+            "INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![email, name, ts],
+        )?;
+    }
+    Ok(())
+}
+
+/// A connection plus the request's tracer: every statement run through it is timed and recorded.
+pub struct Sql<'a> {
+    conn: &'a Connection,
+    tracer: &'a Tracer,
+}
+
+impl<'a> Sql<'a> {
+    /// Wraps a connection for one request.
+    pub fn new(conn: &'a Connection, tracer: &'a Tracer) -> Sql<'a> {
+        Sql { conn, tracer }
+    }
+
+    /// Runs a query and maps every row.
+    pub fn query<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let start = Instant::now();
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map(params, |row| map(row))?
+            .collect::<rusqlite::Result<Vec<T>>>()?;
+        self.record(start, sql, params, rows.len() as u64);
+        Ok(rows)
+    }
+
+    /// Runs a query expected to return at most one row.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Option<T>> {
+        let start = Instant::now();
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        let found = match rows.next()? {
+            Some(row) => Some(map(row)?),
+            None => None,
+        };
+        self.record(start, sql, params, u64::from(found.is_some()));
+        Ok(found)
+    }
+
+    /// Runs a write and returns the number of rows changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+        let start = Instant::now();
+        let result = self.conn.prepare_cached(sql)?.execute(params);
+        match &result {
+            Ok(n) => self.record(start, sql, params, *n as u64),
+            Err(e) => {
+                self.record(start, sql, params, 0);
+                self.tracer.note(
+                    crate::stage::Stage::Data,
+                    super::trace::Outcome::Fail,
+                    format!("the database refused the statement: {}", sqlite_reason(e)),
+                );
+            }
+        }
+        result
+    }
+
+    /// The rowid of the last insert on this connection.
+    pub fn last_insert_rowid(&self) -> i64 {
+        self.conn.last_insert_rowid()
+    }
+
+    fn record(&self, start: Instant, sql: &str, params: &[&dyn ToSql], rows: u64) {
+        if self.tracer.is_on() {
+            let shown = params.iter().map(|p| sql_literal(*p)).collect();
+            self.tracer.sql(start, sql, shown, rows);
+        }
+    }
+}
+
+/// A short reason for a refused statement, fit for a trace (constraint names, not paths).
+fn sqlite_reason(err: &rusqlite::Error) -> String {
+    match err {
+        rusqlite::Error::SqliteFailure(e, Some(msg))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            msg.clone()
+        }
+        rusqlite::Error::SqliteFailure(e, _) => format!("{:?}", e.code),
+        other => other.to_string(),
+    }
+}
+
+/// Renders a bound parameter as a SQL literal for the trace.
+fn sql_literal(param: &dyn ToSql) -> String {
+    let value = match param.to_sql() {
+        Ok(ToSqlOutput::Borrowed(v)) => v,
+        Ok(ToSqlOutput::Owned(ref v)) => return owned_literal(v),
+        Ok(_) | Err(_) => return "?".into(),
+    };
+    value_ref_literal(value)
+}
+
+fn owned_literal(v: &rusqlite::types::Value) -> String {
+    value_ref_literal(ValueRef::from(v))
+}
+
+fn value_ref_literal(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) => {
+            let s = String::from_utf8_lossy(t);
+            let short: String = s.chars().take(80).collect();
+            let ellipsis = if s.chars().count() > 80 { "…" } else { "" };
+            format!("'{}{ellipsis}'", short.replace('\'', "''"))
+        }
+        ValueRef::Blob(b) => format!("<{} bytes>", b.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_database_is_migrated_and_seeded() {
+        let db = Db::open(&DbLocation::Memory).unwrap();
+        let tasks: i64 = db
+            .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(tasks, SEED_TASKS.len() as i64);
+        let version: i64 = db
+            .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[tokio::test]
+    async fn writes_are_visible_to_inline_reads() {
+        let db = Db::open(&DbLocation::Memory).unwrap();
+        db.write(|c| {
+            c.execute(
+                "INSERT INTO tasks (title, done, created_at, updated_at) VALUES ('x', 0, 't', 't')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let n: i64 = db
+            .read(|c| {
+                c.query_row("SELECT count(*) FROM tasks WHERE title = 'x'", [], |r| {
+                    r.get(0)
+                })
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn a_file_database_reopens_without_reseeding_and_keeps_its_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.db");
+        let first = {
+            let db = Db::open(&DbLocation::File(path.clone())).unwrap();
+            db.write(|c| {
+                c.execute("DELETE FROM tasks WHERE id = 1", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+            db.secret("k").unwrap()
+        };
+        let db = Db::open(&DbLocation::File(path)).unwrap();
+        let n: i64 = db
+            .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, SEED_TASKS.len() as i64 - 1);
+        assert_eq!(db.secret("k").unwrap(), first);
+        assert_eq!(first.len(), 32);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_reqlab_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Db::open(&DbLocation::File(path)).unwrap_err();
+        assert!(matches!(err, DbError::TooNew { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn literals_quote_text_and_redact_blobs() {
+        assert_eq!(sql_literal(&"it's"), "'it''s'");
+        assert_eq!(sql_literal(&5i64), "5");
+        assert_eq!(sql_literal(&vec![1u8, 2, 3]), "<3 bytes>");
+        assert_eq!(sql_literal(&Option::<i64>::None), "NULL");
+    }
+}

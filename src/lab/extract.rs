@@ -1,0 +1,226 @@
+//! Extractors for the parsing stage: JSON bodies, query strings, path ids and the tracer.
+//!
+//! Each records a `parsing` trace event and turns bad input into the matching problem:
+//! wrong content type → 415, body over the limit → 413, unparsable JSON → 400.
+
+use super::error::{Problem, ProblemKind};
+use super::middleware::{BodyLimit, plural_bytes};
+use super::trace::{Outcome, Tracer};
+use crate::stage::Stage;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use std::time::Instant;
+
+impl<S: Send + Sync> FromRequestParts<S> for Tracer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Tracer>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// A request body that parsed as JSON (not yet validated against any contract).
+#[derive(Debug)]
+pub struct JsonBody(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let tracer = req
+            .extensions()
+            .get::<Tracer>()
+            .cloned()
+            .unwrap_or_default();
+        let start = Instant::now();
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if !content_type.as_deref().is_some_and(is_json_media_type) {
+            let shown = content_type.as_deref().unwrap_or("missing");
+            tracer.timed(
+                Stage::Parsing,
+                start,
+                Outcome::Fail,
+                format!("Content-Type is {shown}, but this endpoint reads application/json → 415"),
+            );
+            return Err(Problem::new(
+                ProblemKind::UnsupportedMediaType,
+                format!(
+                    "Content-Type is {shown}; send the body as JSON with Content-Type: application/json."
+                ),
+            ));
+        }
+        let bytes = read_body(req, state, &tracer, start).await?;
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(value) => {
+                tracer.timed(
+                    Stage::Parsing,
+                    start,
+                    Outcome::Ok,
+                    format!("parsed {} of JSON", plural_bytes(bytes.len() as u64)),
+                );
+                Ok(JsonBody(value))
+            }
+            Err(err) => {
+                let why = json_error_sentence(&err, bytes.is_empty());
+                tracer.timed(
+                    Stage::Parsing,
+                    start,
+                    Outcome::Fail,
+                    format!("the body is not valid JSON: {why} → 400; nothing after parsing ran"),
+                );
+                Err(Problem::new(
+                    ProblemKind::MalformedJson,
+                    format!("The body is not valid JSON: {why}."),
+                ))
+            }
+        }
+    }
+}
+
+/// Reads the whole body, enforcing the lab's size limit (→ 413).
+pub async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    tracer: &Tracer,
+    start: Instant,
+) -> Result<Bytes, Problem> {
+    let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            tracer.timed(
+                Stage::Parsing,
+                start,
+                Outcome::Fail,
+                format!(
+                    "the body is over the {} limit → 413; it was not read further",
+                    plural_bytes(limit as u64)
+                ),
+            );
+            Problem::new(
+                ProblemKind::PayloadTooLarge,
+                format!(
+                    "The body is larger than this server accepts ({}).",
+                    plural_bytes(limit as u64)
+                ),
+            )
+        } else {
+            tracer.timed(
+                Stage::Parsing,
+                start,
+                Outcome::Fail,
+                "the body could not be read → 400",
+            );
+            Problem::new(
+                ProblemKind::BadRequest,
+                "The request body could not be read.",
+            )
+        }
+    })
+}
+
+/// True for `application/json` and `application/<something>+json`, with any parameters.
+pub fn is_json_media_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn json_error_sentence(err: &serde_json::Error, empty: bool) -> String {
+    if empty {
+        return "the body is empty".into();
+    }
+    let what = match err.classify() {
+        serde_json::error::Category::Eof => "it ends too early",
+        serde_json::error::Category::Syntax => "unexpected character",
+        _ => "it cannot be read",
+    };
+    format!("{what} at line {} column {}", err.line(), err.column())
+}
+
+/// The query string as ordered name/value pairs (a malformed one → 400).
+#[derive(Debug, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+            Ok(Query(pairs)) => Ok(QueryPairs(pairs)),
+            Err(_) => Err(Problem::new(
+                ProblemKind::BadRequest,
+                "The query string is not valid URL encoding.",
+            )),
+        }
+    }
+}
+
+impl QueryPairs {
+    /// The last value given for `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Names present that are not in `known`.
+    pub fn unknown<'a>(&'a self, known: &[&str]) -> Vec<&'a str> {
+        let mut names: Vec<&str> = self
+            .0
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !known.contains(k))
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+/// Parses a resource id from a path segment; anything but a positive integer names nothing → 404.
+pub fn parse_id(raw: &str, noun: &str, tracer: &Tracer) -> Result<i64, Problem> {
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => {
+            tracer.note(
+                Stage::Parsing,
+                Outcome::Fail,
+                format!("`{raw}` is not a {noun} id (ids are positive integers) → 404"),
+            );
+            Err(Problem::not_found(format!(
+                "There is no {noun} `{raw}`: {noun} ids are positive integers."
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/merge-patch+json"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/x-www-form-urlencoded"));
+        assert!(!is_json_media_type("application/jsonx"));
+    }
+}

@@ -1,0 +1,219 @@
+//! HTTP basics: the welcome document, `/echo`, `/status/{code}` and `/methods`.
+
+use crate::lab::LabState;
+use crate::lab::error::{Problem, ProblemKind};
+use crate::lab::extract::{is_json_media_type, read_body};
+use crate::lab::trace::{Outcome, Tracer};
+use crate::lab::validate::Fields;
+use crate::stage::Stage;
+use axum::extract::{Path, Query, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Routes of the HTTP-basics lesson.
+pub fn router() -> Router<Arc<LabState>> {
+    Router::new()
+        .route("/", get(welcome))
+        .route("/echo", any(echo))
+        .route("/echo/{*rest}", any(echo))
+        .route("/status/{code}", get(status_demo))
+        .route("/methods", get(methods))
+}
+
+async fn welcome(tracer: Tracer) -> Json<Value> {
+    tracer.note(Stage::Logic, Outcome::Ok, "listed what the lab offers");
+    Json(json!({
+        "name": "reqlab lab server",
+        "about": "A real HTTP server to poke at. Every request leaves a trace: GET /_lab/traces.",
+        "links": {
+            "echo": "/echo",
+            "status_codes": "/status/{code}",
+            "methods": "/methods",
+            "tasks": "/tasks",
+            "users": "/users",
+            "traces": "/_lab/traces",
+            "live_traces": "/_lab/traces/stream"
+        }
+    }))
+}
+
+/// Returns the request exactly as the server parsed it.
+async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let version = format!("{:?}", req.version());
+    let path = req.uri().path().to_string();
+    let mut query = serde_json::Map::new();
+    if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(req.uri()) {
+        for (k, v) in pairs {
+            let slot = query.entry(k).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(values) = slot {
+                values.push(Value::String(v));
+            }
+        }
+    }
+    let headers: Vec<Value> = req
+        .headers()
+        .iter()
+        .map(|(name, value)| json!([name.as_str(), String::from_utf8_lossy(value.as_bytes())]))
+        .collect();
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_media_type);
+    let bytes = read_body(req, &(), &tracer, start).await?;
+    let mut body = json!({ "bytes": bytes.len() });
+    if !bytes.is_empty() {
+        let text = String::from_utf8_lossy(&bytes);
+        body["text"] = Value::String(text.chars().take(4096).collect());
+        if is_json {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) => body["json"] = v,
+                Err(e) => body["json_error"] = Value::String(e.to_string()),
+            }
+        }
+    }
+    tracer.timed(
+        Stage::Parsing,
+        start,
+        Outcome::Ok,
+        format!(
+            "read {} header(s) and a {}-byte body",
+            headers.len(),
+            bytes.len()
+        ),
+    );
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        "echo sends back what the server parsed, changing nothing",
+    );
+    Ok(Json(json!({
+        "method": method,
+        "path": path,
+        "query": query,
+        "http_version": version,
+        "headers": headers,
+        "body": body,
+    })))
+}
+
+/// Answers with the status code in the path, explained.
+async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response, Problem> {
+    let code = match raw.parse::<u16>() {
+        Ok(c) if (200..=599).contains(&c) => c,
+        _ => {
+            let mut fields = Fields::query(&tracer);
+            fields.error(
+                "code",
+                format!("must be a status code from 200 to 599, got `{raw}`"),
+            );
+            return Err(fields.finish().expect_err("a field error was recorded"));
+        }
+    };
+    let status = StatusCode::from_u16(code).map_err(Problem::internal)?;
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("(no standard reason phrase)");
+    let class = status_class(code);
+    let meaning = status_meaning(code);
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!("answering {code} on purpose: {class}"),
+    );
+    if code >= 400 {
+        return Err(Problem::new(
+            ProblemKind::Demo(code),
+            format!("You asked for {code} {reason}. {meaning}"),
+        ));
+    }
+    if code == 204 || code == 304 {
+        return Ok(status.into_response());
+    }
+    let body = Json(json!({
+        "status": code,
+        "reason": reason,
+        "class": class,
+        "meaning": meaning,
+    }));
+    if (300..400).contains(&code) {
+        return Ok((status, [(header::LOCATION, "/")], body).into_response());
+    }
+    Ok((status, body).into_response())
+}
+
+fn status_class(code: u16) -> &'static str {
+    match code / 100 {
+        2 => "2xx success: the request did what it asked",
+        3 => "3xx redirection: look elsewhere (see Location)",
+        4 => "4xx client error: the request must change before a retry can succeed",
+        _ => "5xx server error: the server failed; the same request may work later",
+    }
+}
+
+fn status_meaning(code: u16) -> &'static str {
+    match code {
+        200 => "The usual success for reads and updates, with a body.",
+        201 => "A new resource was created; Location says where it lives.",
+        202 => "Accepted for processing later; poll the job it names.",
+        204 => "Success with nothing to send back (typical for DELETE).",
+        301 | 308 => "Moved permanently: update your links.",
+        302 | 303 | 307 => "Found elsewhere for now: follow Location.",
+        304 => "Not modified: your cached copy is still good.",
+        400 => "The request is malformed: bad JSON, a bad cursor, a missing part.",
+        401 => "Not authenticated: no credentials, or credentials that do not check out.",
+        403 => "Authenticated, but not allowed to do this.",
+        404 => "Nothing lives at this path (or it is hidden from you).",
+        405 => "The path exists, but not for this method; see Allow.",
+        409 => "The request conflicts with current state, such as a duplicate.",
+        412 => "A precondition (If-Match) did not hold: someone changed it first.",
+        413 => "The body is larger than the server accepts.",
+        415 => "The body's media type is not one the endpoint reads.",
+        422 => "Well-formed, but the values break the contract.",
+        429 => "Too many requests: slow down and retry after Retry-After.",
+        500 => "The server failed in a way it did not plan for.",
+        502 => "A gateway got a bad answer from the server behind it.",
+        503 => "Temporarily unavailable: overloaded or in maintenance.",
+        504 => "A gateway gave up waiting for the server behind it.",
+        _ => "See RFC 9110 for this code's exact meaning.",
+    }
+}
+
+/// The properties of each method, as a table.
+async fn methods(tracer: Tracer) -> Json<Value> {
+    tracer.note(Stage::Logic, Outcome::Ok, "listed method properties");
+    let row = |method: &str, safe: bool, idempotent: bool, cacheable: bool, use_for: &str| json!({"method": method, "safe": safe, "idempotent": idempotent, "cacheable": cacheable, "use_for": use_for});
+    Json(json!({
+        "methods": [
+            row("GET", true, true, true, "read a resource or a collection"),
+            row("HEAD", true, true, true, "GET without the body: check existence, size, freshness"),
+            row("OPTIONS", true, true, false, "ask what a resource supports (CORS preflight)"),
+            row("POST", false, false, false, "create a resource in a collection, or run an action"),
+            row("PUT", false, true, false, "replace a resource entirely"),
+            row("PATCH", false, false, false, "change part of a resource"),
+            row("DELETE", false, true, false, "remove a resource"),
+        ],
+        "safe": "does not change server state, so crawlers and prefetchers may call it freely",
+        "idempotent": "sending it twice leaves the same state as sending it once, so a client may retry it after a timeout",
+    }))
+}
+
+/// Unknown paths: a 404 problem, with the routing decision in the trace.
+pub async fn not_found(tracer: Tracer, req: Request) -> Problem {
+    let path = req.uri().path().to_string();
+    tracer.note(
+        Stage::Routing,
+        Outcome::Fail,
+        format!("no route matches {path} → 404"),
+    );
+    Problem::not_found(format!(
+        "No route matches {path}. GET / lists what the lab offers."
+    ))
+}

@@ -1,0 +1,110 @@
+//! `/_lab/*`: the lab's own endpoints — traces (JSON and live), problem types, server info.
+//! These requests are not traced themselves, so watching never adds noise.
+
+use crate::lab::LabState;
+use crate::lab::error::{Problem, ProblemKind};
+use crate::lab::extract::QueryPairs;
+use crate::lab::trace::Trace;
+use crate::lab::validate::{Fields, int_param};
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+/// Routes under `/_lab`.
+pub fn router() -> Router<Arc<LabState>> {
+    Router::new()
+        .route("/_lab/info", get(info))
+        .route("/_lab/traces", get(list_traces))
+        .route("/_lab/traces/stream", get(stream_traces))
+        .route("/_lab/traces/{request_id}", get(get_trace))
+        .route("/_lab/problems/{slug}", get(problem_type))
+}
+
+async fn info(State(lab): State<Arc<LabState>>) -> Json<Value> {
+    Json(json!({
+        "name": "reqlab",
+        "version": env!("CARGO_PKG_VERSION"),
+        "tracing": lab.config.tracing,
+        "trace_capacity": lab.config.trace_capacity,
+        "traces_kept": lab.traces.len(),
+        "body_limit": lab.config.body_limit,
+        "database": if lab.config.memory { "memory" } else { "file" },
+    }))
+}
+
+async fn list_traces(
+    State(lab): State<Arc<LabState>>,
+    query: QueryPairs,
+) -> Result<Json<Value>, Problem> {
+    let tracer = crate::lab::trace::Tracer::off();
+    let mut fields = Fields::query(&tracer);
+    let max = lab.config.trace_capacity as i64;
+    let limit = int_param(
+        &mut fields,
+        "limit",
+        query.get("limit"),
+        50.min(max),
+        1,
+        max,
+    );
+    fields.finish()?;
+    let traces: Vec<Arc<Trace>> = lab.traces.recent(limit as usize);
+    Ok(Json(
+        json!({ "traces": traces, "tracing": lab.config.tracing }),
+    ))
+}
+
+async fn get_trace(
+    State(lab): State<Arc<LabState>>,
+    Path(request_id): Path<String>,
+) -> Result<Json<Arc<Trace>>, Problem> {
+    lab.traces.get(&request_id).map(Json).ok_or_else(|| {
+        Problem::not_found(format!(
+            "No trace for request {request_id}: it never reached the lab, or it is older than the last {} kept.",
+            lab.config.trace_capacity
+        ))
+    })
+}
+
+/// Server-sent events: one `trace` event per finished request, until the lab shuts down.
+async fn stream_traces(
+    State(lab): State<Arc<LabState>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let shutdown = lab.shutdown.clone();
+    let updates = BroadcastStream::new(lab.traces.subscribe()).filter_map(|item| match item {
+        Ok(trace) => Event::default()
+            .event("trace")
+            .id(trace.request_id.clone())
+            .json_data(&*trace)
+            .ok()
+            .map(Ok),
+        // A viewer too slow to keep up skips traces rather than slowing the lab down.
+        Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+            Some(Ok(Event::default().event("lagged").data(format!(
+                "{n} trace(s) skipped: the viewer fell behind"
+            ))))
+        }
+    });
+    let stream =
+        futures_util::StreamExt::take_until(updates, async move { shutdown.cancelled().await });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+async fn problem_type(Path(slug): Path<String>) -> Result<Json<Value>, Problem> {
+    let kind = ProblemKind::from_slug(&slug)
+        .ok_or_else(|| Problem::not_found(format!("There is no problem type `{slug}`.")))?;
+    Ok(Json(json!({
+        "type": format!("/_lab/problems/{slug}"),
+        "title": kind.title(),
+        "status": kind.status().as_u16(),
+        "explanation": kind.explanation(),
+    })))
+}

@@ -1,0 +1,476 @@
+//! `/tasks`: a REST resource on SQLite — CRUD, an action as a state change, offset and cursor
+//! pagination with sorting and filtering.
+
+use crate::lab::LabState;
+use crate::lab::clock;
+use crate::lab::cursor::CursorError;
+use crate::lab::db::Sql;
+use crate::lab::error::{Problem, ProblemKind};
+use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
+use crate::lab::trace::{Outcome, Tracer};
+use crate::lab::validate::{Fields, int_param, length_problem};
+use crate::stage::Stage;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rusqlite::Row;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Routes of the tasks resource.
+pub fn router() -> Router<Arc<LabState>> {
+    Router::new()
+        .route("/tasks", get(list_tasks).post(create_task))
+        .route(
+            "/tasks/{id}",
+            get(get_task)
+                .put(replace_task)
+                .patch(update_task)
+                .delete(delete_task),
+        )
+        .route("/tasks/{id}/complete", post(complete_task))
+}
+
+/// A task as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    id: i64,
+    title: String,
+    done: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+const COLUMNS: &str = "id, title, done, created_at, updated_at";
+const TITLE_MAX: usize = 200;
+/// Page size bounds: no unbounded lists.
+const LIMIT_MAX: i64 = 100;
+const LIMIT_DEFAULT: i64 = 20;
+
+fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        done: r.get(2)?,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+    })
+}
+
+fn title_field(fields: &mut Fields<'_>, title: Option<String>) -> Option<String> {
+    let title = title?;
+    match length_problem(&title, 1, TITLE_MAX) {
+        Some(problem) => {
+            fields.error("title", problem);
+            None
+        }
+        None => Some(title),
+    }
+}
+
+fn missing(tracer: &Tracer, id: i64) -> Problem {
+    tracer.note(
+        Stage::Logic,
+        Outcome::Fail,
+        format!("no task has id {id} → 404"),
+    );
+    Problem::not_found(format!("There is no task {id}."))
+}
+
+async fn create_task(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Problem> {
+    let mut fields = Fields::json_object(body, &["title", "done"], &tracer);
+    let title = fields.required_str("title");
+    let title = title_field(&mut fields, title);
+    let done = fields.optional_bool("done");
+    fields.finish()?;
+    let (Some(title), Some(done)) = (title, done) else {
+        return Err(Problem::internal("validation passed without values"));
+    };
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        "creating a task: the server assigns the id and both timestamps",
+    );
+    let t = tracer.clone();
+    let task = lab
+        .db
+        .write(move |conn| {
+            let now = clock::timestamp();
+            let sql = Sql::new(conn, &t);
+            let task = sql.query_opt(
+                &format!(
+                    "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING {COLUMNS}"
+                ),
+                &[&title, &done.unwrap_or(false), &now],
+                task_from_row,
+            )?;
+            task.ok_or_else(|| crate::lab::db::DbError::Task("insert returned no row".into()))
+        })
+        .await?;
+    let location = format!("/tasks/{}", task.id);
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!("created task {} → 201 with Location: {location}", task.id),
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(task),
+    )
+        .into_response())
+}
+
+async fn get_task(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    Path(raw): Path<String>,
+) -> Result<Json<Task>, Problem> {
+    let id = parse_id(&raw, "task", &tracer)?;
+    let task = lab.db.read(|c| {
+        Sql::new(c, &tracer).query_opt(
+            &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
+            &[&id],
+            task_from_row,
+        )
+    })?;
+    let task = task.ok_or_else(|| missing(&tracer, id))?;
+    tracer.note(Stage::Logic, Outcome::Ok, format!("found task {id}"));
+    Ok(Json(task))
+}
+
+/// PUT: replace the whole task. Both fields are required; repeating it changes nothing more.
+async fn replace_task(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Task>, Problem> {
+    let id = parse_id(&raw, "task", &tracer)?;
+    let mut fields = Fields::json_object(body, &["title", "done"], &tracer);
+    let title = fields.required_str("title");
+    let title = title_field(&mut fields, title);
+    let done = fields.required_bool("done");
+    fields.finish()?;
+    let (Some(title), Some(done)) = (title, done) else {
+        return Err(Problem::internal("validation passed without values"));
+    };
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        "PUT replaces the whole representation; updated_at moves only if something changed, so a repeat is a no-op",
+    );
+    let task = write_update(&lab, &tracer, id, Some(title), Some(done)).await?;
+    Ok(Json(task.ok_or_else(|| missing(&tracer, id))?))
+}
+
+/// PATCH: change only the fields sent.
+async fn update_task(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Task>, Problem> {
+    let id = parse_id(&raw, "task", &tracer)?;
+    let mut fields = Fields::json_object(body, &["title", "done"], &tracer);
+    let title = fields.optional_str("title");
+    let title = title.map(|t| title_field(&mut fields, t));
+    let done = fields.optional_bool("done");
+    if !fields.has("title") && !fields.has("done") {
+        fields.error("body", "send at least one of title, done");
+    }
+    fields.finish()?;
+    let title = title.flatten();
+    let done = done.flatten();
+    let changing: Vec<&str> = [("title", title.is_some()), ("done", done.is_some())]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!(
+            "PATCH changes only {}; other fields keep their values",
+            changing.join(" and ")
+        ),
+    );
+    let task = write_update(&lab, &tracer, id, title, done).await?;
+    Ok(Json(task.ok_or_else(|| missing(&tracer, id))?))
+}
+
+/// Sets the given fields; `updated_at` moves only when a value actually changes.
+async fn write_update(
+    lab: &LabState,
+    tracer: &Tracer,
+    id: i64,
+    title: Option<String>,
+    done: Option<bool>,
+) -> Result<Option<Task>, Problem> {
+    let t = tracer.clone();
+    let task = lab
+        .db
+        .write(move |conn| {
+            let now = clock::timestamp();
+            let task = Sql::new(conn, &t).query_opt(
+                &format!(
+                    "UPDATE tasks SET \
+                       title = COALESCE(?2, title), \
+                       done = COALESCE(?3, done), \
+                       updated_at = CASE WHEN COALESCE(?2, title) IS title AND COALESCE(?3, done) IS done \
+                                    THEN updated_at ELSE ?4 END \
+                     WHERE id = ?1 RETURNING {COLUMNS}"
+                ),
+                &[&id, &title, &done, &now],
+                task_from_row,
+            )?;
+            Ok(task)
+        })
+        .await?;
+    Ok(task)
+}
+
+async fn delete_task(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let id = parse_id(&raw, "task", &tracer)?;
+    let t = tracer.clone();
+    let deleted = lab
+        .db
+        .write(move |conn| {
+            Ok(Sql::new(conn, &t).execute("DELETE FROM tasks WHERE id = ?1", &[&id])?)
+        })
+        .await?;
+    if deleted == 0 {
+        return Err(missing(&tracer, id));
+    }
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!("deleted task {id} → 204 No Content; deleting it again will be a 404, but the state stays the same (idempotent)"),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An action endpoint that is really the state change `done = true`.
+async fn complete_task(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    Path(raw): Path<String>,
+) -> Result<Json<Task>, Problem> {
+    let id = parse_id(&raw, "task", &tracer)?;
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        "the action 'complete' is modelled as the state change done = true, so calling it twice is harmless",
+    );
+    let task = write_update(&lab, &tracer, id, None, Some(true)).await?;
+    Ok(Json(task.ok_or_else(|| missing(&tracer, id))?))
+}
+
+/// How a list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    NewestFirst,
+    OldestFirst,
+    TitleAz,
+    TitleZa,
+}
+
+impl Sort {
+    const CHOICES: &'static str = "-created_at, created_at, title, -title";
+
+    fn parse(raw: &str) -> Option<Sort> {
+        Some(match raw {
+            "-created_at" => Sort::NewestFirst,
+            "created_at" => Sort::OldestFirst,
+            "title" => Sort::TitleAz,
+            "-title" => Sort::TitleZa,
+            _ => return None,
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::NewestFirst => "created_at DESC, id DESC",
+            Sort::OldestFirst => "created_at ASC, id ASC",
+            Sort::TitleAz => "title COLLATE NOCASE ASC, id ASC",
+            Sort::TitleZa => "title COLLATE NOCASE DESC, id DESC",
+        }
+    }
+}
+
+/// `GET /tasks`: offset pages, or cursor pages when `cursor` is given.
+async fn list_tasks(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    query: QueryPairs,
+) -> Result<Json<Value>, Problem> {
+    let known = ["limit", "offset", "cursor", "done", "sort"];
+    let ignored = query.unknown(&known);
+    if !ignored.is_empty() {
+        tracer.note(
+            Stage::Parsing,
+            Outcome::Ok,
+            format!(
+                "ignored unknown query parameter(s): {} (this endpoint reads {})",
+                ignored.join(", "),
+                known.join(", ")
+            ),
+        );
+    }
+    let mut fields = Fields::query(&tracer);
+    let limit = int_param(
+        &mut fields,
+        "limit",
+        query.get("limit"),
+        LIMIT_DEFAULT,
+        1,
+        LIMIT_MAX,
+    );
+    let offset = int_param(&mut fields, "offset", query.get("offset"), 0, 0, i64::MAX);
+    let done = match query.get("done") {
+        None => None,
+        Some("true") => {
+            fields.accept("done", true);
+            Some(true)
+        }
+        Some("false") => {
+            fields.accept("done", false);
+            Some(false)
+        }
+        Some(other) => {
+            fields.error("done", format!("must be true or false, got `{other}`"));
+            None
+        }
+    };
+    let sort = match query.get("sort") {
+        None => Sort::NewestFirst,
+        Some(raw) => match Sort::parse(raw) {
+            Some(sort) => {
+                fields.accept("sort", raw);
+                sort
+            }
+            None => {
+                fields.error(
+                    "sort",
+                    format!("must be one of {}, got `{raw}`", Sort::CHOICES),
+                );
+                Sort::NewestFirst
+            }
+        },
+    };
+    fields.finish()?;
+
+    let cursor = match query.get("cursor") {
+        None => None,
+        Some(raw) => {
+            if query.get("offset").is_some() {
+                return Err(bad_cursor(
+                    &tracer,
+                    "use either offset or cursor, not both".into(),
+                ));
+            }
+            if sort != Sort::NewestFirst {
+                return Err(bad_cursor(
+                    &tracer,
+                    "cursor pages walk newest first; drop sort= when you pass a cursor".into(),
+                ));
+            }
+            match lab.cursors.decode(raw, done) {
+                Ok(position) => Some(position),
+                Err(err @ (CursorError::Invalid | CursorError::FilterMismatch { .. })) => {
+                    return Err(bad_cursor(&tracer, err.to_string()));
+                }
+            }
+        }
+    };
+
+    // One extra row tells whether another page exists without a COUNT(*).
+    let fetch = limit + 1;
+    let mut conditions = Vec::new();
+    let mut params: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(done) = done {
+        conditions.push("done = ?");
+        params.push(i64::from(done).into());
+    }
+    if let Some(p) = &cursor {
+        conditions.push("(created_at, id) < (?, ?)");
+        params.push(p.c.clone().into());
+        params.push(p.i.into());
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM tasks{where_clause} ORDER BY {} LIMIT ?",
+        sort.order_by()
+    );
+    params.push(fetch.into());
+    let describe = match &cursor {
+        Some(p) => format!("a cursor page of up to {limit} after ({}, {})", p.c, p.i),
+        None => {
+            sql.push_str(" OFFSET ?");
+            params.push(offset.into());
+            format!("an offset page: limit {limit}, offset {offset}")
+        }
+    };
+    tracer.note(Stage::Logic, Outcome::Ok, format!("fetching {describe}"));
+
+    let t = tracer.clone();
+    let mut items = lab
+        .db
+        .scan(move |c| {
+            let refs: Vec<&dyn rusqlite::ToSql> =
+                params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+            Sql::new(c, &t).query(&sql, &refs, task_from_row)
+        })
+        .await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+
+    let next_cursor = match (more, sort, items.last()) {
+        (true, Sort::NewestFirst, Some(last)) => {
+            Some(lab.cursors.encode(&last.created_at, last.id, done))
+        }
+        _ => None,
+    };
+    let end_note = if more {
+        "more rows exist, so the response carries a next page"
+    } else {
+        "this is the last page"
+    };
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!("{} task(s) on this page; {end_note}", items.len()),
+    );
+    let mut body = json!({ "items": items, "limit": limit, "next_cursor": next_cursor });
+    if cursor.is_none() {
+        body["offset"] = json!(offset);
+    }
+    Ok(Json(body))
+}
+
+fn bad_cursor(tracer: &Tracer, why: String) -> Problem {
+    tracer.note(
+        Stage::Validation,
+        Outcome::Fail,
+        format!("cursor refused: {why} → 400; the handler never queried"),
+    );
+    Problem::new(
+        ProblemKind::BadCursor,
+        format!("The cursor cannot be used: {why}."),
+    )
+}

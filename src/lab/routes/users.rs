@@ -1,0 +1,212 @@
+//! `/users`: validation in three layers.
+//!
+//! 1. **Schema at the edge** ([`Fields`]): shape, types, email form, name length → 422.
+//! 2. **Service rule**: an email may be registered once (case-insensitively) → 409.
+//! 3. **Database constraint**: a UNIQUE index catches the duplicate that two simultaneous
+//!    requests can slip past the service check → also 409.
+
+use crate::lab::LabState;
+use crate::lab::clock;
+use crate::lab::db::{DbError, Sql};
+use crate::lab::error::{Problem, ProblemKind};
+use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
+use crate::lab::trace::{Outcome, Tracer};
+use crate::lab::validate::{Fields, email_problem, int_param, length_problem};
+use crate::stage::Stage;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rusqlite::Row;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Routes of the users resource.
+pub fn router() -> Router<Arc<LabState>> {
+    Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", get(get_user))
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    id: i64,
+    email: String,
+    name: String,
+    created_at: String,
+}
+
+const COLUMNS: &str = "id, email, name, created_at";
+const NAME_MAX: usize = 60;
+
+fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
+fn conflict(email: &str) -> Problem {
+    Problem::new(
+        ProblemKind::Conflict,
+        format!("A user with the email {email} already exists."),
+    )
+}
+
+async fn create_user(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Problem> {
+    // Layer 1: the input contract.
+    let mut fields = Fields::json_object(body, &["email", "name"], &tracer);
+    let email = fields.required_str("email");
+    let email = email.and_then(|e| match email_problem(&e) {
+        Some(problem) => {
+            fields.error("email", problem);
+            None
+        }
+        None => Some(e.to_lowercase()),
+    });
+    let name = fields.required_str("name");
+    let name = name.and_then(|n| match length_problem(&n, 1, NAME_MAX) {
+        Some(problem) => {
+            fields.error("name", problem);
+            None
+        }
+        None => Some(n),
+    });
+    fields.finish()?;
+    let (Some(email), Some(name)) = (email, name) else {
+        return Err(Problem::internal("validation passed without values"));
+    };
+
+    // Layer 2: the business rule, checked by the service before writing.
+    let taken = lab.db.read(|c| {
+        Sql::new(c, &tracer).query_opt("SELECT id FROM users WHERE email = ?1", &[&email], |r| {
+            r.get::<_, i64>(0)
+        })
+    })?;
+    if taken.is_some() {
+        tracer.note(
+            Stage::Logic,
+            Outcome::Fail,
+            format!("business rule: each email registers once, and {email} is taken → 409"),
+        );
+        return Err(conflict(&email));
+    }
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!("business rule passed: {email} is not registered yet"),
+    );
+
+    // Layer 3: the database's UNIQUE index, the guard that holds under concurrency.
+    let t = tracer.clone();
+    let insert_email = email.clone();
+    let result = lab
+        .db
+        .write(move |conn| {
+            let now = clock::timestamp();
+            Sql::new(conn, &t)
+                .query_opt(
+                    &format!(
+                        "INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3) RETURNING {COLUMNS}"
+                    ),
+                    &[&insert_email, &name, &now],
+                    user_from_row,
+                )?
+                .ok_or_else(|| DbError::Task("insert returned no row".into()))
+        })
+        .await;
+    let user = match result {
+        Ok(user) => user,
+        Err(err) if err.is_unique_violation() => {
+            tracer.note(
+                Stage::Data,
+                Outcome::Fail,
+                format!(
+                    "the UNIQUE index on users.email stopped a duplicate: another request registered {email} between the service check and this insert → 409"
+                ),
+            );
+            return Err(conflict(&email));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let location = format!("/users/{}", user.id);
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!(
+            "registered user {} → 201 with Location: {location}",
+            user.id
+        ),
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(user),
+    )
+        .into_response())
+}
+
+async fn get_user(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    Path(raw): Path<String>,
+) -> Result<Json<User>, Problem> {
+    let id = parse_id(&raw, "user", &tracer)?;
+    let user = lab.db.read(|c| {
+        Sql::new(c, &tracer).query_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            &[&id],
+            user_from_row,
+        )
+    })?;
+    match user {
+        Some(user) => {
+            tracer.note(Stage::Logic, Outcome::Ok, format!("found user {id}"));
+            Ok(Json(user))
+        }
+        None => {
+            tracer.note(
+                Stage::Logic,
+                Outcome::Fail,
+                format!("no user has id {id} → 404"),
+            );
+            Err(Problem::not_found(format!("There is no user {id}.")))
+        }
+    }
+}
+
+async fn list_users(
+    State(lab): State<Arc<LabState>>,
+    tracer: Tracer,
+    query: QueryPairs,
+) -> Result<Json<Value>, Problem> {
+    let mut fields = Fields::query(&tracer);
+    let limit = int_param(&mut fields, "limit", query.get("limit"), 20, 1, 100);
+    fields.finish()?;
+    let t = tracer.clone();
+    let users = lab
+        .db
+        .scan(move |c| {
+            Sql::new(c, &t).query(
+                &format!("SELECT {COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT ?1"),
+                &[&limit],
+                user_from_row,
+            )
+        })
+        .await?;
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format!("listed {} user(s), newest first", users.len()),
+    );
+    Ok(Json(json!({ "items": users, "limit": limit })))
+}

@@ -1,0 +1,322 @@
+//! The validation stage: checking parsed input against an endpoint's contract, field by field.
+//!
+//! [`Fields`] walks a JSON object or a query string, collects every problem (not just the
+//! first), and records one `validation` trace event: passed, or which fields failed and that the
+//! handler never ran.
+
+use super::error::{FieldError, Problem};
+use super::trace::{Outcome, Tracer};
+use crate::stage::Stage;
+use serde_json::{Map, Value};
+use std::time::Instant;
+
+/// Collects field problems for one request.
+pub struct Fields<'a> {
+    object: Map<String, Value>,
+    /// Query parameters accepted so far, as `name=value`, for the trace sentence.
+    accepted: Vec<String>,
+    errors: Vec<FieldError>,
+    tracer: &'a Tracer,
+    start: Instant,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts validating a JSON body that must be an object with only `allowed` keys.
+    pub fn json_object(body: Value, allowed: &[&str], tracer: &'a Tracer) -> Fields<'a> {
+        let start = Instant::now();
+        let mut errors = Vec::new();
+        let object = match body {
+            Value::Object(map) => map,
+            other => {
+                errors.push(FieldError {
+                    field: "body".into(),
+                    message: format!("must be a JSON object, not {}", json_kind(&other)),
+                });
+                Map::new()
+            }
+        };
+        for key in object.keys() {
+            if !allowed.contains(&key.as_str()) {
+                errors.push(FieldError {
+                    field: key.clone(),
+                    message: format!(
+                        "is not a field of this endpoint (allowed: {}); unknown fields are refused so clients cannot set what they should not",
+                        allowed.join(", ")
+                    ),
+                });
+            }
+        }
+        Fields {
+            object,
+            accepted: Vec::new(),
+            errors,
+            tracer,
+            start,
+        }
+    }
+
+    /// Starts validating query parameters (checked one by one with [`Fields::error`]).
+    pub fn query(tracer: &'a Tracer) -> Fields<'a> {
+        Fields {
+            object: Map::new(),
+            accepted: Vec::new(),
+            errors: Vec::new(),
+            tracer,
+            start: Instant::now(),
+        }
+    }
+
+    /// Records a problem with `field`.
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Notes a query parameter's accepted value, for the trace.
+    pub fn accept(&mut self, name: &str, value: impl std::fmt::Display) {
+        self.accepted.push(format!("{name}={value}"));
+    }
+
+    /// A required string field.
+    pub fn required_str(&mut self, name: &str) -> Option<String> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => {
+                self.error(name, "is required");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                self.error(name, format!("must be a string, not {}", json_kind(other)));
+                None
+            }
+        }
+    }
+
+    /// An optional string field: `Some(None)` when absent, `None` when invalid.
+    pub fn optional_str(&mut self, name: &str) -> Option<Option<String>> {
+        match self.object.get(name) {
+            None => Some(None),
+            Some(_) => self.required_str(name).map(Some),
+        }
+    }
+
+    /// A required boolean field.
+    pub fn required_bool(&mut self, name: &str) -> Option<bool> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => {
+                self.error(name, "is required");
+                None
+            }
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                self.error(
+                    name,
+                    format!("must be true or false, not {}", json_kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional boolean field: `Some(None)` when absent, `None` when invalid.
+    pub fn optional_bool(&mut self, name: &str) -> Option<Option<bool>> {
+        match self.object.get(name) {
+            None => Some(None),
+            Some(_) => self.required_bool(name).map(Some),
+        }
+    }
+
+    /// True when the body had this key.
+    pub fn has(&self, name: &str) -> bool {
+        self.object.contains_key(name)
+    }
+
+    /// Ends validation: records the outcome and returns the 422 when anything failed.
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.errors.is_empty() {
+            let mut names: Vec<String> = self.object.keys().cloned().collect();
+            names.extend(self.accepted);
+            let what = if names.is_empty() {
+                "nothing to check".to_string()
+            } else {
+                names.join(", ")
+            };
+            self.tracer.timed(
+                Stage::Validation,
+                self.start,
+                Outcome::Ok,
+                format!("validation passed: {what}"),
+            );
+            return Ok(());
+        }
+        let reasons: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| format!("`{}` {}", e.field, short(&e.message)))
+            .collect();
+        self.tracer.timed(
+            Stage::Validation,
+            self.start,
+            Outcome::Fail,
+            format!(
+                "validation failed: {} → 422; the handler never ran",
+                reasons.join("; ")
+            ),
+        );
+        Err(Problem::validation(self.errors))
+    }
+}
+
+/// The first clause of a message, for one-line trace sentences.
+fn short(message: &str) -> &str {
+    message.split(';').next().unwrap_or(message).trim()
+}
+
+/// "a number", "an array"… for messages about wrong types.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Why `text` is not an acceptable title/name of `min..=max` characters, if it is not.
+pub fn length_problem(text: &str, min: usize, max: usize) -> Option<String> {
+    let count = text.chars().count();
+    if text.trim().is_empty() {
+        Some(format!("must not be blank (1–{max} characters)"))
+    } else if count < min || count > max {
+        Some(format!("must be {min}–{max} characters, got {count}"))
+    } else {
+        None
+    }
+}
+
+/// Why `email` is not an email address, if it is not.
+///
+/// Deliberately simple: one `@`, a non-empty local part, a domain with a dot and no empty
+/// labels, no spaces, at most 254 characters. Real delivery is proven by sending mail, not by
+/// a pattern.
+pub fn email_problem(email: &str) -> Option<&'static str> {
+    if email.len() > 254 {
+        return Some("is longer than 254 characters");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("must not contain spaces");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Some("is not an email address (no @)");
+    };
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Some("is not an email address");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let valid_labels = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if !valid_labels {
+        return Some("is not an email address (the domain needs a dot, like example.com)");
+    }
+    None
+}
+
+/// Parses an integer query parameter within `min..=max`, recording a problem otherwise.
+pub fn int_param(
+    fields: &mut Fields<'_>,
+    name: &str,
+    raw: Option<&str>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> i64 {
+    let Some(raw) = raw else {
+        fields.accept(name, format!("{default} (default)"));
+        return default;
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => {
+            fields.accept(name, n);
+            n
+        }
+        Ok(n) => {
+            let range = if max == i64::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            fields.error(name, format!("must be {range}, got {n}"));
+            default
+        }
+        Err(_) => {
+            fields.error(name, format!("must be a whole number, got `{raw}`"));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in [
+            "a@b.co",
+            "ada.lovelace+lab@example.com",
+            "x@sub.example.org",
+        ] {
+            assert_eq!(email_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "@example.com",
+            "a@@b.com",
+            "a b@c.com",
+            "a@.com",
+            "a@b..com",
+        ] {
+            assert!(email_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        assert_eq!(length_problem("Zoë", 1, 3), None);
+        assert!(length_problem("", 1, 60).is_some());
+        assert!(length_problem("   ", 1, 60).unwrap().contains("blank"));
+        assert!(
+            length_problem(&"x".repeat(61), 1, 60)
+                .unwrap()
+                .contains("got 61")
+        );
+        assert_eq!(length_problem(&"x".repeat(60), 1, 60), None);
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_all_reported() {
+        let tracer = Tracer::recording();
+        let mut f = Fields::json_object(
+            serde_json::json!({"email": 5, "role": "admin"}),
+            &["email", "name"],
+            &tracer,
+        );
+        f.required_str("email");
+        f.required_str("name");
+        let problem = f.finish().unwrap_err();
+        let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["role", "email", "name"]);
+        assert!(tracer.has_stage(Stage::Validation));
+    }
+}

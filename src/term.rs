@@ -1,0 +1,148 @@
+//! Terminal output: colors (off under `NO_COLOR`, `--color never` or when not a terminal),
+//! the width to wrap at, and printing styled lines.
+//!
+//! Everything printed goes through `anstream`, which strips styles when colors are off.
+
+use anstyle::{AnsiColor, Effects};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use std::io::{IsTerminal, Write};
+
+/// Width used when output is not a terminal and `COLUMNS` is unset.
+pub const DEFAULT_WIDTH: u16 = 80;
+
+/// The `--color` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Color on a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always emit color codes.
+    Always,
+    /// Never emit color codes.
+    Never,
+}
+
+/// Applies the `--color` setting for the whole process.
+pub fn set_color(when: ColorWhen) {
+    let choice = match when {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
+}
+
+/// True when styles written to stdout will be shown (a terminal, or `--color always`,
+/// and no `NO_COLOR`).
+pub fn colors_on_stdout() -> bool {
+    anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+}
+
+/// The width to wrap text at: `--width`, else the terminal's, else `COLUMNS`, else 80.
+pub fn output_width(requested: Option<u16>) -> u16 {
+    if let Some(w) = requested {
+        return w;
+    }
+    if std::io::stdout().is_terminal() {
+        if let Ok((cols, _)) = crossterm::terminal::size() {
+            return cols.clamp(20, 120);
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// Converts a ratatui style (used by the shared renderers) to a terminal style.
+pub fn ansi_style(style: Style) -> anstyle::Style {
+    let mut out = anstyle::Style::new();
+    if let Some(fg) = style.fg.and_then(ansi_color) {
+        out = out.fg_color(Some(fg.into()));
+    }
+    let m = style.add_modifier;
+    let mut effects = Effects::new();
+    if m.contains(Modifier::BOLD) {
+        effects |= Effects::BOLD;
+    }
+    if m.contains(Modifier::ITALIC) {
+        effects |= Effects::ITALIC;
+    }
+    if m.contains(Modifier::UNDERLINED) {
+        effects |= Effects::UNDERLINE;
+    }
+    if m.contains(Modifier::DIM) {
+        effects |= Effects::DIMMED;
+    }
+    if m.contains(Modifier::CROSSED_OUT) {
+        effects |= Effects::STRIKETHROUGH;
+    }
+    out.effects(effects)
+}
+
+fn ansi_color(color: Color) -> Option<AnsiColor> {
+    Some(match color {
+        Color::Black => AnsiColor::Black,
+        Color::Red => AnsiColor::Red,
+        Color::Green => AnsiColor::Green,
+        Color::Yellow => AnsiColor::Yellow,
+        Color::Blue => AnsiColor::Blue,
+        Color::Magenta => AnsiColor::Magenta,
+        Color::Cyan => AnsiColor::Cyan,
+        Color::Gray => AnsiColor::White,
+        Color::DarkGray => AnsiColor::BrightBlack,
+        Color::LightRed => AnsiColor::BrightRed,
+        Color::LightGreen => AnsiColor::BrightGreen,
+        Color::LightYellow => AnsiColor::BrightYellow,
+        Color::LightBlue => AnsiColor::BrightBlue,
+        Color::LightMagenta => AnsiColor::BrightMagenta,
+        Color::LightCyan => AnsiColor::BrightCyan,
+        Color::White => AnsiColor::BrightWhite,
+        _ => return None,
+    })
+}
+
+/// Writes styled lines; styles are dropped by `anstream` when colors are off.
+pub fn write_lines(out: &mut impl Write, lines: &[Line<'_>]) -> std::io::Result<()> {
+    for line in lines {
+        for span in &line.spans {
+            let style = ansi_style(span.style);
+            write!(out, "{style}{}{style:#}", span.content)?;
+        }
+        // Trailing spaces from padding are invisible; keep output diff-friendly.
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Text in a style, as a displayable value (`paint(GREEN, "pass")`).
+pub fn paint(style: anstyle::Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Common styles for command output.
+pub mod styles {
+    use anstyle::{AnsiColor, Style};
+    /// Success.
+    pub const OK: Style = AnsiColor::Green.on_default().bold();
+    /// Failure.
+    pub const FAIL: Style = AnsiColor::Red.on_default().bold();
+    /// Warning / advice.
+    pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
+    /// Secondary text.
+    pub const DIM: Style = AnsiColor::BrightBlack.on_default();
+    /// Headings and names.
+    pub const STRONG: Style = Style::new().bold();
+    /// Identifiers, ids, URLs.
+    pub const ID: Style = AnsiColor::Cyan.on_default();
+}
+
+/// Prints an error and its causes to stderr (`error: …` then `  caused by: …`).
+pub fn print_error(err: &anyhow::Error) {
+    let mut stderr = anstream::stderr().lock();
+    let _ = write!(stderr, "{} ", paint(styles::FAIL, "error:"));
+    let _ = writeln!(stderr, "{}", err.to_string().trim_end());
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(stderr, "  {} {cause}", paint(styles::DIM, "caused by:"));
+    }
+}

@@ -1,0 +1,164 @@
+//! A trace as styled lines: one block per request, one row per stage event.
+//!
+//! Shared by `reqlab trace` (printed as ANSI text) and, later, the TUI's trace pane.
+
+use crate::course::markdown::wrap_spans;
+use crate::lab::trace::{Outcome, Trace, TraceEvent};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+const STAGE_WIDTH: usize = 11;
+const DIM: Style = Style::new().fg(Color::DarkGray);
+
+/// Renders one trace, wrapped to `width` columns.
+pub fn trace_lines(trace: &Trace, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(40));
+    let status_style = status_style(trace.status);
+    let mut header = vec![
+        Span::styled("── ", DIM),
+        Span::styled(trace.status.to_string(), status_style),
+        Span::raw(" "),
+        Span::styled(
+            format!("{} {}", trace.method, trace.path),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+    ];
+    let mut facts = Vec::new();
+    if let Some(route) = &trace.route {
+        facts.push(format!("route {route}"));
+    }
+    facts.push(format_ms(trace.duration_us));
+    facts.push(format!("id {}", trace.request_id));
+    if let Some(time) = trace.started_at.get(11..19) {
+        facts.push(time.to_string());
+    }
+    header.push(Span::styled(format!("  ·  {}", facts.join("  ·  ")), DIM));
+    let mut lines = vec![Line::from(header)];
+    for event in &trace.events {
+        lines.extend(event_lines(event, width));
+    }
+    lines
+}
+
+fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
+    let (mark, mark_style) = match event.outcome {
+        Outcome::Ok => ("✓", Style::new().fg(Color::Green)),
+        Outcome::Fail => (
+            "✗",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+    };
+    let at = format!("{:>12}  ", format!("+{}", format_ms(event.at_us)));
+    let stage = format!("{:<STAGE_WIDTH$} ", event.stage.id());
+    let indent = " ".repeat(at.chars().count() + stage.len() + 2);
+    let mut message = vec![Span::styled(
+        event.message.clone(),
+        if event.outcome == Outcome::Fail {
+            Style::new().fg(Color::Red)
+        } else {
+            Style::new()
+        },
+    )];
+    if event.duration_us > 0 {
+        message.push(Span::styled(
+            format!(" ({})", format_ms(event.duration_us)),
+            DIM,
+        ));
+    }
+    let mut lines = wrap_spans(&message, width, &indent, &indent);
+    if let Some(first) = lines.first_mut() {
+        // Replace the first line's indent with the time, stage and mark.
+        first.spans[0] = Span::raw("");
+        let mut spans = vec![
+            Span::styled(at, DIM),
+            Span::styled(stage, Style::new().fg(Color::Cyan)),
+            Span::styled(mark, mark_style),
+            Span::raw(" "),
+        ];
+        spans.extend(first.spans.drain(1..));
+        first.spans = spans;
+    }
+    if let Some(sql) = &event.sql {
+        let bar = format!("{indent}│ ");
+        let statement = [Span::styled(
+            sql.statement.clone(),
+            Style::new().fg(Color::Yellow),
+        )];
+        lines.extend(wrap_spans(&statement, width, &bar, &bar));
+        if !sql.params.is_empty() {
+            let params = [Span::styled(
+                format!("params: {}", sql.params.join(", ")),
+                DIM,
+            )];
+            lines.extend(wrap_spans(&params, width, &bar, &bar));
+        }
+    }
+    lines
+}
+
+/// `0.042 ms`, `12.500 ms`.
+pub fn format_ms(micros: u64) -> String {
+    format!("{:.3} ms", micros as f64 / 1000.0)
+}
+
+/// Green for 2xx/3xx, yellow for 4xx, red for 5xx.
+pub fn status_style(status: u16) -> Style {
+    let color = match status {
+        200..=399 => Color::Green,
+        400..=499 => Color::Yellow,
+        _ => Color::Red,
+    };
+    Style::new().fg(color).add_modifier(Modifier::BOLD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::course::markdown::plain_text;
+    use crate::lab::trace::SqlRecord;
+    use crate::stage::Stage;
+
+    #[test]
+    fn a_trace_block_shows_each_stage_and_its_sql() {
+        let trace = Trace {
+            request_id: "abc".into(),
+            started_at: "2026-11-25T12:30:01.000000Z".into(),
+            method: "GET".into(),
+            path: "/tasks/1".into(),
+            route: Some("/tasks/{id}".into()),
+            status: 200,
+            duration_us: 1500,
+            events: vec![
+                TraceEvent {
+                    stage: Stage::Routing,
+                    outcome: Outcome::Ok,
+                    at_us: 10,
+                    duration_us: 0,
+                    message: "matched route GET /tasks/{id}".into(),
+                    sql: None,
+                },
+                TraceEvent {
+                    stage: Stage::Data,
+                    outcome: Outcome::Ok,
+                    at_us: 20,
+                    duration_us: 300,
+                    message: "returned 1 row".into(),
+                    sql: Some(SqlRecord {
+                        statement: "SELECT id FROM tasks WHERE id = ?1".into(),
+                        params: vec!["1".into()],
+                        rows: 1,
+                    }),
+                },
+            ],
+        };
+        let text = plain_text(&trace_lines(&trace, 100));
+        assert_eq!(
+            text,
+            "── 200 GET /tasks/1  ·  route /tasks/{id}  ·  1.500 ms  ·  id abc  ·  12:30:01\n\
+             \x20  +0.010 ms  routing     ✓ matched route GET /tasks/{id}\n\
+             \x20  +0.020 ms  data        ✓ returned 1 row (0.300 ms)\n\
+             \x20                           │ SELECT id FROM tasks WHERE id = ?1\n\
+             \x20                           │ params: 1\n"
+        );
+    }
+}

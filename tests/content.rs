@@ -1,0 +1,37 @@
+//! Lesson content: the built-in course is valid, and broken content is reported precisely.
+
+use crate::util::repo;
+use reqlab::course::{ContentSource, Course};
+
+#[test]
+fn the_built_in_course_loads() {
+    let course = Course::load(&ContentSource::Embedded).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = course.lessons.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "http-basics",
+            "rest-resources",
+            "pagination",
+            "cursor-pagination",
+            "validation"
+        ]
+    );
+}
+
+#[test]
+fn the_disk_copy_matches_the_embedded_one() {
+    let disk = Course::load(&ContentSource::Dir(repo().join("lessons"))).unwrap();
+    let embedded = Course::load(&ContentSource::Embedded).unwrap();
+    assert_eq!(disk.lessons.len(), embedded.lessons.len());
+}
+
+#[test]
+fn malformed_lessons_are_reported_with_file_and_line() {
+    let root = repo().join("fixtures/lessons/malformed");
+    let err = Course::load(&ContentSource::Dir(root.clone())).unwrap_err();
+    let text = err
+        .to_string()
+        .replace(&root.display().to_string(), "<DIR>");
+    insta::assert_snapshot!(text);
+}

@@ -1,0 +1,632 @@
+//! The lab app without sockets: every endpoint of the first lessons, its errors and its traces.
+
+use crate::util::{assert_problem, get, lab, lab_with, send, send_json};
+use axum::body::Body;
+use reqlab::lab::LabConfig;
+use reqlab::lab::trace::Outcome;
+use reqlab::stage::Stage;
+use serde_json::{Value, json};
+
+// ---------- HTTP basics ----------
+
+#[tokio::test]
+async fn echo_shows_the_request_as_parsed() {
+    let (_lab, app) = lab();
+    let reply = send(
+        &app,
+        "POST",
+        "/echo/deep/path?greeting=hello&tag=a&tag=b",
+        &[("content-type", "application/json"), ("x-demo", "yes")],
+        r#"{"n": 1}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let body = reply.json();
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["path"], "/echo/deep/path");
+    assert_eq!(body["query"]["greeting"], json!(["hello"]));
+    assert_eq!(body["query"]["tag"], json!(["a", "b"]));
+    assert_eq!(body["body"]["bytes"], 8);
+    assert_eq!(body["body"]["json"], json!({"n": 1}));
+    let headers = body["headers"].as_array().unwrap();
+    assert!(headers.contains(&json!(["x-demo", "yes"])), "{headers:?}");
+}
+
+#[tokio::test]
+async fn status_demos_answer_with_the_code_asked_for() {
+    let (_lab, app) = lab();
+    let created = get(&app, "/status/201").await;
+    assert_eq!(created.status, 201);
+    assert_eq!(
+        created.json()["class"],
+        "2xx success: the request did what it asked"
+    );
+
+    let no_content = get(&app, "/status/204").await;
+    assert_eq!(no_content.status, 204);
+    assert!(no_content.body.is_empty());
+
+    let redirect = get(&app, "/status/308").await;
+    assert_eq!(redirect.status, 308);
+    assert_eq!(redirect.header("location"), Some("/"));
+
+    let teapot = get(&app, "/status/418").await;
+    let body = assert_problem(&teapot, 418);
+    assert!(body["detail"].as_str().unwrap().contains("418"));
+
+    for bad in ["/status/99", "/status/600", "/status/abc"] {
+        let body = assert_problem(&get(&app, bad).await, 422);
+        assert_eq!(body["errors"][0]["field"], "code", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_gets_405_with_allow() {
+    let (_lab, app) = lab();
+    let reply = send(&app, "DELETE", "/tasks", &[], Body::empty()).await;
+    let body = assert_problem(&reply, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, POST"));
+    assert!(body["detail"].as_str().unwrap().contains("GET, HEAD, POST"));
+
+    let reply = send(&app, "POST", "/methods", &[], Body::empty()).await;
+    assert_problem(&reply, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+}
+
+#[tokio::test]
+async fn unknown_routes_get_404_problems() {
+    let (_lab, app) = lab();
+    let body = assert_problem(&get(&app, "/no/such/thing").await, 404);
+    assert_eq!(body["type"], "/_lab/problems/not-found");
+    // The type URI is served by the lab itself.
+    let doc = get(&app, "/_lab/problems/not-found").await;
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.json()["status"], 404);
+}
+
+#[tokio::test]
+async fn head_works_wherever_get_does() {
+    let (_lab, app) = lab();
+    let reply = send(&app, "HEAD", "/tasks/1", &[], Body::empty()).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.is_empty());
+}
+
+// ---------- request ids ----------
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated_and_always_returned() {
+    let (_lab, app) = lab();
+    let mine = send(
+        &app,
+        "GET",
+        "/tasks/1",
+        &[("x-request-id", "my-id-42")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(mine.request_id(), "my-id-42");
+    let a = get(&app, "/nope").await;
+    let b = get(&app, "/nope").await;
+    assert!(!a.request_id().is_empty());
+    assert_ne!(a.request_id(), b.request_id());
+    assert_eq!(a.json()["request_id"], a.request_id());
+    let unusable = send(&app, "GET", "/", &[("x-request-id", "")], Body::empty()).await;
+    assert!(!unusable.request_id().is_empty());
+    let timing: f64 = a.header("x-response-time-ms").unwrap().parse().unwrap();
+    assert!(timing >= 0.0);
+}
+
+// ---------- tasks: CRUD ----------
+
+#[tokio::test]
+async fn tasks_crud_round_trip() {
+    let (_lab, app) = lab();
+    let created = send_json(
+        &app,
+        "POST",
+        "/tasks",
+        json!({"title": "Water the plants", "done": false}),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let task = created.json();
+    let id = task["id"].as_i64().unwrap();
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/tasks/{id}").as_str())
+    );
+    assert_eq!(task["title"], "Water the plants");
+    assert_eq!(task["done"], false);
+    assert_eq!(task["created_at"], task["updated_at"]);
+
+    let fetched = get(&app, &format!("/tasks/{id}")).await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.json(), task);
+
+    let patched = send_json(
+        &app,
+        "PATCH",
+        &format!("/tasks/{id}"),
+        json!({"done": true}),
+    )
+    .await;
+    assert_eq!(patched.status, 200);
+    let patched = patched.json();
+    assert_eq!(patched["done"], true);
+    assert_eq!(patched["title"], "Water the plants");
+    assert_eq!(patched["created_at"], task["created_at"]);
+    assert!(patched["updated_at"].as_str() > task["updated_at"].as_str());
+    assert_eq!(
+        get(&app, &format!("/tasks/{id}")).await.json()["done"],
+        true
+    );
+
+    let deleted = send(&app, "DELETE", &format!("/tasks/{id}"), &[], Body::empty()).await;
+    assert_eq!(deleted.status, 204);
+    assert!(deleted.body.is_empty());
+    assert_problem(&get(&app, &format!("/tasks/{id}")).await, 404);
+    assert_problem(
+        &send(&app, "DELETE", &format!("/tasks/{id}"), &[], Body::empty()).await,
+        404,
+    );
+}
+
+#[tokio::test]
+async fn put_replaces_and_repeating_it_changes_nothing() {
+    let (_lab, app) = lab();
+    let first = send_json(
+        &app,
+        "PUT",
+        "/tasks/3",
+        json!({"title": "Renamed", "done": true}),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    let second = send_json(
+        &app,
+        "PUT",
+        "/tasks/3",
+        json!({"title": "Renamed", "done": true}),
+    )
+    .await;
+    assert_eq!(
+        second.json(),
+        first.json(),
+        "a repeated PUT leaves the same state"
+    );
+
+    let partial = send_json(&app, "PUT", "/tasks/3", json!({"title": "Only a title"})).await;
+    let body = assert_problem(&partial, 422);
+    assert_eq!(body["errors"][0]["field"], "done");
+    assert_problem(
+        &send_json(
+            &app,
+            "PUT",
+            "/tasks/999",
+            json!({"title": "x", "done": false}),
+        )
+        .await,
+        404,
+    );
+}
+
+#[tokio::test]
+async fn complete_is_an_action_modelled_as_a_state_change() {
+    let (_lab, app) = lab();
+    let once = send(&app, "POST", "/tasks/4/complete", &[], Body::empty()).await;
+    assert_eq!(once.status, 200);
+    assert_eq!(once.json()["done"], true);
+    let twice = send(&app, "POST", "/tasks/4/complete", &[], Body::empty()).await;
+    assert_eq!(twice.json(), once.json());
+}
+
+#[tokio::test]
+async fn task_input_is_validated() {
+    let (_lab, app) = lab();
+    let missing = send_json(&app, "POST", "/tasks", json!({"done": false})).await;
+    assert_eq!(assert_problem(&missing, 422)["errors"][0]["field"], "title");
+    let blank = send_json(&app, "POST", "/tasks", json!({"title": "  "})).await;
+    assert_eq!(assert_problem(&blank, 422)["errors"][0]["field"], "title");
+    let wrong_type = send_json(&app, "POST", "/tasks", json!({"title": "x", "done": "yes"})).await;
+    assert_eq!(
+        assert_problem(&wrong_type, 422)["errors"][0]["field"],
+        "done"
+    );
+    let empty_patch = send_json(&app, "PATCH", "/tasks/1", json!({})).await;
+    assert_eq!(
+        assert_problem(&empty_patch, 422)["errors"][0]["field"],
+        "body"
+    );
+    assert_problem(&get(&app, "/tasks/abc").await, 404);
+    assert_problem(&get(&app, "/tasks/0").await, 404);
+}
+
+// ---------- tasks: pagination ----------
+
+async fn page(app: &axum::Router, query: &str) -> Value {
+    let reply = get(app, &format!("/tasks?{query}")).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{query}: {}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn offset_pages_are_disjoint_and_consecutive() {
+    let (_lab, app) = lab();
+    let all = ids(&page(&app, "limit=100").await);
+    assert_eq!(all.len(), 12, "the seeded tasks");
+    let mut walked = Vec::new();
+    for offset in (0..12).step_by(5) {
+        let p = page(&app, &format!("limit=5&offset={offset}")).await;
+        assert_eq!(p["offset"], offset);
+        assert_eq!(p["limit"], 5);
+        walked.extend(ids(&p));
+    }
+    assert_eq!(walked, all);
+}
+
+#[tokio::test]
+async fn limits_are_bounded() {
+    let (_lab, app) = lab();
+    for bad in ["limit=0", "limit=101", "limit=abc", "limit=-1", "offset=-5"] {
+        let body = assert_problem(&get(&app, &format!("/tasks?{bad}")).await, 422);
+        let field = bad.split('=').next().unwrap();
+        assert_eq!(body["errors"][0]["field"], field, "{bad}");
+    }
+    assert_eq!(ids(&page(&app, "limit=1").await).len(), 1);
+    assert_eq!(ids(&page(&app, "limit=100").await).len(), 12);
+    assert_eq!(
+        ids(&page(&app, "").await).len(),
+        12,
+        "the default limit is 20"
+    );
+}
+
+#[tokio::test]
+async fn sorting_and_filtering() {
+    let (_lab, app) = lab();
+    let newest = ids(&page(&app, "limit=100").await);
+    let oldest = ids(&page(&app, "limit=100&sort=created_at").await);
+    let mut reversed = newest.clone();
+    reversed.reverse();
+    assert_eq!(oldest, reversed);
+
+    let done = page(&app, "limit=100&done=true").await;
+    assert!(
+        done["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["done"] == true)
+    );
+    assert_eq!(ids(&done), vec![2, 1]);
+
+    let titles = page(&app, "limit=100&sort=title").await;
+    let names: Vec<String> = titles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_lowercase())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    let body = assert_problem(&get(&app, "/tasks?sort=sideways").await, 422);
+    assert_eq!(body["errors"][0]["field"], "sort");
+    let body = assert_problem(&get(&app, "/tasks?done=maybe").await, 422);
+    assert_eq!(body["errors"][0]["field"], "done");
+}
+
+#[tokio::test]
+async fn a_cursor_walk_sees_every_task_once_even_while_tasks_are_added() {
+    let (_lab, app) = lab();
+    let before = ids(&page(&app, "limit=100").await);
+    let mut seen = Vec::new();
+    let mut p = page(&app, "limit=5").await;
+    let mut added = Vec::new();
+    loop {
+        seen.extend(ids(&p));
+        // Insert between page fetches: offset pages would shift, cursor pages must not.
+        let created = send_json(&app, "POST", "/tasks", json!({"title": "added mid-walk"})).await;
+        added.push(created.json()["id"].as_i64().unwrap());
+        match p["next_cursor"].as_str() {
+            Some(cursor) => p = page(&app, &format!("limit=5&cursor={cursor}")).await,
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, before,
+        "every task exactly once, in order, none of the new ones"
+    );
+    assert!(p["next_cursor"].is_null());
+    assert!(p.get("offset").is_none(), "cursor pages have no offset");
+    // The new tasks are at the head of a fresh walk.
+    let fresh = ids(&page(&app, &format!("limit={}", added.len())).await);
+    let mut newest_first = added.clone();
+    newest_first.reverse();
+    assert_eq!(fresh, newest_first);
+}
+
+#[tokio::test]
+async fn bad_cursors_are_refused_with_400() {
+    let (_lab, app) = lab();
+    let first = page(&app, "limit=3").await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let mut tampered = cursor.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [
+        "cursor=garbage".to_string(),
+        format!("cursor={tampered}"),
+        format!("cursor={cursor}&offset=3"),
+        format!("cursor={cursor}&done=true"),
+        format!("cursor={cursor}&sort=title"),
+    ] {
+        let body = assert_problem(&get(&app, &format!("/tasks?limit=3&{bad}")).await, 400);
+        assert_eq!(body["type"], "/_lab/problems/bad-cursor", "{bad}");
+    }
+    // The untouched cursor still works.
+    let ok = page(&app, &format!("limit=3&cursor={cursor}")).await;
+    assert_eq!(ids(&ok).len(), 3);
+}
+
+// ---------- users: three layers of validation ----------
+
+#[tokio::test]
+async fn users_are_created_with_201_and_location() {
+    let (_lab, app) = lab();
+    let reply = send_json(
+        &app,
+        "POST",
+        "/users",
+        json!({"email": "Linus@Example.com", "name": "Linus"}),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    let user = reply.json();
+    assert_eq!(user["email"], "linus@example.com", "stored lower-cased");
+    let location = reply.header("location").unwrap().to_string();
+    assert_eq!(get(&app, &location).await.json(), user);
+    let list = get(&app, "/users").await.json();
+    assert_eq!(list["items"][0]["id"], user["id"]);
+}
+
+#[tokio::test]
+async fn duplicate_emails_conflict_in_any_letter_case() {
+    let (_lab, app) = lab();
+    let reply = send_json(
+        &app,
+        "POST",
+        "/users",
+        json!({"email": "ADA@example.com", "name": "Ada again"}),
+    )
+    .await;
+    let body = assert_problem(&reply, 409);
+    assert_eq!(body["type"], "/_lab/problems/conflict");
+}
+
+#[tokio::test]
+async fn schema_errors_name_each_field() {
+    let (_lab, app) = lab();
+    let cases = [
+        (json!({"email": "not-an-email", "name": "X"}), vec!["email"]),
+        (json!({"email": "x@example.com", "name": ""}), vec!["name"]),
+        (
+            json!({"email": "x@example.com", "name": "n".repeat(61)}),
+            vec!["name"],
+        ),
+        (json!({"email": "x@example.com"}), vec!["name"]),
+        (
+            json!({"email": 5, "name": "X", "role": "admin"}),
+            vec!["role", "email"],
+        ),
+        (
+            json!(["not", "an", "object"]),
+            vec!["body", "email", "name"],
+        ),
+    ];
+    for (input, fields) in cases {
+        let reply = send_json(&app, "POST", "/users", input.clone()).await;
+        let body = assert_problem(&reply, 422);
+        let got: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, fields, "{input}");
+    }
+    let ok = send_json(
+        &app,
+        "POST",
+        "/users",
+        json!({"email": "x@example.com", "name": "n".repeat(60)}),
+    )
+    .await;
+    assert_eq!(ok.status, 201);
+}
+
+#[tokio::test]
+async fn malformed_json_wrong_media_type_and_big_bodies() {
+    let mut config = LabConfig::ephemeral();
+    config.body_limit = 1024;
+    let (_lab, app) = lab_with(config);
+    let malformed = send(
+        &app,
+        "POST",
+        "/users",
+        &[("content-type", "application/json")],
+        r#"{"email": "#,
+    )
+    .await;
+    let body = assert_problem(&malformed, 400);
+    assert_eq!(body["type"], "/_lab/problems/malformed-json");
+    assert!(body["detail"].as_str().unwrap().contains("line 1"));
+
+    let form = send(
+        &app,
+        "POST",
+        "/users",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "email=a",
+    )
+    .await;
+    assert_problem(&form, 415);
+    let none = send(
+        &app,
+        "POST",
+        "/users",
+        &[],
+        r#"{"email":"a@b.co","name":"A"}"#,
+    )
+    .await;
+    assert_problem(&none, 415);
+
+    let big = format!(r#"{{"email":"a@b.co","name":"{}"}}"#, "x".repeat(2000));
+    let reply = send(
+        &app,
+        "POST",
+        "/users",
+        &[("content-type", "application/json")],
+        big,
+    )
+    .await;
+    let body = assert_problem(&reply, 413);
+    assert!(body["detail"].as_str().unwrap().contains("1024 bytes"));
+}
+
+// ---------- traces ----------
+
+#[tokio::test]
+async fn a_rejected_request_shows_validation_failing_before_the_handler() {
+    let (lab, app) = lab();
+    let reply = send_json(
+        &app,
+        "POST",
+        "/users",
+        json!({"email": "nope", "name": "Bo"}),
+    )
+    .await;
+    assert_eq!(reply.status, 422);
+    let trace = lab
+        .state
+        .traces
+        .get(reply.request_id())
+        .expect("the request was traced");
+    assert_eq!(trace.status, 422);
+    assert_eq!(trace.route.as_deref(), Some("/users"));
+    let stages: Vec<Stage> = trace.events.iter().map(|e| e.stage).collect();
+    assert_eq!(
+        stages,
+        [
+            Stage::Http,
+            Stage::Routing,
+            Stage::Parsing,
+            Stage::Validation,
+            Stage::Response
+        ]
+    );
+    let validation = &trace.events[3];
+    assert_eq!(validation.outcome, Outcome::Fail);
+    assert!(
+        validation.message.contains("email"),
+        "{}",
+        validation.message
+    );
+    assert!(validation.message.contains("the handler never ran"));
+    assert!(!stages.contains(&Stage::Logic) && !stages.contains(&Stage::Data));
+}
+
+#[tokio::test]
+async fn a_trace_lists_every_sql_statement_with_rows() {
+    let (lab, app) = lab();
+    let reply = send_json(
+        &app,
+        "POST",
+        "/users",
+        json!({"email": "new@example.com", "name": "New"}),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    let trace = lab.state.traces.get(reply.request_id()).unwrap();
+    let sql: Vec<_> = trace.events.iter().filter_map(|e| e.sql.as_ref()).collect();
+    assert_eq!(sql.len(), 2, "the service check, then the insert");
+    assert!(
+        sql[0]
+            .statement
+            .starts_with("SELECT id FROM users WHERE email")
+    );
+    assert_eq!(sql[0].rows, 0);
+    assert_eq!(sql[0].params, ["'new@example.com'"]);
+    assert!(sql[1].statement.starts_with("INSERT INTO users"));
+    assert_eq!(sql[1].rows, 1);
+    // Events are in time order and start from the beginning of the request.
+    let times: Vec<u64> = trace.events.iter().map(|e| e.at_us).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
+
+#[tokio::test]
+async fn the_trace_api_serves_recent_traces_and_one_by_id() {
+    let (_lab, app) = lab();
+    let a = send(
+        &app,
+        "GET",
+        "/tasks/1",
+        &[("x-request-id", "trace-me")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    get(&app, "/nope").await;
+    let recent = get(&app, "/_lab/traces?limit=10").await.json();
+    let traces = recent["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 2, "lab endpoints are not traced themselves");
+    assert_eq!(traces[0]["path"], "/nope", "newest first");
+    let one = get(&app, "/_lab/traces/trace-me").await.json();
+    assert_eq!(one["route"], "/tasks/{id}");
+    assert_eq!(one["status"], 200);
+    assert_problem(&get(&app, "/_lab/traces/never-sent").await, 404);
+}
+
+#[tokio::test]
+async fn the_trace_store_is_bounded() {
+    let mut config = LabConfig::ephemeral();
+    config.trace_capacity = 5;
+    let (lab, app) = lab_with(config);
+    for _ in 0..40 {
+        get(&app, "/tasks/1").await;
+    }
+    assert_eq!(lab.state.traces.len(), 5);
+    assert_eq!(
+        get(&app, "/_lab/traces?limit=5").await.json()["traces"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn with_tracing_off_nothing_is_recorded_but_ids_still_flow() {
+    let mut config = LabConfig::ephemeral();
+    config.tracing = false;
+    let (lab, app) = lab_with(config);
+    let reply = get(&app, "/nope").await;
+    assert_problem(&reply, 404);
+    assert!(lab.state.traces.is_empty());
+}
