@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Lab throughput and latency, measured with wrk on loopback:
+#   GET /tasks/{id} and GET /tasks?limit=20
+#   on the reqlab lab with tracing on and off, and on an equivalent FastAPI + uvicorn app
+#   (fixtures/bench/fastapi_tasks.py) with 1 and 2 workers.
+# Every server holds 1000 tasks. Needs wrk (Debian: apt-get install wrk).
+# Settings: DURATION (default 10s), CONNECTIONS (32), WRK_THREADS (1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+WRK_THREADS=${WRK_THREADS:-1}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
+
+PY="$(bash scripts/python-env.sh)"
+cargo build --release --locked --quiet
+BIN=target/release/reqlab
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_for() { # url
+  for _ in $(seq 1 200); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "server at $1 did not come up" >&2; exit 1
+}
+
+# wrk's summary as: req/s p50 p99
+measure() { # url
+  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" 2>&1 | awk '
+    /^  Latency Distribution/ {dist=1}
+    dist && $1=="50%" {p50=$2}
+    dist && $1=="99%" {p99=$2}
+    /^Requests\/sec:/ {rps=$2}
+    /Non-2xx or 3xx responses:/ {bad=$NF}
+    END {printf "%s %s %s %s\n", rps, p50, p99, (bad==""?0:bad)}'
+}
+
+report() { # label endpoint result
+  read -r rps p50 p99 bad <<<"$3"
+  printf '%-26s %-22s %12s %10s %10s %8s\n' "$1" "$2" "$rps" "$p50" "$p99" "$bad"
+}
+
+run_lab() { # label extra-args...
+  local label=$1; shift
+  local port; port=$(free_port)
+  "$BIN" serve --memory --port "$port" "$@" >/dev/null 2>&1 &
+  pids+=($!)
+  local url="http://127.0.0.1:$port"
+  wait_for "$url/tasks/1"
+  # Top up to 1000 tasks, like the FastAPI twin.
+  "$PY" - "$port" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+for i in range(988):
+    c.request("POST", "/tasks", json.dumps({"title": f"bench task {i}"}), {"Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 201, r.status
+PY
+  report "$label" "GET /tasks/500" "$(measure "$url/tasks/500")"
+  report "$label" "GET /tasks?limit=20" "$(measure "$url/tasks?limit=20")"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+}
+
+run_fastapi() { # label workers
+  local port; port=$(free_port)
+  "$PY" -m uvicorn fastapi_tasks:app --app-dir fixtures/bench --host 127.0.0.1 --port "$port" \
+    --workers "$2" --log-level warning --no-access-log &
+  pids+=($!)
+  local url="http://127.0.0.1:$port"
+  wait_for "$url/tasks/1"
+  report "$1" "GET /tasks/500" "$(measure "$url/tasks/500")"
+  report "$1" "GET /tasks?limit=20" "$(measure "$url/tasks?limit=20")"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+}
+
+echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-26s %-22s %12s %10s %10s %8s\n' server endpoint req/s p50 p99 non-2xx
+run_lab "reqlab (tracing on)"
+run_lab "reqlab (tracing off)" --no-trace
+run_fastapi "fastapi+uvicorn (1 worker)" 1
+run_fastapi "fastapi+uvicorn (2 workers)" 2
