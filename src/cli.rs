@@ -42,6 +42,13 @@ pub enum Command {
     Learn(LearnArgs),
     /// Show the lab server's request traces (recent ones, one by id, or live with --follow).
     Trace(TraceArgs),
+    /// Run a challenge's checks against your own server (or the lab, to see what passing looks like).
+    #[command(
+        after_help = "Exit status: 0 when every must-check passes, 1 when one fails, 2 on a usage or configuration error.\n\nExamples:\n  reqlab check rest-crud --target http://127.0.0.1:8000\n  reqlab check rest-crud --run \"uvicorn main:app --port 8000\" --watch .\n  reqlab check --all --target lab\n  reqlab check --all --format junit --output reqlab.xml"
+    )]
+    Check(CheckArgs),
+    /// Show which challenges you have passed; `reqlab progress reset` starts over.
+    Progress(ProgressArgs),
     /// Tools for lesson authors.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -145,6 +152,106 @@ pub struct TraceArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
     pub format: TraceFormat,
+}
+
+/// Output formats for check results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Readable, printed check by check.
+    Text,
+    /// One JSON document.
+    Json,
+    /// JUnit XML, for CI systems.
+    Junit,
+    /// Test Anything Protocol, version 14.
+    Tap,
+}
+
+/// `reqlab check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The challenge to run (see `reqlab lessons`; `--all` runs every one).
+    #[arg(
+        value_name = "CHALLENGE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub challenge: Option<String>,
+
+    /// Run every challenge (with `--target lab`: every challenge whose lesson exists).
+    #[arg(long)]
+    pub all: bool,
+
+    /// The server to check: its base URL, or `lab` for the embedded lab server.
+    #[arg(
+        long,
+        short,
+        default_value = "http://127.0.0.1:8000",
+        env = "REQLAB_TARGET"
+    )]
+    pub target: String,
+
+    /// Start your server with this shell command first, wait for its port, stop it after.
+    #[arg(long, value_name = "COMMAND")]
+    pub run: Option<String>,
+
+    /// Re-run the checks whenever a file under this path changes (restarting --run's server).
+    #[arg(long, value_name = "PATH")]
+    pub watch: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Seconds to wait for each response.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+
+    /// Where reqlab keeps its data (your progress).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if (0.1..=600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("the timeout must be between 0.1 and 600 seconds".into())
+    }
+}
+
+/// `reqlab progress`.
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// `reset` forgets every pass (after confirmation).
+    #[command(subcommand)]
+    pub action: Option<ProgressAction>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+
+    /// Where reqlab keeps its data.
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `reqlab progress …`.
+#[derive(Debug, Subcommand)]
+pub enum ProgressAction {
+    /// Forget every recorded pass.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `reqlab dev …`.

@@ -35,3 +35,27 @@ fn malformed_lessons_are_reported_with_file_and_line() {
         .replace(&root.display().to_string(), "<DIR>");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn every_lesson_is_a_chapter_of_the_book() {
+    let course = Course::load(&ContentSource::Embedded).unwrap();
+    let summary = std::fs::read_to_string(repo().join("book/src/SUMMARY.md")).unwrap();
+    for lesson in &course.lessons {
+        let chapter = format!("lessons/{}.md", lesson.folder);
+        assert!(
+            summary.contains(&format!("- [{}]({chapter})", lesson.title)),
+            "book/src/SUMMARY.md has no entry for {chapter} titled {:?}",
+            lesson.title
+        );
+        let text = std::fs::read_to_string(repo().join("book/src").join(&chapter))
+            .unwrap_or_else(|e| panic!("book/src/{chapter}: {e}"));
+        assert_eq!(
+            text.trim(),
+            format!(
+                "{{{{#include ../../../lessons/{}/lesson.md}}}}",
+                lesson.folder
+            ),
+            "the chapter includes the lesson file itself (one source of truth)"
+        );
+    }
+}

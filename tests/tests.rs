@@ -4,9 +4,15 @@
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
+//! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
+//! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
+//! - `hostile`: challenges against servers that misbehave on purpose.
 
+mod check_cli;
 mod cli;
 mod content;
+mod fixture_apps;
+mod hostile;
 mod lab_router;
 mod lab_server;
 mod util;

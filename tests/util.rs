@@ -174,14 +174,35 @@ pub fn reqlab(data_dir: &std::path::Path) -> std::process::Command {
     cmd
 }
 
-/// Kills a child process on drop, so a failing test never leaves one running.
+/// Stops a child process on drop, so a failing test never leaves one running: SIGINT first
+/// (so it can stop what it started), SIGKILL if it is still there after a few seconds.
 pub struct ChildGuard(pub std::process::Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A loopback port that was free a moment ago (for servers that cannot report their port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Lines from a child's output, read on a thread so tests can wait with a deadline.

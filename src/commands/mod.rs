@@ -1,8 +1,10 @@
 //! One module per subcommand; [`run`] dispatches the parsed command line.
 
+pub mod check;
 pub mod dev;
 pub mod learn;
 pub mod lessons;
+pub mod progress;
 pub mod serve;
 pub mod trace;
 
@@ -22,6 +24,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lessons(args) => lessons::run(&load(&source)?, args),
         Command::Learn(args) => learn::run(&load(&source)?, args),
         Command::Trace(args) => trace::run(args).await,
+        Command::Check(args) => check::run(&load(&source)?, args).await,
+        Command::Progress(args) => progress::run(&load(&source)?, args),
         Command::Dev(DevCommand::Check) => dev::check(&load(&source)?).await,
         Command::Completions(args) => {
             clap_complete::generate(

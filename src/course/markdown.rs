@@ -185,11 +185,7 @@ impl Renderer {
                 };
                 self.push_style(style);
             }
-            Tag::Paragraph => {
-                if self.lists.is_empty() {
-                    self.blank();
-                }
-            }
+            Tag::Paragraph if self.lists.is_empty() => self.blank(),
             Tag::BlockQuote(_) => {
                 self.flush_paragraph();
                 self.blank();

@@ -3,16 +3,21 @@
 //! Layout of a content folder:
 //! ```text
 //! lessons/
-//!   01-http-basics/lesson.toml   metadata, sections, presets
-//!   01-http-basics/lesson.md     the lesson text
+//!   01-http-basics/lesson.toml      metadata, sections, presets
+//!   01-http-basics/lesson.md        the lesson text
+//!   01-http-basics/challenge.toml   the lesson's challenge (its id is the lesson's `challenge`)
+//!   challenges/<id>.toml            challenges whose lesson is not written yet
+//!   README.md                       notes for authors (ignored)
 //! ```
 
+pub mod challenge;
 pub mod error;
 pub mod lesson;
 pub mod markdown;
 pub mod preset;
 pub mod source;
 
+pub use challenge::Challenge;
 pub use error::{ContentError, ContentErrors};
 pub use lesson::{Lesson, Section};
 pub use preset::Preset;
@@ -21,11 +26,16 @@ pub use source::ContentSource;
 use source::ContentFiles;
 use std::collections::{BTreeMap, HashMap};
 
-/// All lessons, checked against each other.
+/// The folder of challenges that no lesson teaches yet.
+const STANDALONE: &str = "challenges";
+
+/// All lessons and challenges, checked against each other.
 #[derive(Debug, Clone)]
 pub struct Course {
     /// Lessons in course order (by folder number).
     pub lessons: Vec<Lesson>,
+    /// Challenges: lessons' ones in course order, then standalone ones by id.
+    pub challenges: Vec<Challenge>,
 }
 
 impl Course {
@@ -48,15 +58,46 @@ impl Course {
         }
 
         let mut lessons = Vec::new();
+        let mut challenges: Vec<(Option<String>, String, Challenge)> = Vec::new();
         for (folder, names) in &folders {
+            if *folder == STANDALONE {
+                for name in names {
+                    let rel = format!("{folder}/{name}");
+                    let display = files.display(&rel);
+                    let Some(stem) = name.strip_suffix(".toml").filter(|s| !s.contains('/')) else {
+                        errors.push(ContentError::file(
+                            display,
+                            "expected only <challenge-id>.toml files here",
+                        ));
+                        continue;
+                    };
+                    match parse_challenge(&display, &files.files[&rel]) {
+                        Ok(c) if c.id != stem => errors.push(ContentError::file(
+                            display,
+                            format!("the file is named {stem}.toml but its id is `{}`; name it after the id", c.id),
+                        )),
+                        Ok(c) => challenges.push((None, display, c)),
+                        Err(errs) => errors.extend(errs),
+                    }
+                }
+                continue;
+            }
             let toml_rel = format!("{folder}/lesson.toml");
             let md_rel = format!("{folder}/lesson.md");
             for name in names {
-                if !["lesson.toml", "lesson.md"].contains(name) {
+                if !["lesson.toml", "lesson.md", "challenge.toml"].contains(name) {
                     errors.push(ContentError::file(
                         files.display(&format!("{folder}/{name}")),
-                        "unexpected file in a lesson folder (expected lesson.toml and lesson.md)",
+                        "unexpected file in a lesson folder (expected lesson.toml, lesson.md, challenge.toml)",
                     ));
+                }
+            }
+            let challenge_rel = format!("{folder}/challenge.toml");
+            if let Some(text) = files.files.get(&challenge_rel) {
+                let display = files.display(&challenge_rel);
+                match parse_challenge(&display, text) {
+                    Ok(c) => challenges.push((Some(folder.to_string()), display, c)),
+                    Err(errs) => errors.extend(errs),
                 }
             }
             let (Some(toml_src), Some(md_src)) =
@@ -103,15 +144,119 @@ impl Course {
             }
         }
 
+        let mut challenge_ids: HashMap<String, String> = HashMap::new();
+        for (_, display, c) in &challenges {
+            if let Some(other) = challenge_ids.insert(c.id.clone(), display.clone()) {
+                errors.push(ContentError::file(
+                    display.clone(),
+                    format!("challenge id `{}` is also used by {other}", c.id),
+                ));
+            }
+        }
+        // Each lesson's challenge lives in its folder, and says the id the lesson names.
+        for lesson in &lessons {
+            let path = files.display(&format!("{}/lesson.toml", lesson.folder));
+            let own = challenges
+                .iter()
+                .find(|(folder, _, _)| folder.as_deref() == Some(lesson.folder.as_str()));
+            match (&lesson.challenge, own) {
+                (Some(id), Some((_, display, c))) if &c.id != id => {
+                    errors.push(ContentError::file(
+                        display.clone(),
+                        format!(
+                            "its id is `{}`, but lesson.toml names the challenge `{id}`",
+                            c.id
+                        ),
+                    ))
+                }
+                (Some(id), None) => errors.push(ContentError::file(
+                    path,
+                    format!(
+                        "names challenge `{id}`, but {}/challenge.toml does not exist",
+                        lesson.folder
+                    ),
+                )),
+                (None, Some((_, display, _))) => errors.push(ContentError::file(
+                    display.clone(),
+                    "lesson.toml does not name this challenge; add `challenge = \"<id>\"` there",
+                )),
+                _ => {}
+            }
+        }
+        for (folder, display, c) in &challenges {
+            let lesson = folder
+                .as_ref()
+                .and_then(|f| lessons.iter().find(|l| &l.folder == f));
+            for check in &c.checks {
+                if let Some(problem) = hint_problem(&check.hint, lesson, &lessons) {
+                    errors.push(ContentError::file(
+                        display.clone(),
+                        format!("check `{}`: {problem}", check.name),
+                    ));
+                }
+            }
+        }
+
         if !errors.is_empty() {
             return Err(ContentErrors(errors));
         }
         lessons.sort_by_key(|l| l.number);
-        Ok(Course { lessons })
+        let mut ordered = Vec::new();
+        for lesson in &lessons {
+            if let Some(pos) = challenges
+                .iter()
+                .position(|(f, _, _)| f.as_deref() == Some(lesson.folder.as_str()))
+            {
+                let (_, _, mut c) = challenges.remove(pos);
+                c.lesson = Some(lesson.id.clone());
+                ordered.push(c);
+            }
+        }
+        let mut standalone: Vec<Challenge> = challenges.into_iter().map(|(_, _, c)| c).collect();
+        standalone.sort_by(|a, b| a.id.cmp(&b.id));
+        ordered.extend(standalone);
+        Ok(Course {
+            lessons,
+            challenges: ordered,
+        })
+    }
+
+    /// The challenge with this id.
+    pub fn challenge(&self, id: &str) -> Option<&Challenge> {
+        self.challenges.iter().find(|c| c.id == id)
     }
 
     /// The lesson with this id.
     pub fn lesson(&self, id: &str) -> Option<&Lesson> {
         self.lessons.iter().find(|l| l.id == id)
+    }
+}
+
+fn parse_challenge(display: &str, text: &str) -> Result<Challenge, Vec<ContentError>> {
+    Challenge::parse(challenge::ChallengeSource {
+        path: display,
+        text,
+    })
+}
+
+/// A hint of the form `lesson#section` must point at a real section. A lesson's own challenge
+/// must use that form; a standalone challenge may also give a plain sentence.
+fn hint_problem(hint: &str, own: Option<&Lesson>, lessons: &[Lesson]) -> Option<String> {
+    match hint.split_once('#') {
+        Some((lesson_id, section_id)) if !lesson_id.contains(' ') => {
+            let Some(lesson) = lessons.iter().find(|l| l.id == lesson_id) else {
+                return own.map(|_| {
+                    format!("hint `{hint}` names lesson `{lesson_id}`, which does not exist")
+                });
+            };
+            lesson.section(section_id).is_none().then(|| {
+                format!("hint `{hint}`: lesson `{lesson_id}` has no section `{section_id}`")
+            })
+        }
+        _ if own.is_some() => Some(format!(
+            "hint `{hint}` should point at a section: `{}#<section-id>`",
+            own.map_or("", |l| l.id.as_str())
+        )),
+        _ => None,
     }
 }

@@ -19,6 +19,7 @@ use std::time::Instant;
 pub fn router() -> Router<Arc<LabState>> {
     Router::new()
         .route("/", get(welcome))
+        .route("/health", get(health))
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
         .route("/status/{code}", get(status_demo))
@@ -31,6 +32,7 @@ async fn welcome(tracer: Tracer) -> Json<Value> {
         "name": "reqlab lab server",
         "about": "A real HTTP server to poke at. Every request leaves a trace: GET /_lab/traces.",
         "links": {
+            "health": "/health",
             "echo": "/echo",
             "status_codes": "/status/{code}",
             "methods": "/methods",
@@ -40,6 +42,12 @@ async fn welcome(tracer: Tracer) -> Json<Value> {
             "live_traces": "/_lab/traces/stream"
         }
     }))
+}
+
+/// A liveness answer: the smallest useful endpoint, and the one the first challenge asks for.
+async fn health(tracer: Tracer) -> Json<Value> {
+    tracer.note(Stage::Logic, Outcome::Ok, "the lab is up");
+    Json(json!({ "status": "ok" }))
 }
 
 /// Returns the request exactly as the server parsed it.

@@ -1,0 +1,758 @@
+//! Evaluating one assertion against a response, with an expected/actual explanation when it
+//! does not hold.
+//!
+//! Comparisons follow the contract, not a framework's habits: header names and values
+//! compare case-insensitively, a captured `"7"` equals a JSON `7`, and timestamps compare as
+//! instants whether they end in `Z`, an offset, or nothing.
+
+use super::http::Received;
+use super::jsonpath;
+use super::template::Vars;
+use crate::course::challenge::{Assertion, BodySubject, SortOrder};
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// Why an assertion did not hold.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// What was expected, in words.
+    pub expected: String,
+    /// What the response had.
+    pub actual: String,
+    /// A line diff of expected and actual JSON, when both are multi-line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl Mismatch {
+    fn new(expected: impl Into<String>, actual: impl Into<String>) -> Mismatch {
+        Mismatch {
+            expected: expected.into(),
+            actual: actual.into(),
+            diff: None,
+        }
+    }
+}
+
+/// Checks one assertion.
+pub fn check(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
+    if let Some(allowed) = &a.status {
+        return if allowed.contains(&r.status) {
+            Ok(())
+        } else {
+            Err(Mismatch::new(
+                format!("status {}", join_or(allowed)),
+                format!("status {}", r.status),
+            ))
+        };
+    }
+    if let Some(name) = &a.header {
+        return check_header(a, name, r, vars);
+    }
+    if let Some(path) = &a.json {
+        return check_json(a, path, r, vars);
+    }
+    match a.body {
+        Some(BodySubject::Empty) => {
+            if r.body.is_empty() {
+                Ok(())
+            } else {
+                Err(Mismatch::new(
+                    "an empty body",
+                    format!("a body of {} bytes", r.body.len()),
+                ))
+            }
+        }
+        Some(BodySubject::Text) => check_text(a, r, vars),
+        None => Ok(()),
+    }
+}
+
+fn join_or(codes: &[u16]) -> String {
+    let parts: Vec<String> = codes.iter().map(u16::to_string).collect();
+    match parts.as_slice() {
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        [] => String::new(),
+    }
+}
+
+fn render_value(v: &Value, vars: &Vars) -> Result<Value, Mismatch> {
+    vars.render_json(v)
+        .map_err(|e| Mismatch::new("a value this check could compute", e))
+}
+
+fn check_header(a: &Assertion, name: &str, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
+    let value = r.header(name);
+    if let Some(want) = a.exists {
+        match (&value, want) {
+            (Some(_), true) | (None, false) => {}
+            (None, true) => {
+                return Err(Mismatch::new(format!("a {name} header"), "no such header"));
+            }
+            (Some(v), false) => {
+                return Err(Mismatch::new(
+                    format!("no {name} header"),
+                    format!("{name}: {v}"),
+                ));
+            }
+        }
+    }
+    if let Some(expected) = &a.equals {
+        let want = text_of(&render_value(expected, vars)?);
+        match &value {
+            Some(v) if v.trim().eq_ignore_ascii_case(want.trim()) => {}
+            Some(v) => {
+                return Err(Mismatch::new(
+                    format!("{name}: {want}"),
+                    format!("{name}: {v}"),
+                ));
+            }
+            None => return Err(Mismatch::new(format!("{name}: {want}"), "no such header")),
+        }
+    }
+    if let Some(forbidden) = &a.not_in {
+        if let Some(v) = &value {
+            for f in forbidden {
+                let f = text_of(&render_value(f, vars)?);
+                if v.trim().eq_ignore_ascii_case(f.trim()) {
+                    return Err(Mismatch::new(
+                        format!("{name} absent, or not {}", quoted_list(forbidden)),
+                        format!("{name}: {v}"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(pattern) = &a.matches {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| Mismatch::new(pattern.clone(), e.to_string()))?;
+        match &value {
+            Some(v) if re.is_match(v) => {}
+            Some(v) => {
+                return Err(Mismatch::new(
+                    format!("{name} matching /{pattern}/"),
+                    format!("{name}: {v}"),
+                ));
+            }
+            None => {
+                return Err(Mismatch::new(
+                    format!("{name} matching /{pattern}/"),
+                    "no such header",
+                ));
+            }
+        }
+    }
+    if let Some(token) = &a.lists {
+        let token = vars
+            .render(token)
+            .map_err(|e| Mismatch::new(token.clone(), e))?;
+        match &value {
+            Some(v) if v.split(',').any(|t| t.trim().eq_ignore_ascii_case(&token)) => {}
+            Some(v) => {
+                return Err(Mismatch::new(
+                    format!("{name} listing {token}"),
+                    format!("{name}: {v}"),
+                ));
+            }
+            None => {
+                return Err(Mismatch::new(
+                    format!("{name} listing {token}"),
+                    "no such header",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn quoted_list(values: &[Value]) -> String {
+    values.iter().map(text_of).collect::<Vec<_>>().join(" or ")
+}
+
+/// A value as plain text: strings without quotes, everything else as JSON.
+pub fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn check_json(a: &Assertion, path: &str, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
+    let body = r
+        .json()
+        .map_err(|why| Mismatch::new(format!("a JSON body with `{path}`"), why))?;
+    let found = jsonpath::get(&body, path);
+    let shown_path = if path == "$list" {
+        "the list (the body as an array, or its `items`)".to_string()
+    } else {
+        format!("`{path}`")
+    };
+    if let Some(want) = a.exists {
+        match (found, want) {
+            (Some(_), true) | (None, false) => {}
+            (None, true) => {
+                return Err(Mismatch::new(
+                    format!("{shown_path} in the JSON body"),
+                    format!("no {shown_path}; the body is {}", excerpt(&body)),
+                ));
+            }
+            (Some(v), false) => {
+                return Err(Mismatch::new(
+                    format!("no {shown_path}"),
+                    format!("{shown_path} = {}", excerpt(v)),
+                ));
+            }
+        }
+    }
+    let needs_value = a.equals.is_some()
+        || a.matches.is_some()
+        || a.json_type.is_some()
+        || a.min_length.is_some()
+        || a.max_length.is_some()
+        || a.sorted_by.is_some()
+        || a.in_order.is_some();
+    let Some(value) = found else {
+        if needs_value {
+            return Err(Mismatch::new(
+                format!("{shown_path} in the JSON body"),
+                format!("no {shown_path}; the body is {}", excerpt(&body)),
+            ));
+        }
+        return Ok(());
+    };
+    if let Some(expected) = &a.equals {
+        let want = render_value(expected, vars)?;
+        if !json_equal(&want, value) {
+            let mut m = Mismatch::new(
+                format!("{shown_path} = {}", excerpt(&want)),
+                format!("{shown_path} = {}", excerpt(value)),
+            );
+            m.diff = json_diff(&want, value);
+            return Err(m);
+        }
+    }
+    if let Some(forbidden) = &a.not_in {
+        for f in forbidden {
+            let f = render_value(f, vars)?;
+            if json_equal(&f, value) {
+                return Err(Mismatch::new(
+                    format!("{shown_path} not {}", quoted_list(forbidden)),
+                    format!("{shown_path} = {}", excerpt(value)),
+                ));
+            }
+        }
+    }
+    if let Some(pattern) = &a.matches {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| Mismatch::new(pattern.clone(), e.to_string()))?;
+        let text = text_of(value);
+        if !re.is_match(&text) {
+            return Err(Mismatch::new(
+                format!("{shown_path} matching /{pattern}/"),
+                format!("{shown_path} = {}", excerpt(value)),
+            ));
+        }
+    }
+    if let Some(types) = &a.json_type {
+        let actual = json_type(value);
+        let ok = types
+            .iter()
+            .any(|t| t == actual || (t == "number" && actual == "integer"));
+        if !ok {
+            return Err(Mismatch::new(
+                format!("{shown_path} of type {}", types.join(" or ")),
+                format!("{shown_path} is {actual}: {}", excerpt(value)),
+            ));
+        }
+    }
+    let len = match value {
+        Value::Array(items) => Some(items.len()),
+        Value::String(s) => Some(s.chars().count()),
+        _ => None,
+    };
+    if let Some(min) = a.min_length {
+        match len {
+            Some(n) if n >= min => {}
+            Some(n) => {
+                return Err(Mismatch::new(
+                    format!("{shown_path} with at least {min} element(s)"),
+                    format!("{n} element(s)"),
+                ));
+            }
+            None => {
+                return Err(Mismatch::new(
+                    format!("{shown_path} as an array or string"),
+                    format!("{} ({})", excerpt(value), json_type(value)),
+                ));
+            }
+        }
+    }
+    if let Some(max) = a.max_length {
+        match len {
+            Some(n) if n <= max => {}
+            Some(n) => {
+                return Err(Mismatch::new(
+                    format!("{shown_path} with at most {max} element(s)"),
+                    format!("{n} element(s)"),
+                ));
+            }
+            None => {
+                return Err(Mismatch::new(
+                    format!("{shown_path} as an array or string"),
+                    format!("{} ({})", excerpt(value), json_type(value)),
+                ));
+            }
+        }
+    }
+    if let (Some(field), Some(order)) = (&a.sorted_by, a.order) {
+        check_sorted(value, field, order, &shown_path)?;
+    }
+    if let (Some(wanted), Some(by)) = (&a.in_order, &a.by) {
+        let wanted: Vec<String> = wanted
+            .iter()
+            .map(|w| vars.render(w))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Mismatch::new("values this check could compute", e))?;
+        check_in_order(value, by, &wanted, &shown_path)?;
+    }
+    Ok(())
+}
+
+fn check_in_order(value: &Value, by: &str, wanted: &[String], shown: &str) -> Result<(), Mismatch> {
+    let expected = format!("{shown} listing {by} {} in that order", wanted.join(", "));
+    let Value::Array(items) = value else {
+        return Err(Mismatch::new(
+            expected,
+            format!("{} ({})", excerpt(value), json_type(value)),
+        ));
+    };
+    let found: Vec<String> = items
+        .iter()
+        .filter_map(|item| item.get(by).map(text_of))
+        .filter(|v| wanted.contains(v))
+        .collect();
+    if found.as_slice() == wanted {
+        return Ok(());
+    }
+    let missing: Vec<&String> = wanted.iter().filter(|w| !found.contains(w)).collect();
+    let actual = if missing.is_empty() {
+        format!("they appear as {}", found.join(", "))
+    } else {
+        format!(
+            "{} missing; found {}",
+            missing
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if found.is_empty() {
+                "none".to_string()
+            } else {
+                found.join(", ")
+            }
+        )
+    };
+    Err(Mismatch::new(expected, actual))
+}
+
+fn check_sorted(value: &Value, field: &str, order: SortOrder, shown: &str) -> Result<(), Mismatch> {
+    let word = match order {
+        SortOrder::Asc => "ascending (oldest or smallest first)",
+        SortOrder::Desc => "descending (newest or largest first)",
+    };
+    let Value::Array(items) = value else {
+        return Err(Mismatch::new(
+            format!("{shown} as an array ordered by {field}"),
+            format!("{} ({})", excerpt(value), json_type(value)),
+        ));
+    };
+    for (i, pair) in items.windows(2).enumerate() {
+        let (a, b) = (pair[0].get(field), pair[1].get(field));
+        let (Some(a), Some(b)) = (a, b) else {
+            let missing = if pair[0].get(field).is_none() {
+                i
+            } else {
+                i + 1
+            };
+            return Err(Mismatch::new(
+                format!("every item of {shown} to have `{field}`"),
+                format!(
+                    "item {missing} has no `{field}`: {}",
+                    excerpt(&items[missing])
+                ),
+            ));
+        };
+        let ord = compare_values(a, b);
+        let wrong = match order {
+            SortOrder::Asc => ord == Ordering::Greater,
+            SortOrder::Desc => ord == Ordering::Less,
+        };
+        if wrong {
+            return Err(Mismatch::new(
+                format!("{shown} ordered by `{field}`, {word}"),
+                format!(
+                    "item {i} has {field} {} but item {} has {}",
+                    text_of(a),
+                    i + 1,
+                    text_of(b)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Orders two JSON values: as instants when both are timestamps, as numbers when both are
+/// numbers, else as text.
+pub fn compare_values(a: &Value, b: &Value) -> Ordering {
+    if let (Some(x), Some(y)) = (
+        a.as_str().and_then(parse_instant),
+        b.as_str().and_then(parse_instant),
+    ) {
+        return x.cmp(&y);
+    }
+    if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) {
+        return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    }
+    text_of(a).cmp(&text_of(b))
+}
+
+/// Parses an RFC 3339 timestamp, or an ISO one without an offset (read as UTC), with `T` or a
+/// space between date and time.
+pub fn parse_instant(s: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    let normalized = if s.len() > 10 && s.as_bytes()[10] == b' ' {
+        format!("{}T{}", &s[..10], &s[11..])
+    } else {
+        s.to_string()
+    };
+    if let Ok(t) = time::OffsetDateTime::parse(&normalized, &Rfc3339) {
+        return Some(t);
+    }
+    let naive = time::macros::format_description!(
+        version = 2,
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    time::PrimitiveDateTime::parse(&normalized, naive)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+/// Equality where a string compares equal to a number or boolean that prints the same
+/// (captured values are strings).
+pub fn json_equal(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::String(e), Value::Number(_) | Value::Bool(_)) => {
+            e.as_str() == actual.to_string().as_str()
+        }
+        (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| json_equal(x, y))
+        }
+        (Value::Object(e), Value::Object(a)) => {
+            e.len() == a.len()
+                && e.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => expected == actual,
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A JSON value in one line, shortened.
+pub fn excerpt(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 120 {
+        let cut: String = s.chars().take(117).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+fn json_diff(expected: &Value, actual: &Value) -> Option<String> {
+    if !(expected.is_object() || expected.is_array()) {
+        return None;
+    }
+    let e = serde_json::to_string_pretty(expected).ok()?;
+    let a = serde_json::to_string_pretty(actual).ok()?;
+    let diff = similar::TextDiff::from_lines(&e, &a);
+    Some(diff.unified_diff().header("expected", "actual").to_string())
+}
+
+fn check_text(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
+    let text = r.text();
+    let lower = text.to_lowercase();
+    if let Some(needle) = &a.contains {
+        let needle = vars
+            .render(needle)
+            .map_err(|e| Mismatch::new(needle.clone(), e))?;
+        if !lower.contains(&needle.to_lowercase()) {
+            return Err(Mismatch::new(
+                format!("a body that mentions `{needle}`"),
+                format!("the body: {}", text_excerpt(&text)),
+            ));
+        }
+    }
+    if let Some(needle) = &a.not_contains {
+        let needle = vars
+            .render(needle)
+            .map_err(|e| Mismatch::new(needle.clone(), e))?;
+        if lower.contains(&needle.to_lowercase()) {
+            return Err(Mismatch::new(
+                format!("a body that does not mention `{needle}`"),
+                format!("the body: {}", text_excerpt(&text)),
+            ));
+        }
+    }
+    if let Some(pattern) = &a.matches {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| Mismatch::new(pattern.clone(), e.to_string()))?;
+        if !re.is_match(&text) {
+            return Err(Mismatch::new(
+                format!("a body matching /{pattern}/"),
+                format!("the body: {}", text_excerpt(&text)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn text_excerpt(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        return "(empty)".into();
+    }
+    if one_line.chars().count() > 160 {
+        format!("{}…", one_line.chars().take(157).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Received {
+        Received {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn assertion(toml_text: &str) -> Assertion {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn status_lists_the_allowed_codes() {
+        let m = check(
+            &assertion("status = [400, 422]"),
+            &reply(500, &[], ""),
+            &Vars::default(),
+        )
+        .unwrap_err();
+        assert_eq!(m.expected, "status 400 or 422");
+        assert_eq!(m.actual, "status 500");
+    }
+
+    #[test]
+    fn headers_compare_without_case_and_lists_split_on_commas() {
+        let r = reply(405, &[("allow", "HEAD, GET")], "");
+        let v = Vars::default();
+        assert!(
+            check(
+                &assertion(
+                    r#"header = "Allow"
+lists = "get""#
+                ),
+                &r,
+                &v
+            )
+            .is_ok()
+        );
+        let m = check(
+            &assertion(
+                r#"header = "Allow"
+lists = "POST""#,
+            ),
+            &r,
+            &v,
+        )
+        .unwrap_err();
+        assert_eq!(m.actual, "Allow: HEAD, GET");
+        let r = reply(200, &[("x-frame-options", "deny")], "");
+        assert!(
+            check(
+                &assertion(
+                    r#"header = "X-Frame-Options"
+equals = "DENY""#
+                ),
+                &r,
+                &v
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &assertion(
+                    r#"header = "ETag"
+not_in = ["*"]"#
+                ),
+                &r,
+                &v
+            )
+            .is_ok(),
+            "absent passes not_in"
+        );
+    }
+
+    #[test]
+    fn captured_strings_equal_json_numbers() {
+        let mut v = Vars::default();
+        v.set("id", "7");
+        let r = reply(200, &[], r#"{"id": 7}"#);
+        assert!(
+            check(
+                &assertion(
+                    r#"json = "id"
+equals = "{{id}}""#
+                ),
+                &r,
+                &v
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn ordering_compares_timestamps_as_instants() {
+        let body = json!([
+            {"created_at": "2026-11-25T10:00:00+02:00"},
+            {"created_at": "2026-11-25T07:30:00Z"},
+            {"created_at": "2026-11-25 07:00:00.5"},
+        ])
+        .to_string();
+        let r = reply(200, &[], &body);
+        let v = Vars::default();
+        assert!(
+            check(
+                &assertion(
+                    r#"json = "$list"
+sorted_by = "created_at"
+order = "desc""#
+                ),
+                &r,
+                &v
+            )
+            .is_ok()
+        );
+        let m = check(
+            &assertion(
+                r#"json = "$list"
+sorted_by = "created_at"
+order = "asc""#,
+            ),
+            &r,
+            &v,
+        )
+        .unwrap_err();
+        assert!(
+            m.actual
+                .starts_with("item 0 has created_at 2026-11-25T10:00:00+02:00"),
+            "{}",
+            m.actual
+        );
+    }
+
+    #[test]
+    fn json_problems_say_why() {
+        let v = Vars::default();
+        let m = check(
+            &assertion(
+                r#"json = "id"
+exists = true"#,
+            ),
+            &reply(200, &[], "<html>"),
+            &v,
+        )
+        .unwrap_err();
+        assert!(
+            m.actual.starts_with("the body is not valid JSON"),
+            "{}",
+            m.actual
+        );
+        let mut big = reply(200, &[], "{}");
+        big.truncated = true;
+        let m = check(
+            &assertion(
+                r#"json = "id"
+exists = true"#,
+            ),
+            &big,
+            &v,
+        )
+        .unwrap_err();
+        assert!(m.actual.contains("larger than 1 MiB"), "{}", m.actual);
+    }
+
+    #[test]
+    fn object_mismatches_come_with_a_diff() {
+        let r = reply(200, &[], r#"{"a": 1, "b": 2}"#);
+        let m = check(
+            &assertion(
+                r#"json = "$"
+equals = { a = 1, b = 3 }"#,
+            ),
+            &r,
+            &Vars::default(),
+        )
+        .unwrap_err();
+        let diff = m.diff.unwrap();
+        assert!(
+            diff.contains("-  \"b\": 3") && diff.contains("+  \"b\": 2"),
+            "{diff}"
+        );
+    }
+
+    #[test]
+    fn body_text_and_emptiness() {
+        let v = Vars::default();
+        let r = reply(422, &[], r#"{"detail":[{"loc":["body","email"]}]}"#);
+        assert!(
+            check(
+                &assertion(
+                    r#"body = "text"
+contains = "EMAIL""#
+                ),
+                &r,
+                &v
+            )
+            .is_ok()
+        );
+        let m = check(&assertion(r#"body = "empty""#), &r, &v).unwrap_err();
+        assert!(m.actual.starts_with("a body of"));
+    }
+}

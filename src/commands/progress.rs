@@ -1,0 +1,121 @@
+//! `reqlab progress`: which challenges you have passed; `reqlab progress reset` forgets them.
+
+use crate::cli::{ListFormat, ProgressAction, ProgressArgs};
+use crate::course::Course;
+use crate::paths;
+use crate::progress::{OpenNote, Progress};
+use crate::term::{paint, styles};
+use anyhow::bail;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Runs the command.
+pub fn run(course: &Course, args: ProgressArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = paths::data_dir(args.data_dir)?;
+    let (progress, note) = Progress::open(&data_dir)?;
+    if let OpenNote::MovedAside(aside) = &note {
+        anstream::eprintln!(
+            "{} your progress file could not be read; it was moved to {} and a new one started",
+            paint(styles::WARN, "warning:"),
+            aside.display()
+        );
+    }
+    match args.action {
+        Some(ProgressAction::Reset { yes }) => reset(&progress, yes),
+        None => show(course, &progress, args.format),
+    }
+}
+
+fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Result<ExitCode> {
+    let passes = progress.first_passes()?;
+    let mut out = anstream::stdout().lock();
+    if format == ListFormat::Json {
+        let rows: Vec<_> = course
+            .challenges
+            .iter()
+            .map(|c| {
+                let pass = passes.iter().find(|p| p.challenge == c.id);
+                serde_json::json!({
+                    "challenge": c.id,
+                    "lesson": c.lesson,
+                    "passed": pass.is_some(),
+                    "passed_at": pass.map(|p| &p.passed_at),
+                    "target": pass.map(|p| &p.target),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "challenges": rows }))?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = course
+        .challenges
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(9);
+    for c in &course.challenges {
+        match passes.iter().find(|p| p.challenge == c.id) {
+            Some(p) => writeln!(
+                out,
+                "  {} {:<width$}  {}",
+                paint(styles::OK, "✓"),
+                c.id,
+                paint(
+                    styles::DIM,
+                    format!(
+                        "passed {} against {}",
+                        &p.passed_at[..16].replace('T', " "),
+                        p.target
+                    )
+                )
+            )?,
+            None => writeln!(
+                out,
+                "  {} {:<width$}  {}",
+                paint(styles::DIM, "·"),
+                c.id,
+                paint(styles::DIM, "not passed yet")
+            )?,
+        }
+    }
+    let done = course
+        .challenges
+        .iter()
+        .filter(|c| passes.iter().any(|p| p.challenge == c.id))
+        .count();
+    writeln!(
+        out,
+        "\n{done} of {} challenges passed · stored in {}",
+        course.challenges.len(),
+        progress.path().display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reset(progress: &Progress, yes: bool) -> anyhow::Result<ExitCode> {
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "`reqlab progress reset` needs confirmation; run it in a terminal, or pass --yes"
+            );
+        }
+        anstream::eprint!(
+            "Forget every challenge you have passed (stored in {})? Type `yes` to confirm: ",
+            progress.path().display()
+        );
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            anstream::eprintln!("nothing changed");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let removed = progress.reset()?;
+    anstream::eprintln!(
+        "{} forgot {removed} recorded pass(es)",
+        paint(styles::OK, "progress reset:")
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,373 @@
+//! `reqlab check` and `reqlab progress` as a learner runs them.
+
+use crate::fixture_apps::{fixture_python, start_app};
+use crate::util::{ChildGuard, Lines, free_port, repo, reqlab};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The command line that starts a fixture app with uvicorn on `port`.
+fn uvicorn(challenge: &str, module: &str, port: u16) -> String {
+    format!(
+        "{} -m uvicorn {module}:app --app-dir {} --host 127.0.0.1 --port {port}",
+        fixture_python(),
+        repo()
+            .join("fixtures/learner-apps")
+            .join(challenge)
+            .display()
+    )
+}
+
+fn port_is_closed(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
+#[test]
+fn the_lab_passes_every_challenge_whose_lesson_exists() {
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "--all", "--target", "lab"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    for id in [
+        "http-basics",
+        "rest-crud",
+        "pagination",
+        "cursor-pagination",
+        "validation",
+    ] {
+        assert!(
+            text.contains(&format!("passed  {id}")),
+            "{id} missing:\n{text}"
+        );
+    }
+    assert!(text.contains(" 0 failed"), "{text}");
+    assert!(
+        stderr(&out).contains("not running auth-jwt"),
+        "{}",
+        stderr(&out)
+    );
+    // Passing against the lab shows what passing looks like; it is not the learner's pass.
+    let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
+    assert!(
+        stdout(&progress).contains("0 of 12 challenges passed"),
+        "{}",
+        stdout(&progress)
+    );
+}
+
+#[test]
+fn junit_output_is_well_formed_with_one_suite_per_challenge() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("report.xml");
+    let out = reqlab(data.path())
+        .args([
+            "check", "--all", "--target", "lab", "--format", "junit", "--output",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let xml = std::fs::read_to_string(&file).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut suites, mut cases, mut depth) = (0, 0, 0i32);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) => {
+                depth += 1;
+                match e.name().as_ref() {
+                    "testsuite" => suites += 1,
+                    "testcase" => cases += 1,
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::End(_) => depth -= 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(depth, 0, "every element closes");
+    assert_eq!(suites, 5);
+    assert!(cases >= 20, "{cases}");
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"reqlab\"")
+    );
+}
+
+#[test]
+fn junit_records_failures_with_their_evidence() {
+    let (_app, url) = start_app("rest-crud", "broken_patch_not_persisted");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "rest-crud", "--target", &url, "--format", "junit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let xml = stdout(&out);
+    assert!(xml.contains(r#"failures="1""#), "{xml}");
+    assert!(
+        xml.contains(r#"<failure message="expected `done` = true" type="data">"#),
+        "{xml}"
+    );
+    assert!(xml.contains("curl -i"), "{xml}");
+    assert!(!xml.contains('\x1b'), "no color codes in XML");
+}
+
+#[test]
+fn json_and_tap_formats() {
+    let (_app, url) = start_app("http-basics", "broken_405_without_allow");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "http-basics", "--target", &url, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["tally"]["failed"], 1);
+    let failed = &v["challenges"][0]["checks"][1];
+    assert_eq!(failed["status"], "fail");
+    assert_eq!(failed["stage"], "routing");
+    assert_eq!(failed["expected"], "Allow listing GET");
+    assert!(
+        failed["request"]["curl"]
+            .as_str()
+            .unwrap()
+            .starts_with("curl -i -X DELETE")
+    );
+
+    let out = reqlab(data.path())
+        .args(["check", "http-basics", "--target", &url, "--format", "tap"])
+        .output()
+        .unwrap();
+    let tap = stdout(&out);
+    assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
+    assert!(tap.contains("not ok 2 - [routing] http-basics: DELETE /health returns 405 with Allow listing GET\n  ---\n"), "{tap}");
+    assert!(tap.contains("ok 1 - [response]"), "{tap}");
+}
+
+#[test]
+fn a_failure_prints_a_curl_command_that_reproduces_it() {
+    let (_app, url) = start_app("rest-crud", "broken_create_returns_200");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "rest-crud", "--target", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("create returns 201 with an id"))
+        .unwrap();
+    assert!(line.starts_with("  ✗ [logic] "), "{line}");
+    assert!(text.contains("expected  status 201"), "{text}");
+    assert!(text.contains("actual    status 200"), "{text}");
+    let curl = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("request   "))
+        .expect("a request line")
+        .to_string();
+    assert!(curl.starts_with("curl -i "), "{curl}");
+    let replay = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&curl)
+        .output()
+        .unwrap();
+    let replayed = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        replayed.starts_with("HTTP/1.1 200 OK"),
+        "replaying `{curl}` gave:\n{replayed}"
+    );
+}
+
+#[test]
+fn run_starts_the_server_waits_for_it_and_stops_it() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args([
+            "check",
+            "rest-crud",
+            "--target",
+            &format!("http://127.0.0.1:{port}"),
+            "--run",
+        ])
+        .arg(uvicorn("rest-crud", "good", port))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("[check] started your server"), "{err}");
+    assert!(
+        err.contains("[your server] INFO:"),
+        "the server's output is shown, prefixed:\n{err}"
+    );
+    assert!(port_is_closed(port), "the server was stopped");
+    assert!(err.contains("progress recorded: rest-crud passed"), "{err}");
+    let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
+    assert!(
+        stdout(&progress).contains("✓ rest-crud"),
+        "{}",
+        stdout(&progress)
+    );
+    assert!(
+        stdout(&progress).contains("1 of 12 challenges passed"),
+        "{}",
+        stdout(&progress)
+    );
+}
+
+#[test]
+fn run_says_when_the_server_exits_early() {
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args([
+            "check",
+            "rest-crud",
+            "--target",
+            &format!("http://127.0.0.1:{}", free_port()),
+        ])
+        .args(["--run", "echo starting; echo oops >&2; exit 3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("[your server] oops"), "{err}");
+    assert!(
+        err.contains("your server exited (exit status: 3) before it listened on 127.0.0.1:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_mistakes_exit_2() {
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "rest-crdu"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("there is no challenge `rest-crdu`; challenges are: http-basics, rest-crud"),
+        "{}",
+        stderr(&out)
+    );
+    let out = reqlab(data.path())
+        .args(["check", "rest-crud", "--target", "localhost:8000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must be an http:// or https:// URL"),
+        "{}",
+        stderr(&out)
+    );
+    let out = reqlab(data.path()).args(["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = reqlab(data.path())
+        .args(["check", "rest-crud", "--timeout", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("between 0.1 and 600 seconds"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn progress_reset_asks_first_and_a_broken_store_is_moved_aside() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("progress.db"), b"not a database").unwrap();
+    let out = reqlab(data.path()).args(["progress"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not be read; it was moved to"),
+        "{}",
+        stderr(&out)
+    );
+    let aside: Vec<_> = std::fs::read_dir(data.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("progress.db.unreadable-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"not a database");
+
+    let out = reqlab(data.path())
+        .args(["progress", "reset"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no terminal to confirm on");
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    let out = reqlab(data.path())
+        .args(["progress", "reset", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn watch_reruns_when_a_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("main.py");
+    let fixtures = repo().join("fixtures/learner-apps/rest-crud");
+    std::fs::copy(fixtures.join("broken_create_returns_200.py"), &app).unwrap();
+    let port = free_port();
+    let command = format!(
+        "{} -m uvicorn main:app --app-dir {} --host 127.0.0.1 --port {port}",
+        fixture_python(),
+        dir.path().display()
+    );
+    let data = tempfile::tempdir().unwrap();
+    let mut child = reqlab(data.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args([
+            "check",
+            "rest-crud",
+            "--target",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args(["--run", &command, "--watch"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = Lines::new(child.stdout.take().unwrap());
+    let mut err = Lines::new(child.stderr.take().unwrap());
+    let guard = ChildGuard(child);
+    let deadline = Duration::from_secs(60);
+    let first = out.wait_for(" failed, ", deadline);
+    assert!(
+        first.starts_with("4 passed, 1 failed, 1 warning"),
+        "{first}"
+    );
+    err.wait_for("watching", deadline);
+
+    // The learner fixes the bug and saves.
+    std::fs::copy(fixtures.join("good.py"), &app).unwrap();
+    err.wait_for("changed — running again", deadline);
+    let second = out.wait_for(" failed, ", deadline);
+    assert!(second.starts_with("6 passed, 0 failed"), "{second}");
+    err.wait_for("watching", deadline);
+    drop(guard);
+    assert!(port_is_closed(port), "no server is left running");
+}
