@@ -4,11 +4,16 @@
 #   on the reqlab lab with tracing on and off, and on an equivalent FastAPI + uvicorn app
 #   (fixtures/bench/fastapi_tasks.py) with 1 and 2 workers.
 # Every server holds 1000 tasks. Needs wrk (Debian: apt-get install wrk).
-# Settings: DURATION (default 10s), CONNECTIONS (32), WRK_THREADS (1).
+# The lab runs with tracing on and off alternately for ROUNDS rounds and the medians are
+# compared, because two processes sharing two cores make single runs noisy.
+# Settings: DURATION (default 10s), CONNECTIONS (32), WRK_THREADS (1), ROUNDS (3),
+# ONLY=lab to skip FastAPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+RESULTS=$(mktemp)
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
@@ -18,7 +23,11 @@ cargo build --release --locked --quiet
 BIN=target/release/reqlab
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -f "$RESULTS"
+}
 trap cleanup EXIT
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -44,7 +53,8 @@ measure() { # url
 
 report() { # label endpoint result
   read -r rps p50 p99 bad <<<"$3"
-  printf '%-26s %-22s %12s %10s %10s %8s\n' "$1" "$2" "$rps" "$p50" "$p99" "$bad"
+  printf '%-28s %-22s %12s %10s %10s %8s\n' "$1" "$2" "$rps" "$p50" "$p99" "$bad"
+  printf '%s\t%s\t%s\n' "$1" "$2" "$rps" >>"$RESULTS"
 }
 
 run_lab() { # label extra-args...
@@ -80,9 +90,33 @@ run_fastapi() { # label workers
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
-echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-26s %-22s %12s %10s %10s %8s\n' server endpoint req/s p50 p99 non-2xx
-run_lab "reqlab (tracing on)"
-run_lab "reqlab (tracing off)" --no-trace
-run_fastapi "fastapi+uvicorn (1 worker)" 1
-run_fastapi "fastapi+uvicorn (2 workers)" 2
+echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, $ROUNDS rounds; $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-28s %-22s %12s %10s %10s %8s\n' server endpoint req/s p50 p99 non-2xx
+for round in $(seq 1 "$ROUNDS"); do
+  run_lab "reqlab (tracing on)"
+  run_lab "reqlab (tracing off)" --no-trace
+done
+if [ "${ONLY:-}" != lab ]; then
+  run_fastapi "fastapi+uvicorn (1 worker)" 1
+  run_fastapi "fastapi+uvicorn (2 workers)" 2
+fi
+
+echo
+echo "medians (req/s):"
+"$PY" - "$RESULTS" <<'PY'
+import statistics, sys, collections
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    server, endpoint, rps = line.rstrip("\n").split("\t")
+    runs[(server, endpoint)].append(float(rps))
+med = {k: statistics.median(v) for k, v in runs.items()}
+for (server, endpoint), m in med.items():
+    print(f"  {server:<28} {endpoint:<22} {m:>10.0f}  (of {len(runs[(server, endpoint)])})")
+for endpoint in ("GET /tasks/500", "GET /tasks?limit=20"):
+    on, off = med.get(("reqlab (tracing on)", endpoint)), med.get(("reqlab (tracing off)", endpoint))
+    if on and off:
+        print(f"tracing cost on {endpoint}: {100 * (off - on) / off:.1f}% of throughput")
+    fast = [m for (s, e), m in med.items() if s.startswith("fastapi") and e == endpoint]
+    if on and fast:
+        print(f"lab (tracing on) vs best FastAPI on {endpoint}: {on / max(fast):.1f}x")
+PY

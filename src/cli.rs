@@ -18,13 +18,9 @@ use std::path::PathBuf;
     after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab trace --follow     watch each request's trace (in a second terminal)"
 )]
 pub struct Cli {
-    /// When to use colors (also off when NO_COLOR is set).
+    /// When to use colors: `auto` uses them on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
     pub color: ColorWhen,
-
-    /// Read lessons from this folder instead of the ones built in (for lesson authors).
-    #[arg(long, value_name = "DIR", global = true, env = "REQLAB_LESSONS")]
-    pub lessons: Option<PathBuf>,
 
     /// What to do.
     #[command(subcommand)]
@@ -56,6 +52,14 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+/// Where lessons and challenges come from.
+#[derive(Debug, Clone, Args)]
+pub struct ContentArgs {
+    /// Read lessons and challenges from this folder instead of the built-in ones (for authors).
+    #[arg(long, value_name = "DIR", env = "REQLAB_LESSONS")]
+    pub lessons: Option<PathBuf>,
+}
+
 /// `reqlab serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -81,14 +85,15 @@ pub struct ServeArgs {
     pub body_limit: usize,
 
     /// How many recent traces to keep in memory.
-    #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_TRACE_CAPACITY as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_TRACE_CAPACITY as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub trace_capacity: u32,
 
     /// Do not record traces (to measure what tracing costs).
     #[arg(long)]
     pub no_trace: bool,
 
-    /// Where reqlab keeps its data (the default lab database lives here).
+    /// Where reqlab keeps its data; the lab database is lab.db there unless --db or --memory
+    /// says otherwise.
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 }
@@ -108,6 +113,9 @@ pub struct LessonsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 /// `reqlab learn`.
@@ -119,6 +127,9 @@ pub struct LearnArgs {
     /// Wrap text at this many columns (default: the terminal's width).
     #[arg(long, value_parser = clap::value_parser!(u16).range(20..=400))]
     pub width: Option<u16>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 /// Output formats for traces.
@@ -170,17 +181,17 @@ pub enum CheckFormat {
 /// `reqlab check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The challenge to run (see `reqlab lessons`; `--all` runs every one).
-    #[arg(
-        value_name = "CHALLENGE",
-        required_unless_present = "all",
-        conflicts_with = "all"
-    )]
+    /// The challenge to run (`reqlab check --list` shows them; `--all` runs every one).
+    #[arg(value_name = "CHALLENGE", required_unless_present_any = ["all", "list"], conflicts_with_all = ["all", "list"])]
     pub challenge: Option<String>,
 
     /// Run every challenge (with `--target lab`: every challenge whose lesson exists).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "list")]
     pub all: bool,
+
+    /// List the challenges and exit.
+    #[arg(long)]
+    pub list: bool,
 
     /// The server to check: its base URL, or `lab` for the embedded lab server.
     #[arg(
@@ -214,6 +225,9 @@ pub struct CheckArgs {
     /// Where reqlab keeps its data (your progress).
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -241,6 +255,9 @@ pub struct ProgressArgs {
     /// Where reqlab keeps its data.
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 /// `reqlab progress …`.
@@ -257,8 +274,9 @@ pub enum ProgressAction {
 /// `reqlab dev …`.
 #[derive(Debug, Subcommand)]
 pub enum DevCommand {
-    /// Check all lesson content: formats, ids, references, and every preset against a live lab.
-    Check,
+    /// Check all lesson content: formats, ids, references, every preset and every lesson's
+    /// challenge against a live lab.
+    Check(ContentArgs),
 }
 
 /// `reqlab completions`.

@@ -21,6 +21,28 @@ CREATE TABLE IF NOT EXISTS challenge_passes (
 CREATE INDEX IF NOT EXISTS challenge_passes_by_id ON challenge_passes (challenge, passed_at);
 "#;
 
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// SQLite failed (the file may be busy, unwritable, or not a database).
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The integrity check found damage.
+    #[error("the integrity check failed: {0}")]
+    Damaged(String),
+}
+
+fn is_unreadable_database(err: &OpenError) -> bool {
+    match err {
+        OpenError::Damaged(_) => true,
+        OpenError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+            e.code,
+            rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+        ),
+        OpenError::Sqlite(_) => false,
+    }
+}
+
 /// One recorded pass.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Pass {
@@ -59,7 +81,9 @@ impl Progress {
         let path = data_dir.join(FILE_NAME);
         match Self::try_open(&path) {
             Ok(p) => Ok((p, OpenNote::Fine)),
-            Err(first) if path.exists() => {
+            // Only a file that is not a readable database is moved aside; a busy, locked or
+            // unwritable one is an error to report, not a reason to start over.
+            Err(first) if path.exists() && is_unreadable_database(&first) => {
                 let stamp = crate::lab::clock::now_string().replace([':', '.'], "-");
                 let aside = data_dir.join(format!("{FILE_NAME}.unreadable-{stamp}"));
                 std::fs::rename(&path, &aside).map_err(|e| {
@@ -68,7 +92,7 @@ impl Progress {
                         path.display()
                     )
                 })?;
-                for suffix in ["-wal", "-shm"] {
+                for suffix in ["-journal", "-wal", "-shm"] {
                     let side = data_dir.join(format!("{FILE_NAME}{suffix}"));
                     if side.exists() {
                         let _ = std::fs::rename(
@@ -80,17 +104,20 @@ impl Progress {
                 let fresh = Self::try_open(&path)?;
                 Ok((fresh, OpenNote::MovedAside(aside)))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot open the progress file {}: {e}",
+                path.display()
+            )),
         }
     }
 
-    fn try_open(path: &Path) -> anyhow::Result<Progress> {
+    fn try_open(path: &Path) -> Result<Progress, OpenError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Reading the schema fails on a file that is not a SQLite database.
         let integrity: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if integrity != "ok" {
-            anyhow::bail!("integrity check: {integrity}");
+            return Err(OpenError::Damaged(integrity));
         }
         conn.execute_batch(SCHEMA)?;
         Ok(Progress {

@@ -141,8 +141,71 @@ pub mod styles {
 pub fn print_error(err: &anyhow::Error) {
     let mut stderr = anstream::stderr().lock();
     let _ = write!(stderr, "{} ", paint(styles::FAIL, "error:"));
-    let _ = writeln!(stderr, "{}", err.to_string().trim_end());
+    let top = err.to_string();
+    let _ = writeln!(stderr, "{}", top.trim_end());
+    let mut said = vec![top];
     for cause in err.chain().skip(1) {
-        let _ = writeln!(stderr, "  {} {cause}", paint(styles::DIM, "caused by:"));
+        // Many errors already quote their cause; say each thing once.
+        let text = cause.to_string();
+        if said.iter().any(|s| s.contains(&text)) {
+            continue;
+        }
+        let _ = writeln!(stderr, "  {} {text}", paint(styles::DIM, "caused by:"));
+        said.push(text);
     }
+}
+
+/// A writer that treats a closed pipe (`reqlab check … | head`) as the reader having seen
+/// enough: later writes are dropped instead of failing, so the command still finishes its
+/// work and exits with its own status.
+pub struct PipeTolerant<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeTolerant<W> {
+    /// Wraps a writer.
+    pub fn new(inner: W) -> PipeTolerant<W> {
+        PipeTolerant {
+            inner,
+            closed: false,
+        }
+    }
+}
+
+impl<W: Write> Write for PipeTolerant<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// True when the error is only a closed pipe on our output (the reader stopped reading).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -288,6 +288,97 @@ fn usage_mistakes_exit_2() {
 }
 
 #[test]
+fn a_challenge_the_lab_does_not_serve_is_a_usage_error_against_the_lab() {
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "etag", "--target", "lab"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the lab does not serve `etag` yet"),
+        "{}",
+        stderr(&out)
+    );
+    let list = reqlab(data.path())
+        .args(["check", "--list"])
+        .output()
+        .unwrap();
+    let text = stdout(&list);
+    assert!(
+        text.contains("etag") && text.contains("no lesson yet"),
+        "{text}"
+    );
+    assert!(text.contains("lesson rest-resources"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_a_port_that_is_already_taken() {
+    let lab = reqlab::lab::start(reqlab::lab::LabConfig::ephemeral())
+        .await
+        .unwrap();
+    let url = lab.url();
+    let data = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        reqlab(data.path())
+            .args([
+                "check",
+                "http-basics",
+                "--target",
+                &url,
+                "--run",
+                "sleep 30",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("something is already listening on 127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("started your server"),
+        "nothing was started"
+    );
+    lab.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_against_a_running_lab_are_not_recorded_as_the_learners() {
+    let lab = reqlab::lab::start(reqlab::lab::LabConfig::ephemeral())
+        .await
+        .unwrap();
+    let url = lab.url();
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        reqlab(&dir)
+            .args(["check", "http-basics", "--target", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a reqlab lab server"),
+        "{}",
+        stderr(&out)
+    );
+    let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
+    assert!(
+        stdout(&progress).contains("0 of 12"),
+        "{}",
+        stdout(&progress)
+    );
+    lab.stop().await.unwrap();
+}
+
+#[test]
 fn progress_reset_asks_first_and_a_broken_store_is_moved_aside() {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("progress.db"), b"not a database").unwrap();

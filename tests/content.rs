@@ -24,6 +24,22 @@ fn the_disk_copy_matches_the_embedded_one() {
     let disk = Course::load(&ContentSource::Dir(repo().join("lessons"))).unwrap();
     let embedded = Course::load(&ContentSource::Embedded).unwrap();
     assert_eq!(disk.lessons.len(), embedded.lessons.len());
+    for (d, e) in disk.lessons.iter().zip(&embedded.lessons) {
+        assert_eq!(d.id, e.id);
+        assert_eq!(
+            d.markdown, e.markdown,
+            "{} differs: rebuild after editing lessons",
+            d.id
+        );
+        assert_eq!(d.presets, e.presets);
+    }
+    let ids = |c: &Course| {
+        c.challenges
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&disk), ids(&embedded));
 }
 
 #[test]

@@ -96,8 +96,8 @@ pub enum TransportError {
     /// No complete response before the deadline.
     #[error("no complete response within {secs} s{progress}")]
     Timeout {
-        /// The deadline, seconds.
-        secs: u64,
+        /// The deadline, seconds (as written: `5`, `0.5`).
+        secs: String,
         /// What had arrived, if anything.
         progress: String,
     },
@@ -245,7 +245,7 @@ impl Client {
                 " (the server accepted the connection but did not answer)".to_string()
             };
             return TransportError::Timeout {
-                secs: self.timeout.as_secs().max(1),
+                secs: format!("{}", self.timeout.as_secs_f64()),
                 progress,
             };
         }

@@ -12,8 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Most pages a walk follows before deciding it never ends.
-const MAX_PAGES: usize = 500;
+/// Pages during which a cursor walk adds an item (enough to catch a cursor that shifts).
+const INSERTING_PAGES: usize = 2;
+/// Largest page size the contracts allow; the offset probe's reference list uses it.
+const MAX_LIMIT: usize = 100;
 
 /// Runs a probe.
 pub async fn run(probe: &Probe, session: &mut Session) -> Result<(), Finding> {
@@ -39,6 +41,17 @@ pub async fn run(probe: &Probe, session: &mut Session) -> Result<(), Finding> {
     }
 }
 
+/// Requests kept as context for a failure (the last few are what reproduces it).
+const EARLIER_KEPT: usize = 3;
+
+/// Remembers an exchange as context, keeping only the last few.
+fn remember(earlier: &mut Vec<Exchange>, exchange: Exchange) {
+    if earlier.len() == EARLIER_KEPT {
+        earlier.remove(0);
+    }
+    earlier.push(exchange);
+}
+
 fn finding(
     message: impl Into<String>,
     exchange: Option<Exchange>,
@@ -48,7 +61,7 @@ fn finding(
         message: message.into(),
         mismatch: None,
         exchange,
-        earlier: earlier.iter().rev().take(3).rev().cloned().collect(),
+        earlier: earlier.to_vec(),
     }
 }
 
@@ -86,7 +99,7 @@ async fn create_items(
             return Err(finding(msg, Some(exchange), earlier));
         };
         ids.push(id);
-        earlier.push(exchange);
+        remember(earlier, exchange);
     }
     Ok(ids)
 }
@@ -144,7 +157,10 @@ async fn offset_pages(
 ) -> Result<(), Finding> {
     let mut earlier = Vec::new();
     create_items(session, collection, create, count, &mut earlier).await?;
-    let full_path = with_query(collection, "limit=100&offset=0");
+    let pages = count.div_ceil(limit) + 1;
+    // The reference list: one page big enough to cover every page the walk fetches.
+    let reference = (pages * limit).clamp(limit, MAX_LIMIT);
+    let full_path = with_query(collection, &format!("limit={reference}&offset=0"));
     let (full, _, full_exchange) = fetch_page(session, &full_path, &earlier).await?;
     let Some(full_ids) = ids_of(&full) else {
         return Err(finding(
@@ -153,8 +169,7 @@ async fn offset_pages(
             &earlier,
         ));
     };
-    earlier.push(full_exchange);
-    let pages = count.div_ceil(limit) + 1;
+    remember(&mut earlier, full_exchange);
     let mut walked: Vec<String> = Vec::new();
     let mut seen_at: HashMap<String, usize> = HashMap::new();
     for page in 0..pages {
@@ -187,7 +202,7 @@ async fn offset_pages(
                 Some(expected) if expected == id => {}
                 Some(expected) => {
                     let msg = format!(
-                        "position {position} (offset={offset}, item {i} of the page) holds {id}, but the full list (limit=100) has {expected} there: pages skip or repeat items"
+                        "position {position} (offset={offset}, item {i} of the page) holds {id}, but the reference list (limit={reference}) has {expected} there: pages skip or repeat items"
                     );
                     return Err(finding(msg, Some(exchange), &earlier));
                 }
@@ -196,7 +211,7 @@ async fn offset_pages(
             walked.push(id.clone());
         }
         let short = items.len() < limit;
-        earlier.push(exchange);
+        remember(&mut earlier, exchange);
         if short || walked.len() >= full_ids.len() {
             break;
         }
@@ -204,7 +219,7 @@ async fn offset_pages(
     let expected_len = full_ids.len().min(pages * limit);
     if walked.len() < expected_len {
         let msg = format!(
-            "walking pages of {limit} reached {} items, but the full list has {}: the pages stop early or leave gaps",
+            "walking pages of {limit} reached {} items, but the reference list has {}: the pages stop early or leave gaps",
             walked.len(),
             full_ids.len()
         );
@@ -222,10 +237,12 @@ async fn cursor_walk(
 ) -> Result<(), Finding> {
     let mut earlier = Vec::new();
     let created = create_items(session, collection, create, count, &mut earlier).await?;
+    // Far more pages than any lab-sized collection needs; a walk this long is not ending.
+    let max_pages = 10_000;
     let mut path = with_query(collection, &format!("limit={limit}"));
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut inserted = 0usize;
-    for page in 1..=MAX_PAGES {
+    for page in 1..=max_pages {
         let (items, body, exchange) = fetch_page(session, &path, &earlier).await?;
         if !body.is_object() || body.get("next_cursor").is_none() {
             let msg = format!(
@@ -260,40 +277,45 @@ async fn cursor_walk(
             );
             return Err(finding(msg, Some(exchange), &earlier));
         }
-        earlier.push(exchange);
+        remember(&mut earlier, exchange);
         let cursor = match next {
             Value::Null => break,
             Value::String(c) if !c.is_empty() => c,
+            Value::Number(n) => n.to_string(),
             other => {
                 let msg = format!(
-                    "next_cursor should be a string, or null on the last page; got {}",
+                    "next_cursor should be a cursor (a string or number), or null on the last page; got {}",
                     excerpt(&other)
                 );
                 return Err(finding(msg, earlier.last().cloned(), &earlier));
             }
         };
-        // Add an item between page fetches: a cursor must keep its place; an offset would not.
-        inserted += 1;
-        session.vars.set("n", &format!("new-{inserted}"));
-        let body = session
-            .vars
-            .render_json(create)
-            .map_err(|e| finding(format!("not run: {e}"), None, &earlier))?;
-        let exchange = session.send_json("POST", collection, Some(&body)).await;
-        if !exchange
-            .response
-            .as_ref()
-            .is_ok_and(|r| (200..300).contains(&r.status))
-        {
-            let msg = format!("could not add an item mid-walk with POST {collection}");
-            return Err(finding(msg, Some(exchange), &earlier));
+        // Add an item between the first page fetches: a cursor must keep its place; an
+        // offset would not. Later pages only read, so repeated runs barely grow the data.
+        if page <= INSERTING_PAGES {
+            inserted += 1;
+            session.vars.set("n", &format!("new-{inserted}"));
+            let body = session
+                .vars
+                .render_json(create)
+                .map_err(|e| finding(format!("not run: {e}"), None, &earlier))?;
+            let exchange = session.send_json("POST", collection, Some(&body)).await;
+            if !exchange
+                .response
+                .as_ref()
+                .is_ok_and(|r| (200..300).contains(&r.status))
+            {
+                let msg = format!("could not add an item mid-walk with POST {collection}");
+                return Err(finding(msg, Some(exchange), &earlier));
+            }
+            remember(&mut earlier, exchange);
         }
-        earlier.push(exchange);
         let encoded: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
         path = with_query(collection, &format!("limit={limit}&cursor={encoded}"));
-        if page == MAX_PAGES {
+        if page == max_pages {
             let msg = format!(
-                "the walk did not end after {MAX_PAGES} pages: next_cursor never became null"
+                "the walk did not end after {max_pages} pages ({} items seen): next_cursor never became null",
+                seen.len()
             );
             return Err(finding(msg, None, &earlier));
         }

@@ -286,12 +286,17 @@ pub fn junit(outcomes: &[ChallengeOutcome]) -> anyhow::Result<String> {
     w.write_event(Event::Start(suites))?;
     for o in outcomes {
         let t = o.tally();
+        let skipped = o
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Skip && c.severity == Severity::Should)
+            .count();
         let mut suite = BytesStart::new("testsuite");
         suite.push_attribute(("name", o.id.as_str()));
         suite.push_attribute(("tests", o.checks.len().to_string().as_str()));
         suite.push_attribute(("failures", t.failed.to_string().as_str()));
         suite.push_attribute(("errors", "0"));
-        suite.push_attribute(("skipped", "0"));
+        suite.push_attribute(("skipped", skipped.to_string().as_str()));
         suite.push_attribute(("time", format!("{:.3}", o.duration.as_secs_f64()).as_str()));
         w.write_event(Event::Start(suite))?;
         for c in &o.checks {
@@ -303,12 +308,18 @@ pub fn junit(outcomes: &[ChallengeOutcome]) -> anyhow::Result<String> {
             if let Some(f) = &c.finding {
                 let mut details = Vec::new();
                 check_details(&mut details, c)?;
-                let details = strip_ansi(&String::from_utf8_lossy(&details));
+                let details = xml_safe(&strip_ansi(&String::from_utf8_lossy(&details)));
                 let failed = c.status == Status::Fail
                     || (c.status == Status::Skip && c.severity == Severity::Must);
-                if failed {
+                if c.status == Status::Skip && c.severity == Severity::Should {
+                    let mut skipped = BytesStart::new("skipped");
+                    let message = xml_safe(&f.message);
+                    skipped.push_attribute(("message", message.as_str()));
+                    w.write_event(Event::Empty(skipped))?;
+                } else if failed {
                     let mut failure = BytesStart::new("failure");
-                    failure.push_attribute(("message", f.message.as_str()));
+                    let message = xml_safe(&f.message);
+                    failure.push_attribute(("message", message.as_str()));
                     failure.push_attribute(("type", c.stage.id()));
                     w.write_event(Event::Start(failure))?;
                     w.write_event(Event::Text(BytesText::new(&details)))?;
@@ -337,6 +348,13 @@ fn check_details(out: &mut Vec<u8>, c: &CheckOutcome) -> io::Result<()> {
     Ok(())
 }
 
+/// Drops characters XML 1.0 cannot carry (control bytes a server may have sent).
+fn xml_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| matches!(c, '\t' | '\n' | '\r') || !c.is_control())
+        .collect()
+}
+
 /// Removes ANSI escape sequences.
 fn strip_ansi(s: &str) -> String {
     let re = regex::Regex::new(r"\x1b\[[0-9;]*m").expect("a valid pattern");
@@ -351,11 +369,11 @@ pub fn tap(outcomes: &[ChallengeOutcome]) -> String {
     for o in outcomes {
         for c in &o.checks {
             n += 1;
-            let ok = c.status == Status::Pass;
+            let ok = c.status == Status::Pass
+                || (c.status == Status::Skip && c.severity == Severity::Should);
             let directive = match (c.status, c.severity) {
-                (Status::Warn, _) | (Status::Skip, Severity::Should) => {
-                    " # TODO advice not followed"
-                }
+                (Status::Warn, _) => " # TODO advice not followed",
+                (Status::Skip, Severity::Should) => " # SKIP not run",
                 _ => "",
             };
             s.push_str(&format!(

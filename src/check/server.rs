@@ -22,6 +22,14 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Something already listens where the server should.
+    #[error(
+        "something is already listening on {addr}; stop it first, or leave out --run to check it as it is"
+    )]
+    PortBusy {
+        /// host:port.
+        addr: String,
+    },
     /// The server exited before listening.
     #[error("your server exited ({status}) before it listened on {addr}; its output is above")]
     ExitedEarly {
@@ -52,13 +60,22 @@ pub struct LearnerServer {
 
 impl LearnerServer {
     /// Runs `command` with `sh -c`, echoes its output prefixed `[your server]`, and waits with
-    /// backoff until `host:port` accepts a connection.
+    /// backoff until `addr` (`host:port`, IPv6 hosts in brackets) accepts a connection.
     pub async fn start(
         command: &str,
-        host: &str,
-        port: u16,
+        addr: &str,
         deadline: Duration,
     ) -> Result<LearnerServer, StartError> {
+        let addr = addr.to_string();
+        // A server already there would be checked instead of the one about to start.
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr.as_str()),
+        )
+        .await
+        {
+            return Err(StartError::PortBusy { addr });
+        }
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(command)
@@ -87,7 +104,6 @@ impl LearnerServer {
             tokio::spawn(echo_lines(err));
         }
         let mut server = LearnerServer { child, pid };
-        let addr = format!("{host}:{port}");
         let start = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
@@ -96,10 +112,14 @@ impl LearnerServer {
             }
             let attempt = tokio::time::timeout(
                 Duration::from_secs(1),
-                tokio::net::TcpStream::connect((host, port)),
+                tokio::net::TcpStream::connect(addr.as_str()),
             )
             .await;
             if let Ok(Ok(_)) = attempt {
+                // The port is open; make sure it is this server that opened it.
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    return Err(StartError::ExitedEarly { status, addr });
+                }
                 return Ok(server);
             }
             if start.elapsed() >= deadline {
@@ -114,11 +134,15 @@ impl LearnerServer {
         }
     }
 
-    /// Stops the server and everything it started: SIGTERM, then SIGKILL after a grace period.
+    /// The server's exit status, if it has stopped by itself.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stops the server and everything it started: SIGTERM to the process group, then
+    /// SIGKILL after a grace period. The group is signalled even when the shell itself has
+    /// exited, because what it started in the background may still run.
     pub async fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
         signal_group(self.pid, Signal::Term);
         if tokio::time::timeout(STOP_GRACE, self.child.wait())
             .await
@@ -127,16 +151,14 @@ impl LearnerServer {
             signal_group(self.pid, Signal::Kill);
             let _ = self.child.wait().await;
         }
-        // Children of the shell may outlive it; the group signal reaches them too.
         signal_group(self.pid, Signal::Kill);
+        self.pid = None;
     }
 }
 
 impl Drop for LearnerServer {
     fn drop(&mut self) {
-        if !matches!(self.child.try_wait(), Ok(Some(_))) {
-            signal_group(self.pid, Signal::Kill);
-        }
+        signal_group(self.pid, Signal::Kill);
     }
 }
 
@@ -163,9 +185,23 @@ fn signal_group(pid: Option<u32>, signal: Signal) {
 #[cfg(not(unix))]
 fn signal_group(_pid: Option<u32>, _signal: Signal) {}
 
+/// Echoes the server's output line by line; bytes that are not UTF-8 are shown replaced, and
+/// reading continues (a server whose pipe closed would fail on its next log line).
 async fn echo_lines(stream: impl tokio::io::AsyncRead + Unpin) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        anstream::eprintln!("{} {line}", paint(styles::DIM, "[your server]"));
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                anstream::eprintln!(
+                    "{} {}",
+                    paint(styles::DIM, "[your server]"),
+                    text.trim_end_matches(['\n', '\r'])
+                );
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use crate::check::report;
 use crate::check::result::{ChallengeOutcome, Tally};
 use crate::check::run::{RunSettings, run_challenge};
-use crate::check::server::{LearnerServer, START_DEADLINE};
+use crate::check::server::{LearnerServer, START_DEADLINE, StartError};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::course::{Challenge, Course};
 use crate::lab::{LabConfig, RunningLab};
@@ -26,7 +26,14 @@ enum Target {
 
 /// Runs the command.
 pub async fn run(course: &Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        return list(course);
+    }
     let target = parse_target(&args.target)?;
+    // A report that cannot be written should stop the run before any server starts.
+    if let Some(path) = &args.output {
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.run.is_some() && matches!(target, Target::Lab) {
         bail!("--run starts your own server; it cannot be combined with --target lab");
     }
@@ -76,21 +83,36 @@ pub async fn run(course: &Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
         .watcher()
         .watch(path, notify::RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch {}", path.display()))?;
+    // Files a run writes itself (the report, progress, the learner's database or logs) must
+    // not start the next run.
+    let own_files: Vec<std::path::PathBuf> = args
+        .output
+        .iter()
+        .chain(std::iter::once(&data_dir))
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect();
+    let relevant = |events: &[notify_debouncer_mini::DebouncedEvent]| {
+        events
+            .iter()
+            .map(|e| &e.path)
+            .find(|p| !is_noise(p) && !own_files.iter().any(|own| p.starts_with(own)))
+            .map(|p| p.display().to_string())
+    };
     loop {
         anstream::eprintln!(
             "{} watching {} — save a file to re-run, Ctrl-C to stop",
             paint(styles::DIM, "[check]"),
             path.display()
         );
-        let events: Vec<notify_debouncer_mini::DebouncedEvent> = tokio::select! {
-            e = rx.recv() => match e { Some(e) => e, None => return Ok(code) },
-            _ = interrupted.cancelled() => return Ok(code),
+        let changed = loop {
+            let events: Vec<notify_debouncer_mini::DebouncedEvent> = tokio::select! {
+                e = rx.recv() => match e { Some(e) => e, None => return Ok(code) },
+                _ = interrupted.cancelled() => return Ok(code),
+            };
+            if let Some(changed) = relevant(&events) {
+                break changed;
+            }
         };
-        let changed = events
-            .iter()
-            .find(|e| !is_noise(&e.path))
-            .map(|e| e.path.display().to_string());
-        let Some(changed) = changed else { continue };
         anstream::eprintln!(
             "\n{} {changed} changed — running again",
             paint(styles::STRONG, "[check]")
@@ -99,17 +121,85 @@ pub async fn run(course: &Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
         if interrupted.is_cancelled() {
             return Ok(code);
         }
+        // Let the watcher report what the run itself touched, then forget it; an edit the
+        // learner saved meanwhile still counts.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let mut pending = None;
+        while let Ok(events) = rx.try_recv() {
+            pending = pending.or_else(|| relevant(&events));
+        }
+        if let Some(changed) = pending {
+            anstream::eprintln!(
+                "{} {changed} changed during the run — running again",
+                paint(styles::DIM, "[check]")
+            );
+            code = once().await?;
+        }
     }
 }
 
-/// Editor swap files, bytecode caches and VCS internals do not trigger a re-run.
+/// Files that change without the learner editing code: editor swap files, caches,
+/// dependencies, databases and logs.
 fn is_noise(path: &std::path::Path) -> bool {
-    let s = path.to_string_lossy();
-    s.contains("__pycache__")
-        || s.contains("/.git/")
-        || s.ends_with('~')
-        || s.ends_with(".swp")
-        || s.ends_with(".pyc")
+    const DIRS: [&str; 9] = [
+        "__pycache__",
+        ".git",
+        ".venv",
+        "venv",
+        "node_modules",
+        "target",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+    ];
+    const SUFFIXES: [&str; 12] = [
+        "~", ".swp", ".swx", ".pyc", ".db", ".sqlite", ".sqlite3", "-journal", "-wal", "-shm",
+        ".log", ".tmp",
+    ];
+    let in_noisy_dir = path
+        .components()
+        .any(|c| DIRS.iter().any(|d| c.as_os_str() == *d));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    in_noisy_dir || SUFFIXES.iter().any(|s| name.ends_with(s)) || name.starts_with(".#")
+}
+
+/// `reqlab check --list`: every challenge, with the lesson that teaches it.
+fn list(course: &Course) -> anyhow::Result<ExitCode> {
+    let mut out = crate::term::PipeTolerant::new(anstream::stdout());
+    let width = course
+        .challenges
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(9);
+    for c in &course.challenges {
+        let lesson = match &c.lesson {
+            Some(l) => format!("lesson {l}"),
+            None => "no lesson yet".to_string(),
+        };
+        writeln!(
+            out,
+            "  {}  {} {}",
+            paint(styles::ID, format!("{:<width$}", c.id)),
+            c.title,
+            paint(
+                styles::DIM,
+                format!("· {} checks · {lesson}", c.checks.len())
+            )
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{}",
+        paint(
+            styles::DIM,
+            "Run one with: reqlab check <id> --target http://127.0.0.1:8000"
+        )
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_target(raw: &str) -> anyhow::Result<Target> {
@@ -151,6 +241,16 @@ fn select<'c>(
     }
     let id = args.challenge.as_deref().unwrap_or_default();
     match course.challenge(id) {
+        Some(c) if c.lesson.is_none() && matches!(target, Target::Lab) => bail!(
+            "the lab does not serve `{id}` yet: it has the endpoints of written lessons only ({}); check your own server with --target URL",
+            course
+                .challenges
+                .iter()
+                .filter(|c| c.lesson.is_some())
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Some(c) => Ok(vec![c]),
         None => {
             let ids: Vec<&str> = course.challenges.iter().map(|c| c.id.as_str()).collect();
@@ -185,10 +285,16 @@ async fn run_once(
         }
         Target::Url(url) => {
             if let Some(command) = &args.run {
-                let host = url.host_str().unwrap_or("127.0.0.1").to_string();
-                let port = url.port_or_known_default().unwrap_or(80);
-                match LearnerServer::start(command, &host, port, START_DEADLINE).await {
+                let addr = format!(
+                    "{}:{}",
+                    url.host_str().unwrap_or("127.0.0.1"),
+                    url.port_or_known_default().unwrap_or(80)
+                );
+                match LearnerServer::start(command, &addr, START_DEADLINE).await {
                     Ok(server) => learner = Some(server),
+                    Err(e @ (StartError::PortBusy { .. } | StartError::Spawn { .. })) => {
+                        return Err(e.into());
+                    }
                     Err(e) => {
                         anstream::eprintln!("{} {e}", paint(styles::FAIL, "[check]"));
                         return Ok(ExitCode::from(1));
@@ -202,6 +308,12 @@ async fn run_once(
     let result = execute(course, challenges, &base, args, settings).await;
 
     if let Some(mut server) = learner {
+        if let Some(status) = server.exited() {
+            anstream::eprintln!(
+                "{} your server exited ({status}) during the checks; its output is above",
+                paint(styles::FAIL, "[check]")
+            );
+        }
         server.stop().await;
     }
     if let Some(lab) = lab {
@@ -209,8 +321,15 @@ async fn run_once(
     }
     let outcomes = result?;
 
-    if matches!(target, Target::Url(_)) {
-        record(&outcomes, data_dir, args.format == CheckFormat::Text);
+    if matches!(target, Target::Url(_)) && outcomes.iter().any(ChallengeOutcome::passed) {
+        if is_reqlab_lab(&base).await {
+            anstream::eprintln!(
+                "{} {base} is a reqlab lab server: passes against it show what passing looks like, and are not recorded as yours",
+                paint(styles::DIM, "[check]")
+            );
+        } else {
+            record(&outcomes, data_dir, args.format == CheckFormat::Text);
+        }
     }
     let all_passed = outcomes.iter().all(ChallengeOutcome::passed);
     Ok(if all_passed {
@@ -233,7 +352,7 @@ async fn execute(
             std::fs::File::create(path)
                 .with_context(|| format!("cannot write {}", path.display()))?,
         )),
-        None => Box::new(anstream::stdout()),
+        None => Box::new(crate::term::PipeTolerant::new(anstream::stdout())),
     };
     let text = args.format == CheckFormat::Text;
     let mut outcomes = Vec::new();
@@ -285,6 +404,27 @@ async fn execute(
     Ok(outcomes)
 }
 
+/// True when `base` answers like a reqlab lab (`GET /_lab/info`).
+async fn is_reqlab_lab(base: &str) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    else {
+        return false;
+    };
+    let Ok(response) = client.get(format!("{base}/_lab/info")).send().await else {
+        return false;
+    };
+    if !response.status().is_success() {
+        return false;
+    }
+    response
+        .json::<serde_json::Value>()
+        .await
+        .is_ok_and(|v| v["name"] == "reqlab")
+}
+
 /// Records passes; a progress problem is reported but never hides the check results.
 fn record(outcomes: &[ChallengeOutcome], data_dir: &std::path::Path, announce: bool) {
     let passed: Vec<&ChallengeOutcome> = outcomes.iter().filter(|o| o.passed()).collect();
@@ -320,5 +460,36 @@ fn record(outcomes: &[ChallengeOutcome], data_dir: &std::path::Path, announce: b
             "{} could not record your progress: {e:#}",
             paint(styles::WARN, "warning:")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_noise;
+    use std::path::Path;
+
+    #[test]
+    fn databases_logs_caches_and_editor_files_do_not_trigger_a_rerun() {
+        for noise in [
+            "app/tasks.db",
+            "app/tasks.db-journal",
+            "app/lab.sqlite3-wal",
+            "app/server.log",
+            "app/__pycache__/main.cpython-311.pyc",
+            "app/.venv/lib/site.py",
+            "app/.git/index",
+            "app/.main.py.swp",
+            "app/main.py~",
+            "app/node_modules/x/index.js",
+        ] {
+            assert!(is_noise(Path::new(noise)), "{noise}");
+        }
+        for code in [
+            "app/main.py",
+            "app/routes/users.py",
+            "app/static/index.html",
+        ] {
+            assert!(!is_noise(Path::new(code)), "{code}");
+        }
     }
 }

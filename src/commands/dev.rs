@@ -1,9 +1,14 @@
 //! `reqlab dev check`: everything a lesson author needs to know before shipping content.
 //!
 //! Loading already checks formats, ids, headings and references (every problem reported with
-//! its file and line). This command then proves the presets: each lesson's presets are sent,
-//! in order, to a fresh in-memory lab, and each must get the status it declares.
+//! its file and line). This command then proves the content against a live lab:
+//! - each lesson's presets are sent, in order, to a fresh in-memory lab, and each must get the
+//!   status it declares;
+//! - each lesson's challenge runs against a fresh lab and must pass (the lab is the reference
+//!   solution; a challenge it cannot pass is a bug in one or the other).
 
+use crate::check::result::Status;
+use crate::check::run::{RunSettings, run_challenge};
 use crate::course::Course;
 use crate::lab::{LabConfig, start};
 use crate::term::{paint, styles};
@@ -60,10 +65,41 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             "{} every preset got its expected status from a fresh lab",
             paint(styles::OK, "ok")
         );
+    }
+    let before = failures;
+    for challenge in course.challenges.iter().filter(|c| c.lesson.is_some()) {
+        let lab = start(LabConfig::ephemeral()).await?;
+        let outcome = run_challenge(
+            challenge,
+            course,
+            &lab.url(),
+            RunSettings::default(),
+            &mut |_| {},
+        )
+        .await?;
+        lab.stop().await?;
+        for check in outcome.checks.iter().filter(|c| c.status != Status::Pass) {
+            failures += 1;
+            anstream::println!(
+                "{} challenge {}: the lab does not pass `{}`: {}",
+                paint(styles::FAIL, "fail"),
+                challenge.id,
+                check.name,
+                check.finding.as_ref().map_or("", |f| f.message.as_str())
+            );
+        }
+    }
+    if failures == before {
+        anstream::println!(
+            "{} the lab passes every lesson's challenge",
+            paint(styles::OK, "ok")
+        );
+    }
+    if failures == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
         anstream::println!(
-            "{} {failures} preset(s) did not behave as declared",
+            "{} {failures} problem(s) with presets or challenges",
             paint(styles::FAIL, "fail")
         );
         Ok(ExitCode::from(1))

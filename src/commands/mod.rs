@@ -8,25 +8,21 @@ pub mod progress;
 pub mod serve;
 pub mod trace;
 
-use crate::cli::{Cli, Command, DevCommand};
+use crate::cli::{Cli, Command, ContentArgs, DevCommand};
 use crate::course::{ContentSource, Course};
 use clap::CommandFactory;
 use std::process::ExitCode;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let source = match cli.lessons {
-        Some(dir) => ContentSource::Dir(dir),
-        None => ContentSource::Embedded,
-    };
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Lessons(args) => lessons::run(&load(&source)?, args),
-        Command::Learn(args) => learn::run(&load(&source)?, args),
+        Command::Lessons(args) => lessons::run(&load(&args.content)?, args),
+        Command::Learn(args) => learn::run(&load(&args.content)?, args),
         Command::Trace(args) => trace::run(args).await,
-        Command::Check(args) => check::run(&load(&source)?, args).await,
-        Command::Progress(args) => progress::run(&load(&source)?, args),
-        Command::Dev(DevCommand::Check) => dev::check(&load(&source)?).await,
+        Command::Check(args) => check::run(&load(&args.content)?, args).await,
+        Command::Progress(args) => progress::run(&load(&args.content)?, args),
+        Command::Dev(DevCommand::Check(content)) => dev::check(&load(&content)?).await,
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,
@@ -39,7 +35,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads the course, turning content problems into one error listing them all.
-pub fn load(source: &ContentSource) -> anyhow::Result<Course> {
-    Ok(Course::load(source)?)
+/// Loads the course (built in, or `--lessons DIR`), turning content problems into one error
+/// listing them all.
+pub fn load(content: &ContentArgs) -> anyhow::Result<Course> {
+    let source = match &content.lessons {
+        Some(dir) => ContentSource::Dir(dir.clone()),
+        None => ContentSource::Embedded,
+    };
+    Ok(Course::load(&source)?)
 }

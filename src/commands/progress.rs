@@ -65,7 +65,10 @@ fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Res
                     styles::DIM,
                     format!(
                         "passed {} against {}",
-                        &p.passed_at[..16].replace('T', " "),
+                        p.passed_at
+                            .get(..16)
+                            .unwrap_or(&p.passed_at)
+                            .replace('T', " "),
                         p.target
                     )
                 )

@@ -60,7 +60,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             "{}",
             paint(
                 styles::DIM,
-                "no traces yet: send the lab a request (e.g. curl -i http://127.0.0.1:4747/tasks)"
+                format!("no traces yet: send the lab a request (e.g. curl -i {base}/tasks)")
             )
         );
     }

@@ -210,8 +210,9 @@ pub enum Probe {
         /// Page size.
         limit: usize,
     },
-    /// Takes a token captured earlier, forges it (payload altered with the signature kept;
-    /// `alg: none`; plain garbage), and expects each forgery to be refused.
+    /// Takes a token captured earlier, forges it twice (payload altered with the signature
+    /// kept; an unsigned `alg: none` token with the same claims), and expects each forgery
+    /// to be refused.
     JwtForgery {
         /// The variable holding the real token.
         token: String,

@@ -48,6 +48,12 @@ pub fn now_string() -> String {
     format_micros(wall_micros())
 }
 
+/// Parses RFC 3339 text into microseconds since the epoch.
+pub fn parse_micros(s: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1000).ok()
+}
+
 /// True when `s` has exactly the stored timestamp shape (used to validate cursors).
 pub fn is_stored_timestamp(s: &str) -> bool {
     let fmt =

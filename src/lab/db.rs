@@ -17,6 +17,7 @@ use super::clock;
 use super::trace::Tracer;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -346,68 +347,95 @@ impl<'a> Sql<'a> {
         Sql { conn, tracer }
     }
 
-    /// Runs a query and maps every row.
+    /// Runs a query and maps every row. Statements are usually `&'static str`, so recording
+    /// them costs no copy.
     pub fn query<T>(
         &self,
-        sql: &str,
+        sql: impl Into<Cow<'static, str>>,
         params: &[&dyn ToSql],
         mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<Vec<T>> {
+        let sql = sql.into();
         let start = Instant::now();
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let rows = stmt
-            .query_map(params, |row| map(row))?
-            .collect::<rusqlite::Result<Vec<T>>>()?;
-        self.record(start, sql, params, rows.len() as u64);
-        Ok(rows)
+        let result = self.conn.prepare_cached(&sql).and_then(|mut stmt| {
+            stmt.query_map(params, |row| map(row))?
+                .collect::<rusqlite::Result<Vec<T>>>()
+        });
+        self.record(
+            start,
+            sql,
+            params,
+            result.as_ref().map(|rows| rows.len() as u64),
+        );
+        result
     }
 
     /// Runs a query expected to return at most one row.
     pub fn query_opt<T>(
         &self,
-        sql: &str,
+        sql: impl Into<Cow<'static, str>>,
         params: &[&dyn ToSql],
         map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<Option<T>> {
+        let sql = sql.into();
         let start = Instant::now();
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(params)?;
-        let found = match rows.next()? {
-            Some(row) => Some(map(row)?),
-            None => None,
-        };
-        self.record(start, sql, params, u64::from(found.is_some()));
-        Ok(found)
+        let result = self.conn.prepare_cached(&sql).and_then(|mut stmt| {
+            let mut rows = stmt.query(params)?;
+            match rows.next()? {
+                Some(row) => Ok(Some(map(row)?)),
+                None => Ok(None),
+            }
+        });
+        self.record(
+            start,
+            sql,
+            params,
+            result.as_ref().map(|found| u64::from(found.is_some())),
+        );
+        result
     }
 
     /// Runs a write and returns the number of rows changed.
-    pub fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+    pub fn execute(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: &[&dyn ToSql],
+    ) -> rusqlite::Result<usize> {
+        let sql = sql.into();
         let start = Instant::now();
-        let result = self.conn.prepare_cached(sql)?.execute(params);
-        match &result {
-            Ok(n) => self.record(start, sql, params, *n as u64),
+        let result = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.execute(params));
+        self.record(start, sql, params, result.as_ref().map(|n| *n as u64));
+        result
+    }
+
+    /// Records a statement in the trace, succeeded or not: a refused statement is part of
+    /// the story (a UNIQUE constraint stopping a duplicate, say).
+    fn record(
+        &self,
+        start: Instant,
+        sql: Cow<'static, str>,
+        params: &[&dyn ToSql],
+        rows: Result<u64, &rusqlite::Error>,
+    ) {
+        match rows {
+            Ok(n) => self.tracer.sql(start, sql, params, n),
             Err(e) => {
-                self.record(start, sql, params, 0);
+                self.tracer.sql(start, sql, params, 0);
                 self.tracer.note(
                     crate::stage::Stage::Data,
                     super::trace::Outcome::Fail,
-                    format!("the database refused the statement: {}", sqlite_reason(e)),
+                    format_args!("the database refused the statement: {}", sqlite_reason(e)),
                 );
             }
         }
-        result
     }
 
     /// The rowid of the last insert on this connection.
     pub fn last_insert_rowid(&self) -> i64 {
         self.conn.last_insert_rowid()
-    }
-
-    fn record(&self, start: Instant, sql: &str, params: &[&dyn ToSql], rows: u64) {
-        if self.tracer.is_on() {
-            let shown = params.iter().map(|p| sql_literal(*p)).collect();
-            self.tracer.sql(start, sql, shown, rows);
-        }
     }
 }
 
@@ -424,32 +452,47 @@ fn sqlite_reason(err: &rusqlite::Error) -> String {
     }
 }
 
-/// Renders a bound parameter as a SQL literal for the trace.
-fn sql_literal(param: &dyn ToSql) -> String {
+/// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown).
+pub fn write_sql_literal(out: &mut String, param: &dyn ToSql) {
+    use std::fmt::Write as _;
+    let owned;
     let value = match param.to_sql() {
         Ok(ToSqlOutput::Borrowed(v)) => v,
-        Ok(ToSqlOutput::Owned(ref v)) => return owned_literal(v),
-        Ok(_) | Err(_) => return "?".into(),
+        Ok(ToSqlOutput::Owned(v)) => {
+            owned = v;
+            ValueRef::from(&owned)
+        }
+        Ok(_) | Err(_) => {
+            out.push('?');
+            return;
+        }
     };
-    value_ref_literal(value)
-}
-
-fn owned_literal(v: &rusqlite::types::Value) -> String {
-    value_ref_literal(ValueRef::from(v))
-}
-
-fn value_ref_literal(v: ValueRef<'_>) -> String {
-    match v {
-        ValueRef::Null => "NULL".into(),
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => f.to_string(),
+    match value {
+        ValueRef::Null => out.push_str("NULL"),
+        ValueRef::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        ValueRef::Real(f) => {
+            let _ = write!(out, "{f}");
+        }
         ValueRef::Text(t) => {
             let s = String::from_utf8_lossy(t);
-            let short: String = s.chars().take(80).collect();
-            let ellipsis = if s.chars().count() > 80 { "…" } else { "" };
-            format!("'{}{ellipsis}'", short.replace('\'', "''"))
+            out.push('\'');
+            for (i, ch) in s.chars().enumerate() {
+                if i == 80 {
+                    out.push('…');
+                    break;
+                }
+                if ch == '\'' {
+                    out.push('\'');
+                }
+                out.push(ch);
+            }
+            out.push('\'');
         }
-        ValueRef::Blob(b) => format!("<{} bytes>", b.len()),
+        ValueRef::Blob(b) => {
+            let _ = write!(out, "<{} bytes>", b.len());
+        }
     }
 }
 
@@ -528,9 +571,15 @@ mod tests {
 
     #[test]
     fn literals_quote_text_and_redact_blobs() {
-        assert_eq!(sql_literal(&"it's"), "'it''s'");
-        assert_eq!(sql_literal(&5i64), "5");
-        assert_eq!(sql_literal(&vec![1u8, 2, 3]), "<3 bytes>");
-        assert_eq!(sql_literal(&Option::<i64>::None), "NULL");
+        let lit = |p: &dyn ToSql| {
+            let mut s = String::new();
+            write_sql_literal(&mut s, p);
+            s
+        };
+        assert_eq!(lit(&"it's"), "'it''s'");
+        assert_eq!(lit(&5i64), "5");
+        assert_eq!(lit(&vec![1u8, 2, 3]), "<3 bytes>");
+        assert_eq!(lit(&Option::<i64>::None), "NULL");
+        assert_eq!(lit(&"x".repeat(100)).chars().count(), 83);
     }
 }

@@ -34,12 +34,13 @@ pub enum ProblemKind {
     Validation,
     /// 500: the lab failed; details are logged, never sent.
     Internal,
-    /// Any status a learner asked `/status/{code}` for.
-    Demo(u16),
+    /// Any other error status: one a learner asked `/status/{code}` for, or one the HTTP
+    /// layer produced (a path segment that is not UTF-8, say).
+    Status(u16),
 }
 
 /// Every kind with a documentation page, for `/_lab/problems/{slug}`.
-pub const DOCUMENTED_KINDS: [ProblemKind; 10] = [
+pub const DOCUMENTED_KINDS: [ProblemKind; 11] = [
     ProblemKind::MalformedJson,
     ProblemKind::BadCursor,
     ProblemKind::BadRequest,
@@ -50,6 +51,7 @@ pub const DOCUMENTED_KINDS: [ProblemKind; 10] = [
     ProblemKind::UnsupportedMediaType,
     ProblemKind::Validation,
     ProblemKind::Internal,
+    ProblemKind::Status(0),
 ];
 
 impl ProblemKind {
@@ -66,7 +68,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ProblemKind::Demo(code) => {
+            ProblemKind::Status(code) => {
                 StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
@@ -85,7 +87,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::Validation => "validation",
             ProblemKind::Internal => "internal",
-            ProblemKind::Demo(_) => "status-demo",
+            ProblemKind::Status(_) => "http-status",
         }
     }
 
@@ -102,7 +104,10 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "The body's media type is not supported",
             ProblemKind::Validation => "The input breaks the endpoint's contract",
             ProblemKind::Internal => "The lab server failed",
-            ProblemKind::Demo(_) => "A status code you asked for",
+            ProblemKind::Status(code) => StatusCode::from_u16(code)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("An HTTP error status"),
         }
     }
 
@@ -139,7 +144,9 @@ impl ProblemKind {
             ProblemKind::Internal => {
                 "Something failed inside the lab. The response carries only the request id; the detail is in the lab's log."
             }
-            ProblemKind::Demo(_) => "Returned on purpose by /status/{code}.",
+            ProblemKind::Status(_) => {
+                "An error status with no more specific type here: the status code itself says what kind of problem it is, and the detail says what happened."
+            }
         }
     }
 

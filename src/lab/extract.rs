@@ -4,7 +4,7 @@
 //! wrong content type → 415, body over the limit → 413, unparsable JSON → 400.
 
 use super::error::{Problem, ProblemKind};
-use super::middleware::{BodyLimit, plural_bytes};
+use super::middleware::{RequestContext, plural_bytes};
 use super::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -13,15 +13,19 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use std::time::Instant;
 
+/// The request's tracer (an off tracer outside the lab's middleware, e.g. in unit tests).
+fn tracer_of(extensions: &axum::http::Extensions) -> Tracer {
+    extensions
+        .get::<RequestContext>()
+        .map(|c| c.tracer.clone())
+        .unwrap_or_default()
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Tracer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Tracer>()
-            .cloned()
-            .unwrap_or_default())
+        Ok(tracer_of(&parts.extensions))
     }
 }
 
@@ -33,11 +37,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let tracer = req
-            .extensions()
-            .get::<Tracer>()
-            .cloned()
-            .unwrap_or_default();
+        let tracer = tracer_of(req.extensions());
         let start = Instant::now();
         let content_type = req
             .headers()
@@ -50,7 +50,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 Stage::Parsing,
                 start,
                 Outcome::Fail,
-                format!("Content-Type is {shown}, but this endpoint reads application/json → 415"),
+                format_args!(
+                    "Content-Type is {shown}, but this endpoint reads application/json → 415"
+                ),
             );
             return Err(Problem::new(
                 ProblemKind::UnsupportedMediaType,
@@ -66,7 +68,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     Stage::Parsing,
                     start,
                     Outcome::Ok,
-                    format!("parsed {} of JSON", plural_bytes(bytes.len() as u64)),
+                    format_args!(
+                        "parsed {} of {}",
+                        plural_bytes(bytes.len() as u64),
+                        content_type.as_deref().unwrap_or("JSON")
+                    ),
                 );
                 Ok(JsonBody(value))
             }
@@ -76,7 +82,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     Stage::Parsing,
                     start,
                     Outcome::Fail,
-                    format!("the body is not valid JSON: {why} → 400; nothing after parsing ran"),
+                    format_args!(
+                        "the body is not valid JSON: {why} → 400; nothing after parsing ran"
+                    ),
                 );
                 Err(Problem::new(
                     ProblemKind::MalformedJson,
@@ -94,14 +102,17 @@ pub async fn read_body<S: Send + Sync>(
     tracer: &Tracer,
     start: Instant,
 ) -> Result<Bytes, Problem> {
-    let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
+    let limit = req
+        .extensions()
+        .get::<RequestContext>()
+        .map_or(0, |c| c.body_limit);
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             tracer.timed(
                 Stage::Parsing,
                 start,
                 Outcome::Fail,
-                format!(
+                format_args!(
                     "the body is over the {} limit → 413; it was not read further",
                     plural_bytes(limit as u64)
                 ),
@@ -201,7 +212,7 @@ pub fn parse_id(raw: &str, noun: &str, tracer: &Tracer) -> Result<i64, Problem> 
             tracer.note(
                 Stage::Parsing,
                 Outcome::Fail,
-                format!("`{raw}` is not a {noun} id (ids are positive integers) → 404"),
+                format_args!("`{raw}` is not a {noun} id (ids are positive integers) → 404"),
             );
             Err(Problem::not_found(format!(
                 "There is no {noun} `{raw}`: {noun} ids are positive integers."

@@ -6,7 +6,7 @@
 
 use super::LabState;
 use super::error::{Problem, ProblemKind};
-use super::trace::{Outcome, Tracer};
+use super::trace::{Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request, State};
@@ -21,13 +21,14 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Time the lab spent on the request, in milliseconds.
 pub static X_RESPONSE_TIME_MS: HeaderName = HeaderName::from_static("x-response-time-ms");
 
-/// The request's id, available to handlers as an extension.
+/// What extractors and handlers need from the capture middleware, as one request extension.
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// The largest body the lab reads, available to extractors for their messages.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct RequestContext {
+    /// The request's tracer (off for lab-internal requests or with tracing disabled).
+    pub tracer: Tracer,
+    /// The largest body the lab reads, for extractors' messages.
+    pub body_limit: usize,
+}
 
 /// Longest client-supplied request id the lab accepts.
 const MAX_REQUEST_ID_LEN: usize = 200;
@@ -35,7 +36,6 @@ const MAX_REQUEST_ID_LEN: usize = 200;
 /// Wraps every request: id, trace, problem bodies, timing header.
 pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let started_at = super::clock::now_string();
     let method = req.method().clone();
     let target = req.uri().path_and_query().map_or_else(
         || req.uri().path().to_string(),
@@ -44,15 +44,14 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     let lab_internal = req.uri().path().starts_with("/_lab/");
 
     let supplied = client_request_id(req.headers());
-    let request_id = supplied
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = supplied.clone().unwrap_or_else(new_request_id);
 
     let tracer = if lab.config.tracing && !lab_internal {
-        Tracer::recording()
+        lab.traces.tracer()
     } else {
         Tracer::off()
     };
+    let started_at = tracer.is_on().then(Timestamp::now);
     if tracer.is_on() {
         let id_note = if supplied.is_some() {
             "kept the client's X-Request-ID"
@@ -64,17 +63,17 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         tracer.note(
             Stage::Http,
             Outcome::Ok,
-            format!(
-                "received {method} {target} over {:?} with {}; {id_note}",
-                req.version(),
-                describe_request_body(req.headers())
+            format_args!(
+                "received {method} {target} over {} with {}; {id_note}",
+                version_name(req.version()),
+                RequestBody(req.headers())
             ),
         );
     }
-    req.extensions_mut().insert(tracer.clone());
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-    req.extensions_mut()
-        .insert(BodyLimit(lab.config.body_limit));
+    req.extensions_mut().insert(RequestContext {
+        tracer: tracer.clone(),
+        body_limit: lab.config.body_limit,
+    });
 
     let mut response = next.run(req).await;
 
@@ -82,6 +81,13 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         && response.extensions().get::<Problem>().is_none()
     {
         response = method_not_allowed(&tracer, &method, &target, response);
+    }
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error())
+        && response.extensions().get::<Problem>().is_none()
+        && !is_problem_json(response.headers())
+    {
+        response = framework_error(&tracer, status);
     }
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
         if problem.kind == ProblemKind::Internal {
@@ -98,8 +104,11 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
-    let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(value) = HeaderValue::from_str(&format!("{elapsed_ms:.3}")) {
+    // Milliseconds with three decimals, from integer microseconds (cheaper than float formatting).
+    let elapsed_us = start.elapsed().as_micros();
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("{}.{:03}", elapsed_us / 1000, elapsed_us % 1000))
+    {
         headers.insert(X_RESPONSE_TIME_MS.clone(), value);
     }
 
@@ -111,23 +120,19 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         } else {
             Outcome::Ok
         };
-        let size = bytes.map_or_else(|| "a streamed body".to_string(), plural_bytes);
+        let size = Bytes(bytes);
         tracer.note(
             Stage::Response,
             outcome,
-            format!(
+            format_args!(
                 "sent {} {} with {size}",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or("")
             ),
         );
-        if let Some(trace) = tracer.finish(
-            request_id,
-            started_at,
-            method.to_string(),
-            target,
-            status.as_u16(),
-        ) {
+        let started_at = started_at.unwrap_or_else(Timestamp::now);
+        if let Some(trace) = tracer.finish(request_id, started_at, method, target, status.as_u16())
+        {
             lab.traces.push(trace);
         }
     }
@@ -136,16 +141,18 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
 
 /// Records which route matched (runs only for requests that matched one).
 pub async fn note_route(req: Request, next: Next) -> Response {
-    if let (Some(tracer), Some(path)) = (
-        req.extensions().get::<Tracer>(),
+    if let (Some(ctx), Some(path)) = (
+        req.extensions().get::<RequestContext>(),
         req.extensions().get::<MatchedPath>(),
     ) {
-        tracer.set_route(path.as_str());
-        tracer.note(
-            Stage::Routing,
-            Outcome::Ok,
-            format!("matched route {} {}", req.method(), path.as_str()),
-        );
+        if ctx.tracer.is_on() {
+            ctx.tracer.set_route(path);
+            ctx.tracer.note(
+                Stage::Routing,
+                Outcome::Ok,
+                format_args!("matched route {} {}", req.method(), path.as_str()),
+            );
+        }
     }
     next.run(req).await
 }
@@ -171,7 +178,7 @@ fn method_not_allowed(
     tracer.note(
         Stage::Routing,
         Outcome::Fail,
-        format!("{path} exists but does not accept {method}; Allow: {allow} → 405"),
+        format_args!("{path} exists but does not accept {method}; Allow: {allow} → 405"),
     );
     let mut out = Problem::new(
         ProblemKind::MethodNotAllowed,
@@ -184,6 +191,65 @@ fn method_not_allowed(
     out
 }
 
+/// A fresh request id: a random (version 4) UUID. The generator is fast and not
+/// cryptographic; request ids correlate logs, they are not secrets.
+fn new_request_id() -> String {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+        .into_uuid()
+        .to_string()
+}
+
+fn version_name(v: axum::http::Version) -> &'static str {
+    match v {
+        axum::http::Version::HTTP_09 => "HTTP/0.9",
+        axum::http::Version::HTTP_10 => "HTTP/1.0",
+        axum::http::Version::HTTP_11 => "HTTP/1.1",
+        axum::http::Version::HTTP_2 => "HTTP/2",
+        axum::http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP",
+    }
+}
+
+fn is_problem_json(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(super::error::PROBLEM_JSON.as_bytes())
+    })
+}
+
+/// An error the HTTP layer produced before any handler ran (for example a path segment that is
+/// not UTF-8) becomes the same problem+json as every other error.
+fn framework_error(tracer: &Tracer, status: axum::http::StatusCode) -> Response {
+    let (kind, detail) = match status.as_u16() {
+        400 => (
+            ProblemKind::BadRequest,
+            "The request could not be read: a path segment or the query string is not valid.",
+        ),
+        404 => (ProblemKind::NotFound, "Nothing lives at this path."),
+        413 => (
+            ProblemKind::PayloadTooLarge,
+            "The body is larger than this server accepts.",
+        ),
+        415 => (
+            ProblemKind::UnsupportedMediaType,
+            "The body's media type is not one this endpoint reads.",
+        ),
+        code => (
+            ProblemKind::Status(code),
+            "The request could not be handled.",
+        ),
+    };
+    tracer.note(
+        Stage::Parsing,
+        Outcome::Fail,
+        format_args!(
+            "the HTTP layer refused the request before any handler ran → {}",
+            status.as_u16()
+        ),
+    );
+    Problem::new(kind, detail).into_response()
+}
+
 /// The client's request id, when it is usable (1–200 visible ASCII characters).
 fn client_request_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(&X_REQUEST_ID)?.to_str().ok()?.trim();
@@ -193,25 +259,41 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
     usable.then(|| value.to_string())
 }
 
-fn describe_request_body(headers: &HeaderMap) -> String {
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len == 0 {
-            return "no body".into();
-        }
+/// Describes a request's body from its headers ("no body", "a 42-byte body (application/json)").
+struct RequestBody<'h>(&'h HeaderMap);
+
+impl std::fmt::Display for RequestBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers = self.0;
         let ct = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("no Content-Type");
-        return format!("a {len}-byte body ({ct})");
+        match headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(0) => f.write_str("no body"),
+            Some(len) => write!(f, "a {len}-byte body ({ct})"),
+            None if headers.contains_key(header::TRANSFER_ENCODING) => {
+                write!(f, "a chunked body ({ct})")
+            }
+            None => f.write_str("no body"),
+        }
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        "a chunked body".into()
-    } else {
-        "no body".into()
+}
+
+/// A response size for the trace: "no body", "1 byte", "42 bytes", "a streamed body".
+struct Bytes(Option<u64>);
+
+impl std::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("a streamed body"),
+            Some(1) => f.write_str("1 byte"),
+            Some(n) => write!(f, "{n} bytes"),
+        }
     }
 }
 

@@ -6,8 +6,13 @@
 //! ring (memory never grows with request count) plus a broadcast channel for live viewers.
 
 use crate::stage::Stage;
+use axum::extract::MatchedPath;
+use axum::http::Method;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt::{self, Write as _};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -17,8 +22,8 @@ use tokio::sync::broadcast;
 pub struct Trace {
     /// The request id (the client's `X-Request-ID`, or one the lab generated).
     pub request_id: String,
-    /// When the request arrived (RFC 3339, UTC).
-    pub started_at: String,
+    /// When the request arrived (RFC 3339, UTC, in JSON).
+    pub started_at: Timestamp,
     /// Request method.
     pub method: String,
     /// Request path and query.
@@ -31,6 +36,40 @@ pub struct Trace {
     pub duration_us: u64,
     /// Stage events in the order they happened.
     pub events: Vec<TraceEvent>,
+}
+
+/// A moment in microseconds since the Unix epoch, written as RFC 3339 text in JSON.
+///
+/// Formatting is deferred to whoever reads the trace, so recording one stays cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Timestamp {
+        Timestamp(super::clock::wall_micros())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&super::clock::format_micros(self.0))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        super::clock::parse_micros(&text)
+            .map(Timestamp)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time")))
+    }
 }
 
 /// One thing a stage did.
@@ -73,31 +112,90 @@ pub struct SqlRecord {
 }
 
 /// Collects one request's events; shared between the middleware, extractors and handlers.
+///
+/// Recording is on every request's path, so it is built to be cheap: sentences are written
+/// into one text buffer per request (events hold ranges into it), SQL statements are usually
+/// `&'static str`, and the readable [`Trace`] is only assembled when someone asks for it.
 #[derive(Debug)]
 struct Recorder {
     start: Instant,
     state: Mutex<RecorderState>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RecorderState {
-    route: Option<String>,
-    events: Vec<TraceEvent>,
+    route: Option<MatchedPath>,
+    events: Vec<RawEvent>,
+    text: String,
 }
+
+/// An event whose message (and SQL parameters) live in the trace's text buffer.
+#[derive(Debug)]
+struct RawEvent {
+    stage: Stage,
+    outcome: Outcome,
+    at_us: u64,
+    duration_us: u64,
+    message: Range<usize>,
+    sql: Option<RawSql>,
+}
+
+#[derive(Debug)]
+struct RawSql {
+    statement: Cow<'static, str>,
+    /// Parameters, separated by [`PARAM_SEPARATOR`] in the text buffer.
+    params: Range<usize>,
+    rows: u64,
+}
+
+/// The two growable buffers of a trace, recycled from evicted traces so that recording a
+/// request usually allocates neither.
+#[derive(Debug)]
+struct Buffers {
+    events: Vec<RawEvent>,
+    text: String,
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers {
+            events: Vec::with_capacity(8),
+            text: String::with_capacity(768),
+        }
+    }
+}
+
+/// Recycled buffers kept for reuse.
+const SPARE_BUFFERS: usize = 64;
+
+/// Separates SQL parameters inside the text buffer (a control character no literal contains).
+const PARAM_SEPARATOR: char = '\u{1f}';
 
 /// Most events a single trace keeps; a runaway handler cannot grow a trace without bound.
 const MAX_EVENTS_PER_TRACE: usize = 200;
+/// Most bytes of text a single trace keeps.
+const MAX_TEXT_PER_TRACE: usize = 16 * 1024;
+/// Longest request target kept in a trace (longer ones are cut, marked with `…`).
+const MAX_PATH_IN_TRACE: usize = 2048;
 
 /// The handle handlers record on. Cheap to clone; does nothing when tracing is off.
 #[derive(Debug, Clone, Default)]
 pub struct Tracer(Option<Arc<Recorder>>);
 
 impl Tracer {
-    /// A tracer that records.
+    /// A tracer that records, with fresh buffers.
     pub fn recording() -> Tracer {
+        Tracer::with_buffers(Buffers::default())
+    }
+
+    fn with_buffers(buffers: Buffers) -> Tracer {
         Tracer(Some(Arc::new(Recorder {
             start: Instant::now(),
-            state: Mutex::default(),
+            state: Mutex::new(RecorderState {
+                route: None,
+                events: buffers.events,
+                text: buffers.text,
+            }),
         })))
     }
 
@@ -111,11 +209,11 @@ impl Tracer {
         self.0.is_some()
     }
 
-    /// Records an instantaneous event.
-    pub fn note(&self, stage: Stage, outcome: Outcome, message: impl Into<String>) {
+    /// Records an instantaneous event. Pass `format_args!(…)` to format nothing when off.
+    pub fn note(&self, stage: Stage, outcome: Outcome, message: impl fmt::Display) {
         if let Some(r) = &self.0 {
             let at = r.start.elapsed();
-            push(r, stage, outcome, at, Duration::ZERO, message.into(), None);
+            push(r, stage, outcome, at, Duration::ZERO, message, None);
         }
     }
 
@@ -125,46 +223,67 @@ impl Tracer {
         stage: Stage,
         since: Instant,
         outcome: Outcome,
-        message: impl Into<String>,
+        message: impl fmt::Display,
     ) {
         if let Some(r) = &self.0 {
             let at = since.saturating_duration_since(r.start);
-            push(r, stage, outcome, at, since.elapsed(), message.into(), None);
+            push(r, stage, outcome, at, since.elapsed(), message, None);
         }
     }
 
-    /// Records a SQL statement that began at `since`.
-    pub fn sql(&self, since: Instant, statement: &str, params: Vec<String>, rows: u64) {
-        if let Some(r) = &self.0 {
-            let at = since.saturating_duration_since(r.start);
-            let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-            let noun = if statement.starts_with("SELECT") {
-                "returned"
-            } else {
-                "changed"
-            };
-            let message = format!("{} {rows} row{}", noun, if rows == 1 { "" } else { "s" });
-            let sql = SqlRecord {
+    /// Records a SQL statement that began at `since`, with its bound parameters.
+    pub fn sql(
+        &self,
+        since: Instant,
+        statement: Cow<'static, str>,
+        params: &[&dyn rusqlite::ToSql],
+        rows: u64,
+    ) {
+        let Some(r) = &self.0 else { return };
+        let at = since.saturating_duration_since(r.start);
+        let duration = since.elapsed();
+        let mut state = r.state.lock().expect("trace lock");
+        if state.events.len() >= MAX_EVENTS_PER_TRACE || state.text.len() >= MAX_TEXT_PER_TRACE {
+            return;
+        }
+        let param_start = state.text.len();
+        for (i, p) in params.iter().enumerate() {
+            if i > 0 {
+                state.text.push(PARAM_SEPARATOR);
+            }
+            super::db::write_sql_literal(&mut state.text, *p);
+        }
+        let params = param_start..state.text.len();
+        let message_start = state.text.len();
+        let verb = if statement.starts_with("SELECT") {
+            "returned"
+        } else {
+            "changed"
+        };
+        let _ = write!(
+            state.text,
+            "{verb} {rows} row{}",
+            if rows == 1 { "" } else { "s" }
+        );
+        let message = message_start..state.text.len();
+        state.events.push(RawEvent {
+            stage: Stage::Data,
+            outcome: Outcome::Ok,
+            at_us: micros(at),
+            duration_us: micros(duration),
+            message,
+            sql: Some(RawSql {
                 statement,
                 params,
                 rows,
-            };
-            push(
-                r,
-                Stage::Data,
-                Outcome::Ok,
-                at,
-                since.elapsed(),
-                message,
-                Some(sql),
-            );
-        }
+            }),
+        });
     }
 
-    /// Remembers the route template that matched.
-    pub fn set_route(&self, route: &str) {
+    /// Remembers the route template that matched (shared, not copied).
+    pub fn set_route(&self, route: &MatchedPath) {
         if let Some(r) = &self.0 {
-            r.state.lock().expect("trace lock").route = Some(route.to_string());
+            r.state.lock().expect("trace lock").route = Some(route.clone());
         }
     }
 
@@ -180,22 +299,31 @@ impl Tracer {
         })
     }
 
-    /// Ends recording and builds the trace; `None` when tracing is off.
+    /// Ends recording; `None` when tracing is off.
     pub fn finish(
         &self,
         request_id: String,
-        started_at: String,
-        method: String,
+        started_at: Timestamp,
+        method: Method,
         path: String,
         status: u16,
-    ) -> Option<Trace> {
+    ) -> Option<RecordedTrace> {
         let r = self.0.as_ref()?;
         let duration_us = micros(r.start.elapsed());
         let mut state = r.state.lock().expect("trace lock");
         let mut events = std::mem::take(&mut state.events);
+        let mut path = path;
+        if path.len() > MAX_PATH_IN_TRACE {
+            let mut cut = MAX_PATH_IN_TRACE;
+            while !path.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            path.truncate(cut);
+            path.push('…');
+        }
         // Events from concurrent work (a write that finished after a read) stay in time order.
         events.sort_by_key(|e| e.at_us);
-        Some(Trace {
+        Some(RecordedTrace {
             request_id,
             started_at,
             method,
@@ -204,6 +332,7 @@ impl Tracer {
             status,
             duration_us,
             events,
+            text: std::mem::take(&mut state.text),
         })
     }
 }
@@ -214,32 +343,100 @@ fn push(
     outcome: Outcome,
     at: Duration,
     duration: Duration,
-    message: String,
-    sql: Option<SqlRecord>,
+    message: impl fmt::Display,
+    sql: Option<RawSql>,
 ) {
     let mut state = r.state.lock().expect("trace lock");
-    if state.events.len() < MAX_EVENTS_PER_TRACE {
-        state.events.push(TraceEvent {
-            stage,
-            outcome,
-            at_us: micros(at),
-            duration_us: micros(duration),
-            message,
-            sql,
-        });
+    if state.events.len() >= MAX_EVENTS_PER_TRACE || state.text.len() >= MAX_TEXT_PER_TRACE {
+        return;
     }
+    let start = state.text.len();
+    let _ = write!(state.text, "{message}");
+    let message = start..state.text.len();
+    state.events.push(RawEvent {
+        stage,
+        outcome,
+        at_us: micros(at),
+        duration_us: micros(duration),
+        message,
+        sql,
+    });
 }
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// A finished request's trace in its compact recorded form; [`RecordedTrace::to_trace`] makes
+/// the readable [`Trace`] when someone asks for it.
+#[derive(Debug)]
+pub struct RecordedTrace {
+    request_id: String,
+    started_at: Timestamp,
+    method: Method,
+    path: String,
+    route: Option<MatchedPath>,
+    status: u16,
+    duration_us: u64,
+    events: Vec<RawEvent>,
+    text: String,
+}
+
+impl RecordedTrace {
+    /// The request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The readable trace.
+    pub fn to_trace(&self) -> Trace {
+        let text = |range: &Range<usize>| self.text.get(range.clone()).unwrap_or("").to_string();
+        Trace {
+            request_id: self.request_id.clone(),
+            started_at: self.started_at,
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            route: self.route.as_ref().map(|r| r.as_str().to_string()),
+            status: self.status,
+            duration_us: self.duration_us,
+            events: self
+                .events
+                .iter()
+                .map(|e| TraceEvent {
+                    stage: e.stage,
+                    outcome: e.outcome,
+                    at_us: e.at_us,
+                    duration_us: e.duration_us,
+                    message: text(&e.message),
+                    sql: e.sql.as_ref().map(|s| SqlRecord {
+                        statement: if s.statement.contains("  ") || s.statement.contains('\n') {
+                            s.statement.split_whitespace().collect::<Vec<_>>().join(" ")
+                        } else {
+                            s.statement.to_string()
+                        },
+                        params: {
+                            let joined = text(&s.params);
+                            if joined.is_empty() {
+                                Vec::new()
+                            } else {
+                                joined.split(PARAM_SEPARATOR).map(str::to_string).collect()
+                            }
+                        },
+                        rows: s.rows,
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The most recent traces (bounded) and a live feed of new ones.
 #[derive(Debug)]
 pub struct TraceStore {
-    ring: Mutex<VecDeque<Arc<Trace>>>,
+    ring: Mutex<VecDeque<Arc<RecordedTrace>>>,
     capacity: usize,
-    live: broadcast::Sender<Arc<Trace>>,
+    live: broadcast::Sender<Arc<RecordedTrace>>,
+    spare: Mutex<Vec<Buffers>>,
 }
 
 impl TraceStore {
@@ -250,36 +447,64 @@ impl TraceStore {
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
             capacity: capacity.max(1),
             live,
+            spare: Mutex::new(Vec::new()),
         }
+    }
+
+    /// A recording tracer, reusing the buffers of an evicted trace when one is free.
+    pub fn tracer(&self) -> Tracer {
+        let buffers = self.spare.lock().expect("spare buffers lock").pop();
+        Tracer::with_buffers(buffers.unwrap_or_default())
     }
 
     /// Keeps a finished trace, dropping the oldest when full, and tells live viewers.
-    pub fn push(&self, trace: Trace) {
+    pub fn push(&self, trace: RecordedTrace) {
         let trace = Arc::new(trace);
-        {
+        let evicted = {
             let mut ring = self.ring.lock().expect("trace store lock");
-            if ring.len() == self.capacity {
-                ring.pop_front();
+            let evicted = if ring.len() == self.capacity {
+                ring.pop_front()
+            } else {
+                None
+            };
+            ring.push_back(Arc::clone(&trace));
+            evicted
+        };
+        // Recycle the evicted trace's buffers (unless a reader still holds it), outside the lock.
+        if let Some(old) = evicted.and_then(|t| Arc::try_unwrap(t).ok()) {
+            let mut events = old.events;
+            let mut text = old.text;
+            events.clear();
+            text.clear();
+            let mut spare = self.spare.lock().expect("spare buffers lock");
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(Buffers { events, text });
             }
-            ring.push_back(trace.clone());
         }
-        // No subscribers is fine: nobody is watching.
-        let _ = self.live.send(trace);
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(trace);
+        }
     }
 
     /// Up to `limit` traces, newest first.
-    pub fn recent(&self, limit: usize) -> Vec<Arc<Trace>> {
-        let ring = self.ring.lock().expect("trace store lock");
-        ring.iter().rev().take(limit).cloned().collect()
+    pub fn recent(&self, limit: usize) -> Vec<Trace> {
+        let picked: Vec<Arc<RecordedTrace>> = {
+            let ring = self.ring.lock().expect("trace store lock");
+            ring.iter().rev().take(limit).cloned().collect()
+        };
+        picked.iter().map(|t| t.to_trace()).collect()
     }
 
     /// The trace of one request, if it is still kept.
-    pub fn get(&self, request_id: &str) -> Option<Arc<Trace>> {
-        let ring = self.ring.lock().expect("trace store lock");
-        ring.iter()
-            .rev()
-            .find(|t| t.request_id == request_id)
-            .cloned()
+    pub fn get(&self, request_id: &str) -> Option<Trace> {
+        let found = {
+            let ring = self.ring.lock().expect("trace store lock");
+            ring.iter()
+                .rev()
+                .find(|t| t.request_id == request_id)
+                .cloned()
+        };
+        found.map(|t| t.to_trace())
     }
 
     /// Number of traces kept.
@@ -293,7 +518,7 @@ impl TraceStore {
     }
 
     /// A receiver of every trace finished from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Trace>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RecordedTrace>> {
         self.live.subscribe()
     }
 }
@@ -302,9 +527,9 @@ impl TraceStore {
 mod tests {
     use super::*;
 
-    fn trace(id: &str) -> Trace {
+    fn trace(id: &str) -> RecordedTrace {
         Tracer::recording()
-            .finish(id.into(), "t".into(), "GET".into(), "/".into(), 200)
+            .finish(id.into(), Timestamp(0), Method::GET, "/".into(), 200)
             .unwrap()
     }
 
@@ -331,9 +556,42 @@ mod tests {
         t.note(Stage::Http, Outcome::Ok, "x");
         assert!(!t.has_stage(Stage::Http));
         assert!(
-            t.finish("a".into(), "t".into(), "GET".into(), "/".into(), 200)
+            t.finish("a".into(), Timestamp(0), Method::GET, "/".into(), 200)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn messages_and_sql_survive_the_compact_form() {
+        let t = Tracer::recording();
+        t.note(
+            Stage::Logic,
+            Outcome::Fail,
+            format_args!("no task has id {} → 404", 9),
+        );
+        t.sql(
+            Instant::now(),
+            Cow::Borrowed("SELECT id FROM tasks WHERE id = ?1 AND title = ?2"),
+            &[&9i64, &"a, b"],
+            0,
+        );
+        let trace = t
+            .finish("a".into(), Timestamp(0), Method::GET, "/".into(), 404)
+            .unwrap()
+            .to_trace();
+        assert_eq!(trace.events[0].message, "no task has id 9 → 404");
+        assert_eq!(trace.events[1].message, "returned 0 rows");
+        let sql = trace.events[1].sql.as_ref().unwrap();
+        assert_eq!(sql.params, ["9", "'a, b'"]);
+        assert_eq!(sql.rows, 0);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_in_json() {
+        let json = serde_json::to_string(&Timestamp(1_234_567)).unwrap();
+        assert_eq!(json, "\"1970-01-01T00:00:01.234567Z\"");
+        let back: Timestamp = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, Timestamp(1_234_567));
     }
 
     #[test]
@@ -343,7 +601,7 @@ mod tests {
             t.note(Stage::Logic, Outcome::Ok, "again");
         }
         let trace = t
-            .finish("a".into(), "t".into(), "GET".into(), "/".into(), 200)
+            .finish("a".into(), Timestamp(0), Method::GET, "/".into(), 200)
             .unwrap();
         assert_eq!(trace.events.len(), MAX_EVENTS_PER_TRACE);
     }

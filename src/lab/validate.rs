@@ -76,7 +76,9 @@ impl<'a> Fields<'a> {
 
     /// Notes a query parameter's accepted value, for the trace.
     pub fn accept(&mut self, name: &str, value: impl std::fmt::Display) {
-        self.accepted.push(format!("{name}={value}"));
+        if self.tracer.is_on() {
+            self.accepted.push(format!("{name}={value}"));
+        }
     }
 
     /// A required string field.
@@ -136,6 +138,9 @@ impl<'a> Fields<'a> {
     /// Ends validation: records the outcome and returns the 422 when anything failed.
     pub fn finish(self) -> Result<(), Problem> {
         if self.errors.is_empty() {
+            if !self.tracer.is_on() {
+                return Ok(());
+            }
             let mut names: Vec<String> = self.object.keys().cloned().collect();
             names.extend(self.accepted);
             let what = if names.is_empty() {
@@ -147,7 +152,7 @@ impl<'a> Fields<'a> {
                 Stage::Validation,
                 self.start,
                 Outcome::Ok,
-                format!("validation passed: {what}"),
+                format_args!("validation passed: {what}"),
             );
             return Ok(());
         }
@@ -160,7 +165,7 @@ impl<'a> Fields<'a> {
             Stage::Validation,
             self.start,
             Outcome::Fail,
-            format!(
+            format_args!(
                 "validation failed: {} → 422; the handler never ran",
                 reasons.join("; ")
             ),
@@ -240,7 +245,7 @@ pub fn int_param(
     max: i64,
 ) -> i64 {
     let Some(raw) = raw else {
-        fields.accept(name, format!("{default} (default)"));
+        fields.accept(name, format_args!("{default} (default)"));
         return default;
     };
     match raw.trim().parse::<i64>() {

@@ -29,8 +29,8 @@ pub fn trace_lines(trace: &Trace, width: u16) -> Vec<Line<'static>> {
     }
     facts.push(format_ms(trace.duration_us));
     facts.push(format!("id {}", trace.request_id));
-    if let Some(time) = trace.started_at.get(11..19) {
-        facts.push(time.to_string());
+    if let Some(time) = trace.started_at.to_string().get(11..19) {
+        facts.push(format!("{time} UTC"));
     }
     header.push(Span::styled(format!("  ·  {}", facts.join("  ·  ")), DIM));
     let mut lines = vec![Line::from(header)];
@@ -122,7 +122,9 @@ mod tests {
     fn a_trace_block_shows_each_stage_and_its_sql() {
         let trace = Trace {
             request_id: "abc".into(),
-            started_at: "2026-11-25T12:30:01.000000Z".into(),
+            started_at: crate::lab::trace::Timestamp(
+                crate::lab::clock::parse_micros("2026-11-25T12:30:01Z").unwrap(),
+            ),
             method: "GET".into(),
             path: "/tasks/1".into(),
             route: Some("/tasks/{id}".into()),
@@ -154,7 +156,7 @@ mod tests {
         let text = plain_text(&trace_lines(&trace, 100));
         assert_eq!(
             text,
-            "── 200 GET /tasks/1  ·  route /tasks/{id}  ·  1.500 ms  ·  id abc  ·  12:30:01\n\
+            "── 200 GET /tasks/1  ·  route /tasks/{id}  ·  1.500 ms  ·  id abc  ·  12:30:01 UTC\n\
              \x20  +0.010 ms  routing     ✓ matched route GET /tasks/{id}\n\
              \x20  +0.020 ms  data        ✓ returned 1 row (0.300 ms)\n\
              \x20                           │ SELECT id FROM tasks WHERE id = ?1\n\

@@ -7,7 +7,7 @@ use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
 use axum::extract::{Path, Query, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -70,11 +70,12 @@ async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
         .iter()
         .map(|(name, value)| json!([name.as_str(), String::from_utf8_lossy(value.as_bytes())]))
         .collect();
-    let is_json = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(is_json_media_type);
+        .map(str::to_string);
+    let is_json = content_type.as_deref().is_some_and(is_json_media_type);
     let bytes = read_body(req, &(), &tracer, start).await?;
     let mut body = json!({ "bytes": bytes.len() });
     if !bytes.is_empty() {
@@ -91,10 +92,11 @@ async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
         Stage::Parsing,
         start,
         Outcome::Ok,
-        format!(
-            "read {} header(s) and a {}-byte body",
+        format_args!(
+            "read {} header(s) and a {}-byte body ({})",
             headers.len(),
-            bytes.len()
+            bytes.len(),
+            content_type.as_deref().unwrap_or("no Content-Type")
         ),
     );
     tracer.note(
@@ -134,15 +136,35 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!("answering {code} on purpose: {class}"),
+        format_args!("answering {code} on purpose: {class}"),
     );
     if code >= 400 {
-        return Err(Problem::new(
-            ProblemKind::Demo(code),
-            format!("You asked for {code} {reason}. {meaning}"),
-        ));
+        let mut response = Problem::new(
+            ProblemKind::Status(code),
+            format!("You asked for {code} {reason} ({class}). {meaning}"),
+        )
+        .into_response();
+        // Some statuses come with a header that says what to do next.
+        let headers = response.headers_mut();
+        match code {
+            401 => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"reqlab\""),
+                );
+            }
+            405 => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            }
+            429 | 503 => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            }
+            _ => {}
+        }
+        return Ok(response);
     }
-    if code == 204 || code == 304 {
+    // These statuses never carry a body.
+    if matches!(code, 204 | 205 | 304) {
         return Ok(status.into_response());
     }
     let body = Json(json!({
@@ -162,7 +184,7 @@ fn status_class(code: u16) -> &'static str {
         2 => "2xx success: the request did what it asked",
         3 => "3xx redirection: look elsewhere (see Location)",
         4 => "4xx client error: the request must change before a retry can succeed",
-        _ => "5xx server error: the server failed; the same request may work later",
+        _ => "5xx server error: the server failed, and the same request may work later",
     }
 }
 
@@ -219,7 +241,7 @@ pub async fn not_found(tracer: Tracer, req: Request) -> Problem {
     tracer.note(
         Stage::Routing,
         Outcome::Fail,
-        format!("no route matches {path} → 404"),
+        format_args!("no route matches {path} → 404"),
     );
     Problem::not_found(format!(
         "No route matches {path}. GET / lists what the lab offers."

@@ -46,17 +46,12 @@ async fn list_traces(
 ) -> Result<Json<Value>, Problem> {
     let tracer = crate::lab::trace::Tracer::off();
     let mut fields = Fields::query(&tracer);
-    let max = lab.config.trace_capacity as i64;
-    let limit = int_param(
-        &mut fields,
-        "limit",
-        query.get("limit"),
-        50.min(max),
-        1,
-        max,
-    );
+    // Asking for more than the lab keeps is fine: you get all of them.
+    let limit = int_param(&mut fields, "limit", query.get("limit"), 50, 1, i64::MAX);
     fields.finish()?;
-    let traces: Vec<Arc<Trace>> = lab.traces.recent(limit as usize);
+    let traces: Vec<Trace> = lab
+        .traces
+        .recent(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(Json(
         json!({ "traces": traces, "tracing": lab.config.tracing }),
     ))
@@ -65,7 +60,7 @@ async fn list_traces(
 async fn get_trace(
     State(lab): State<Arc<LabState>>,
     Path(request_id): Path<String>,
-) -> Result<Json<Arc<Trace>>, Problem> {
+) -> Result<Json<Trace>, Problem> {
     lab.traces.get(&request_id).map(Json).ok_or_else(|| {
         Problem::not_found(format!(
             "No trace for request {request_id}: it never reached the lab, or it is older than the last {} kept.",
@@ -82,8 +77,8 @@ async fn stream_traces(
     let updates = BroadcastStream::new(lab.traces.subscribe()).filter_map(|item| match item {
         Ok(trace) => Event::default()
             .event("trace")
-            .id(trace.request_id.clone())
-            .json_data(&*trace)
+            .id(trace.request_id())
+            .json_data(trace.to_trace())
             .ok()
             .map(Ok),
         // A viewer too slow to keep up skips traces rather than slowing the lab down.
@@ -103,8 +98,14 @@ async fn problem_type(Path(slug): Path<String>) -> Result<Json<Value>, Problem> 
         .ok_or_else(|| Problem::not_found(format!("There is no problem type `{slug}`.")))?;
     Ok(Json(json!({
         "type": format!("/_lab/problems/{slug}"),
-        "title": kind.title(),
-        "status": kind.status().as_u16(),
+        "title": match kind {
+            ProblemKind::Status(_) => "An HTTP error status",
+            other => other.title(),
+        },
+        "status": match kind {
+            ProblemKind::Status(_) => serde_json::Value::Null,
+            other => other.status().as_u16().into(),
+        },
         "explanation": kind.explanation(),
     })))
 }

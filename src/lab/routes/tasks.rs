@@ -44,7 +44,13 @@ pub struct Task {
     updated_at: String,
 }
 
-const COLUMNS: &str = "id, title, done, created_at, updated_at";
+/// The columns every query returns, in the order the row mapper reads them. A macro, so
+/// statements are `&'static str` built at compile time, not formatted per request.
+macro_rules! columns {
+    () => {
+        "id, title, done, created_at, updated_at"
+    };
+}
 const TITLE_MAX: usize = 200;
 /// Page size bounds: no unbounded lists.
 const LIMIT_MAX: i64 = 100;
@@ -75,7 +81,7 @@ fn missing(tracer: &Tracer, id: i64) -> Problem {
     tracer.note(
         Stage::Logic,
         Outcome::Fail,
-        format!("no task has id {id} → 404"),
+        format_args!("no task has id {id} → 404"),
     );
     Problem::not_found(format!("There is no task {id}."))
 }
@@ -105,9 +111,7 @@ async fn create_task(
             let now = clock::timestamp();
             let sql = Sql::new(conn, &t);
             let task = sql.query_opt(
-                &format!(
-                    "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING {COLUMNS}"
-                ),
+                concat!("INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING ", columns!()),
                 &[&title, &done.unwrap_or(false), &now],
                 task_from_row,
             )?;
@@ -118,7 +122,7 @@ async fn create_task(
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!("created task {} → 201 with Location: {location}", task.id),
+        format_args!("created task {} → 201 with Location: {location}", task.id),
     );
     Ok((
         StatusCode::CREATED,
@@ -136,13 +140,13 @@ async fn get_task(
     let id = parse_id(&raw, "task", &tracer)?;
     let task = lab.db.read(|c| {
         Sql::new(c, &tracer).query_opt(
-            &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
+            concat!("SELECT ", columns!(), " FROM tasks WHERE id = ?1"),
             &[&id],
             task_from_row,
         )
     })?;
     let task = task.ok_or_else(|| missing(&tracer, id))?;
-    tracer.note(Stage::Logic, Outcome::Ok, format!("found task {id}"));
+    tracer.note(Stage::Logic, Outcome::Ok, format_args!("found task {id}"));
     Ok(Json(task))
 }
 
@@ -197,7 +201,7 @@ async fn update_task(
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!(
+        format_args!(
             "PATCH changes only {}; other fields keep their values",
             changing.join(" and ")
         ),
@@ -220,14 +224,12 @@ async fn write_update(
         .write(move |conn| {
             let now = clock::timestamp();
             let task = Sql::new(conn, &t).query_opt(
-                &format!(
-                    "UPDATE tasks SET \
+                concat!("UPDATE tasks SET \
                        title = COALESCE(?2, title), \
                        done = COALESCE(?3, done), \
                        updated_at = CASE WHEN COALESCE(?2, title) IS title AND COALESCE(?3, done) IS done \
                                     THEN updated_at ELSE ?4 END \
-                     WHERE id = ?1 RETURNING {COLUMNS}"
-                ),
+                     WHERE id = ?1 RETURNING ", columns!()),
                 &[&id, &title, &done, &now],
                 task_from_row,
             )?;
@@ -256,7 +258,7 @@ async fn delete_task(
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!("deleted task {id} → 204 No Content; deleting it again will be a 404, but the state stays the same (idempotent)"),
+        format_args!("deleted task {id} → 204 No Content; deleting it again will be a 404, but the state stays the same (idempotent)"),
     );
     Ok(StatusCode::NO_CONTENT)
 }
@@ -321,7 +323,7 @@ async fn list_tasks(
         tracer.note(
             Stage::Parsing,
             Outcome::Ok,
-            format!(
+            format_args!(
                 "ignored unknown query parameter(s): {} (this endpoint reads {})",
                 ignored.join(", "),
                 known.join(", ")
@@ -414,19 +416,30 @@ async fn list_tasks(
         format!(" WHERE {}", conditions.join(" AND "))
     };
     let mut sql = format!(
-        "SELECT {COLUMNS} FROM tasks{where_clause} ORDER BY {} LIMIT ?",
+        "SELECT {} FROM tasks{where_clause} ORDER BY {} LIMIT ?",
+        columns!(),
         sort.order_by()
     );
     params.push(fetch.into());
-    let describe = match &cursor {
-        Some(p) => format!("a cursor page of up to {limit} after ({}, {})", p.c, p.i),
+    match &cursor {
+        Some(p) => tracer.note(
+            Stage::Logic,
+            Outcome::Ok,
+            format_args!(
+                "fetching a cursor page of up to {limit} after ({}, {})",
+                p.c, p.i
+            ),
+        ),
         None => {
             sql.push_str(" OFFSET ?");
             params.push(offset.into());
-            format!("an offset page: limit {limit}, offset {offset}")
+            tracer.note(
+                Stage::Logic,
+                Outcome::Ok,
+                format_args!("fetching an offset page: limit {limit}, offset {offset}"),
+            );
         }
-    };
-    tracer.note(Stage::Logic, Outcome::Ok, format!("fetching {describe}"));
+    }
 
     let t = tracer.clone();
     let mut items = lab
@@ -434,7 +447,7 @@ async fn list_tasks(
         .scan(move |c| {
             let refs: Vec<&dyn rusqlite::ToSql> =
                 params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
-            Sql::new(c, &t).query(&sql, &refs, task_from_row)
+            Sql::new(c, &t).query(sql, &refs, task_from_row)
         })
         .await?;
     let more = items.len() as i64 > limit;
@@ -454,7 +467,7 @@ async fn list_tasks(
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!("{} task(s) on this page; {end_note}", items.len()),
+        format_args!("{} task(s) on this page; {end_note}", items.len()),
     );
     let mut body = json!({ "items": items, "limit": limit, "next_cursor": next_cursor });
     if cursor.is_none() {
@@ -467,7 +480,7 @@ fn bad_cursor(tracer: &Tracer, why: String) -> Problem {
     tracer.note(
         Stage::Validation,
         Outcome::Fail,
-        format!("cursor refused: {why} → 400; the handler never queried"),
+        format_args!("cursor refused: {why} → 400; the handler never queried"),
     );
     Problem::new(
         ProblemKind::BadCursor,

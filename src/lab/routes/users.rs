@@ -39,7 +39,13 @@ pub struct User {
     created_at: String,
 }
 
-const COLUMNS: &str = "id, email, name, created_at";
+/// The columns every query returns, in the order the row mapper reads them. A macro, so
+/// statements are `&'static str` built at compile time, not formatted per request.
+macro_rules! columns {
+    () => {
+        "id, email, name, created_at"
+    };
+}
 const NAME_MAX: usize = 60;
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -96,14 +102,14 @@ async fn create_user(
         tracer.note(
             Stage::Logic,
             Outcome::Fail,
-            format!("business rule: each email registers once, and {email} is taken → 409"),
+            format_args!("business rule: each email registers once, and {email} is taken → 409"),
         );
         return Err(conflict(&email));
     }
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!("business rule passed: {email} is not registered yet"),
+        format_args!("business rule passed: {email} is not registered yet"),
     );
 
     // Layer 3: the database's UNIQUE index, the guard that holds under concurrency.
@@ -115,9 +121,7 @@ async fn create_user(
             let now = clock::timestamp();
             Sql::new(conn, &t)
                 .query_opt(
-                    &format!(
-                        "INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3) RETURNING {COLUMNS}"
-                    ),
+                    concat!("INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3) RETURNING ", columns!()),
                     &[&insert_email, &name, &now],
                     user_from_row,
                 )?
@@ -130,7 +134,7 @@ async fn create_user(
             tracer.note(
                 Stage::Data,
                 Outcome::Fail,
-                format!(
+                format_args!(
                     "the UNIQUE index on users.email stopped a duplicate: another request registered {email} between the service check and this insert → 409"
                 ),
             );
@@ -142,7 +146,7 @@ async fn create_user(
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!(
+        format_args!(
             "registered user {} → 201 with Location: {location}",
             user.id
         ),
@@ -163,21 +167,21 @@ async fn get_user(
     let id = parse_id(&raw, "user", &tracer)?;
     let user = lab.db.read(|c| {
         Sql::new(c, &tracer).query_opt(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"),
             &[&id],
             user_from_row,
         )
     })?;
     match user {
         Some(user) => {
-            tracer.note(Stage::Logic, Outcome::Ok, format!("found user {id}"));
+            tracer.note(Stage::Logic, Outcome::Ok, format_args!("found user {id}"));
             Ok(Json(user))
         }
         None => {
             tracer.note(
                 Stage::Logic,
                 Outcome::Fail,
-                format!("no user has id {id} → 404"),
+                format_args!("no user has id {id} → 404"),
             );
             Err(Problem::not_found(format!("There is no user {id}.")))
         }
@@ -197,7 +201,11 @@ async fn list_users(
         .db
         .scan(move |c| {
             Sql::new(c, &t).query(
-                &format!("SELECT {COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT ?1"),
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM users ORDER BY created_at DESC, id DESC LIMIT ?1"
+                ),
                 &[&limit],
                 user_from_row,
             )
@@ -206,7 +214,7 @@ async fn list_users(
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
-        format!("listed {} user(s), newest first", users.len()),
+        format_args!("listed {} user(s), newest first", users.len()),
     );
     Ok(Json(json!({ "items": users, "limit": limit })))
 }
