@@ -6,13 +6,13 @@
 # Every server holds 1000 tasks. Needs wrk (Debian: apt-get install wrk).
 # The lab runs with tracing on and off alternately for ROUNDS rounds and the medians are
 # compared, because two processes sharing two cores make single runs noisy.
-# Settings: DURATION (default 10s), CONNECTIONS (32), WRK_THREADS (1), ROUNDS (3),
+# Settings: DURATION (default 8s), CONNECTIONS (32), WRK_THREADS (1), ROUNDS (5),
 # ONLY=lab to skip FastAPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-5}
 RESULTS=$(mktemp)
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-1}

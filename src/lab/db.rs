@@ -69,8 +69,10 @@ impl DbError {
 
 /// How long a statement waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Read connections kept for reuse; more may exist briefly under load.
-const MAX_POOLED_READERS: usize = 16;
+/// Read connections kept for reuse. Scans run on the blocking pool, so under load as many
+/// connections as concurrent scans are in use; keeping them avoids reopening (and re-preparing
+/// statements) on every request.
+const MAX_POOLED_READERS: usize = 64;
 
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 

@@ -17,7 +17,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::Row;
 use serde::Serialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Routes of the tasks resource.
@@ -316,7 +315,7 @@ async fn list_tasks(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
     query: QueryPairs,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Page>, Problem> {
     let known = ["limit", "offset", "cursor", "done", "sort"];
     let ignored = query.unknown(&known);
     if !ignored.is_empty() {
@@ -469,11 +468,22 @@ async fn list_tasks(
         Outcome::Ok,
         format_args!("{} task(s) on this page; {end_note}", items.len()),
     );
-    let mut body = json!({ "items": items, "limit": limit, "next_cursor": next_cursor });
-    if cursor.is_none() {
-        body["offset"] = json!(offset);
-    }
-    Ok(Json(body))
+    Ok(Json(Page {
+        items,
+        limit,
+        offset: cursor.is_none().then_some(offset),
+        next_cursor,
+    }))
+}
+
+/// One page of tasks. `offset` is present on offset pages only.
+#[derive(Debug, Serialize)]
+struct Page {
+    items: Vec<Task>,
+    limit: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<i64>,
+    next_cursor: Option<String>,
 }
 
 fn bad_cursor(tracer: &Tracer, why: String) -> Problem {
