@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Lab throughput and latency, measured with wrk on loopback:
+# Lab start-up time, then throughput and latency measured with wrk on loopback:
 #   GET /tasks/{id} and GET /tasks?limit=20
 #   on the reqlab lab with tracing on and off, and on an equivalent FastAPI + uvicorn app
 #   (fixtures/bench/fastapi_tasks.py) with 1 and 2 workers.
 # Every server holds 1000 tasks. Needs wrk (Debian: apt-get install wrk).
 # The lab runs with tracing on and off alternately for ROUNDS rounds and the medians are
-# compared, because two processes sharing two cores make single runs noisy.
+# compared, because two processes sharing two cores make single runs noisy; the server's CPU
+# time per request is reported too, as it is steadier than requests per second.
 # Settings: DURATION (default 8s), CONNECTIONS (32), WRK_THREADS (1), ROUNDS (5),
 # ONLY=lab to skip FastAPI.
 set -euo pipefail
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-5}
 RESULTS=$(mktemp)
+WRK_OUT=$(mktemp)
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
@@ -26,7 +28,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -f "$RESULTS"
+  rm -f "$RESULTS" "$WRK_OUT"
 }
 trap cleanup EXIT
 
@@ -40,21 +42,34 @@ wait_for() { # url
   echo "server at $1 did not come up" >&2; exit 1
 }
 
-# wrk's summary as: req/s p50 p99
-measure() { # url
-  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" 2>&1 | awk '
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# wrk's summary as: req/s p50 p99 non-2xx cpu-us-per-request (the server's CPU time divided
+# by the requests it served: unlike req/s, it barely moves when the machine is busy elsewhere).
+measure() { # url [pid]  (no pid: CPU is not measured)
+  local before=0 after=0
+  [ -n "${2:-}" ] && before=$(cpu_ticks "$2")
+  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" >"$WRK_OUT" 2>&1
+  [ -n "${2:-}" ] && after=$(cpu_ticks "$2")
+  awk -v ticks=$((after - before)) -v tick_us="$TICK_US" -v measured="${2:+yes}" '
     /^  Latency Distribution/ {dist=1}
     dist && $1=="50%" {p50=$2}
     dist && $1=="99%" {p99=$2}
+    /requests in/ {reqs=$1}
     /^Requests\/sec:/ {rps=$2}
     /Non-2xx or 3xx responses:/ {bad=$NF}
-    END {printf "%s %s %s %s\n", rps, p50, p99, (bad==""?0:bad)}'
+    END {
+      cpu = measured == "yes" ? sprintf("%.2f", ticks * tick_us / reqs) : "n/a"
+      printf "%s %s %s %s %s\n", rps, p50, p99, (bad==""?0:bad), cpu
+    }' "$WRK_OUT"
 }
 
 report() { # label endpoint result
-  read -r rps p50 p99 bad <<<"$3"
-  printf '%-28s %-22s %12s %10s %10s %8s\n' "$1" "$2" "$rps" "$p50" "$p99" "$bad"
-  printf '%s\t%s\t%s\n' "$1" "$2" "$rps" >>"$RESULTS"
+  read -r rps p50 p99 bad cpu <<<"$3"
+  printf '%-28s %-22s %12s %10s %10s %8s %10s\n' "$1" "$2" "$rps" "$p50" "$p99" "$bad" "$cpu"
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$rps" "$cpu" >>"$RESULTS"
 }
 
 run_lab() { # label extra-args...
@@ -73,8 +88,8 @@ for i in range(988):
     r = c.getresponse(); r.read()
     assert r.status == 201, r.status
 PY
-  report "$label" "GET /tasks/500" "$(measure "$url/tasks/500")"
-  report "$label" "GET /tasks?limit=20" "$(measure "$url/tasks?limit=20")"
+  report "$label" "GET /tasks/500" "$(measure "$url/tasks/500" "${pids[-1]}")"
+  report "$label" "GET /tasks?limit=20" "$(measure "$url/tasks?limit=20" "${pids[-1]}")"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
@@ -85,13 +100,31 @@ run_fastapi() { # label workers
   pids+=($!)
   local url="http://127.0.0.1:$port"
   wait_for "$url/tasks/1"
-  report "$1" "GET /tasks/500" "$(measure "$url/tasks/500")"
-  report "$1" "GET /tasks?limit=20" "$(measure "$url/tasks?limit=20")"
+  # With several workers the CPU is spent in forked children, not in the process we started.
+  local pid=""
+  [ "$2" = 1 ] && pid="${pids[-1]}"
+  report "$1" "GET /tasks/500" "$(measure "$url/tasks/500" "$pid")"
+  report "$1" "GET /tasks?limit=20" "$(measure "$url/tasks?limit=20" "$pid")"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 }
 
+# Start-up: from launching `reqlab serve --port 0 --memory` to its "listening on" line.
+"$PY" - "$BIN" <<'PY'
+import statistics, subprocess, sys, time
+times = []
+for _ in range(10):
+    start = time.perf_counter()
+    p = subprocess.Popen([sys.argv[1], "serve", "--port", "0", "--memory"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    times.append((time.perf_counter() - start) * 1000)
+    p.terminate(); p.wait()
+    assert line.startswith("listening on http://127.0.0.1:"), line
+print(f"start-up to 'listening on': median {statistics.median(times):.1f} ms, max {max(times):.1f} ms (10 runs)")
+PY
+
 echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, $ROUNDS rounds; $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-28s %-22s %12s %10s %10s %8s\n' server endpoint req/s p50 p99 non-2xx
+printf '%-28s %-22s %12s %10s %10s %8s %10s\n' server endpoint req/s p50 p99 non-2xx cpu-us/req
 for round in $(seq 1 "$ROUNDS"); do
   run_lab "reqlab (tracing on)"
   run_lab "reqlab (tracing off)" --no-trace
@@ -106,16 +139,24 @@ echo "medians (req/s):"
 "$PY" - "$RESULTS" <<'PY'
 import statistics, sys, collections
 runs = collections.defaultdict(list)
+cpu = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    server, endpoint, rps = line.rstrip("\n").split("\t")
+    server, endpoint, rps, us = line.rstrip("\n").split("\t")
     runs[(server, endpoint)].append(float(rps))
+    if us != "n/a":
+        cpu[(server, endpoint)].append(float(us))
 med = {k: statistics.median(v) for k, v in runs.items()}
+med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
 for (server, endpoint), m in med.items():
-    print(f"  {server:<28} {endpoint:<22} {m:>10.0f}  (of {len(runs[(server, endpoint)])})")
+    c = med_cpu.get((server, endpoint))
+    shown = f"{c:>7.2f} cpu-us/req" if c is not None else "    n/a cpu-us/req"
+    print(f"  {server:<28} {endpoint:<22} {m:>10.0f} req/s  {shown}  (of {len(runs[(server, endpoint)])})")
 for endpoint in ("GET /tasks/500", "GET /tasks?limit=20"):
     on, off = med.get(("reqlab (tracing on)", endpoint)), med.get(("reqlab (tracing off)", endpoint))
     if on and off:
-        print(f"tracing cost on {endpoint}: {100 * (off - on) / off:.1f}% of throughput")
+        c_on, c_off = med_cpu[("reqlab (tracing on)", endpoint)], med_cpu[("reqlab (tracing off)", endpoint)]
+        print(f"tracing cost on {endpoint}: {100 * (off - on) / off:.1f}% of throughput, "
+              f"{100 * (c_on - c_off) / c_on:.1f}% of the server's CPU per request")
     fast = [m for (s, e), m in med.items() if s.startswith("fastapi") and e == endpoint]
     if on and fast:
         print(f"lab (tracing on) vs best FastAPI on {endpoint}: {on / max(fast):.1f}x")

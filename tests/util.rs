@@ -170,7 +170,9 @@ pub fn reqlab(data_dir: &std::path::Path) -> std::process::Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .env("REQLAB_DATA_DIR", data_dir)
-        .env("COLUMNS", "80");
+        .env("COLUMNS", "80")
+        // Fixture apps started through reqlab must not leave bytecode in the repository.
+        .env("PYTHONDONTWRITEBYTECODE", "1");
     cmd
 }
 

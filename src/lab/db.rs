@@ -4,8 +4,11 @@
 //! - **Point reads** (a row by primary key) run inline on the async worker, on a pooled read
 //!   connection. From a warm page cache they take microseconds; hopping to another thread would
 //!   cost more than the read itself.
-//! - **Scans** (lists, offset pages) run on tokio's blocking pool ([`Db::scan`]): their cost
-//!   grows with the data, and they must not stall other requests.
+//! - **Index walks bounded by a LIMIT** (a first page, a cursor page) also run inline: they
+//!   touch at most `limit + 1` rows.
+//! - **Scans** (deep offset pages, filters and sorts without an index) run on tokio's blocking
+//!   pool ([`Db::scan`]): their cost grows with the data, and they must not stall other
+//!   requests.
 //! - **Writes** go to one writer thread through a queue ([`Db::write`]). SQLite allows one
 //!   writer at a time anyway; a single thread makes that explicit, and waiting on the busy
 //!   timeout never blocks an async worker.

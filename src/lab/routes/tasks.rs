@@ -440,15 +440,23 @@ async fn list_tasks(
         }
     }
 
-    let t = tracer.clone();
-    let mut items = lab
-        .db
-        .scan(move |c| {
-            let refs: Vec<&dyn rusqlite::ToSql> =
-                params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
-            Sql::new(c, &t).query(sql, &refs, task_from_row)
-        })
-        .await?;
+    // A page read straight off the (created_at, id) index touches at most limit + 1 rows, so
+    // it runs inline like a point read. Skipping an offset, filtering on done or sorting by
+    // title can touch every row, so those go to the blocking pool.
+    let bounded = (cursor.is_some() || offset == 0)
+        && done.is_none()
+        && matches!(sort, Sort::NewestFirst | Sort::OldestFirst);
+    let run = move |c: &rusqlite::Connection, t: &Tracer| {
+        let refs: Vec<&dyn rusqlite::ToSql> =
+            params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+        Sql::new(c, t).query(sql, &refs, task_from_row)
+    };
+    let mut items = if bounded {
+        lab.db.read(|c| run(c, &tracer))?
+    } else {
+        let t = tracer.clone();
+        lab.db.scan(move |c| run(c, &t)).await?
+    };
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
 
