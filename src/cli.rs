@@ -15,7 +15,7 @@ use std::path::PathBuf;
     propagate_version = true
 )]
 #[command(
-    after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab trace --follow     watch each request's trace (in a second terminal)"
+    after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself"
 )]
 pub struct Cli {
     /// When to use colors: `auto` uses them on a terminal unless NO_COLOR is set.
