@@ -4,7 +4,7 @@
 //! readable database is moved aside (never deleted) and a fresh one started, with a message
 //! saying where the old one went.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// File name inside the data directory.
@@ -163,19 +163,6 @@ impl Progress {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// When `challenge` first passed, if it has.
-    pub fn passed_at(&self, challenge: &str) -> anyhow::Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT min(passed_at) FROM challenge_passes WHERE challenge = ?1",
-                [challenge],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
     /// Forgets everything.
     pub fn reset(&self) -> anyhow::Result<usize> {
         Ok(self.conn.execute("DELETE FROM challenge_passes", [])?)
@@ -201,8 +188,6 @@ mod tests {
         let passes = p.first_passes().unwrap();
         assert_eq!(passes.len(), 1);
         assert_eq!(passes[0].challenge, "rest-crud");
-        assert!(p.passed_at("rest-crud").unwrap().is_some());
-        assert!(p.passed_at("etag").unwrap().is_none());
         assert_eq!(p.reset().unwrap(), 2);
         assert!(p.first_passes().unwrap().is_empty());
     }

@@ -81,14 +81,6 @@ impl Stage {
             other => other.id(),
         }
     }
-
-    /// True for the cross-cutting concerns that wrap the pipeline rather than sit in it.
-    pub fn is_cross_cutting(self) -> bool {
-        matches!(
-            self,
-            Stage::Middleware | Stage::Caching | Stage::Security | Stage::Observability
-        )
-    }
 }
 
 impl fmt::Display for Stage {

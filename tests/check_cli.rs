@@ -50,19 +50,11 @@ fn the_lab_passes_every_challenge_whose_lesson_exists() {
             "{id} missing:\n{text}"
         );
     }
-    assert!(text.contains(" 0 failed"), "{text}");
-    assert!(
-        stderr(&out).contains("not running auth-jwt"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(text, " 0 failed");
+    assert_contains!(stderr(&out), "not running auth-jwt");
     // Passing against the lab shows what passing looks like; it is not the learner's pass.
     let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
-    assert!(
-        stdout(&progress).contains("0 of 12 challenges passed"),
-        "{}",
-        stdout(&progress)
-    );
+    assert_contains!(stdout(&progress), "0 of 12 challenges passed");
 }
 
 #[test]
@@ -113,12 +105,12 @@ fn junit_records_failures_with_their_evidence() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let xml = stdout(&out);
-    assert!(xml.contains(r#"failures="1""#), "{xml}");
-    assert!(
-        xml.contains(r#"<failure message="expected `done` = true" type="data">"#),
-        "{xml}"
+    assert_contains!(xml, r#"failures="1""#);
+    assert_contains!(
+        xml,
+        r#"<failure message="expected `done` = true" type="data">"#
     );
-    assert!(xml.contains("curl -i"), "{xml}");
+    assert_contains!(xml, "curl -i");
     assert!(!xml.contains('\x1b'), "no color codes in XML");
 }
 
@@ -151,8 +143,11 @@ fn json_and_tap_formats() {
         .unwrap();
     let tap = stdout(&out);
     assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
-    assert!(tap.contains("not ok 2 - [routing] http-basics: DELETE /health returns 405 with Allow listing GET\n  ---\n"), "{tap}");
-    assert!(tap.contains("ok 1 - [response]"), "{tap}");
+    assert_contains!(
+        tap,
+        "not ok 2 - [routing] http-basics: DELETE /health returns 405 with Allow listing GET\n  ---\n"
+    );
+    assert_contains!(tap, "ok 1 - [response]");
 }
 
 #[test]
@@ -170,8 +165,8 @@ fn a_failure_prints_a_curl_command_that_reproduces_it() {
         .find(|l| l.contains("create returns 201 with an id"))
         .unwrap();
     assert!(line.starts_with("  ✗ [logic] "), "{line}");
-    assert!(text.contains("expected  status 201"), "{text}");
-    assert!(text.contains("actual    status 200"), "{text}");
+    assert_contains!(text, "expected  status 201");
+    assert_contains!(text, "actual    status 200");
     let curl = text
         .lines()
         .find_map(|l| l.trim_start().strip_prefix("request   "))
@@ -207,24 +202,16 @@ fn run_starts_the_server_waits_for_it_and_stops_it() {
         .unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("[check] started your server"), "{err}");
+    assert_contains!(err, "[check] started your server");
     assert!(
         err.contains("[your server] INFO:"),
         "the server's output is shown, prefixed:\n{err}"
     );
     assert!(port_is_closed(port), "the server was stopped");
-    assert!(err.contains("progress recorded: rest-crud passed"), "{err}");
+    assert_contains!(err, "progress recorded: rest-crud passed");
     let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
-    assert!(
-        stdout(&progress).contains("✓ rest-crud"),
-        "{}",
-        stdout(&progress)
-    );
-    assert!(
-        stdout(&progress).contains("1 of 12 challenges passed"),
-        "{}",
-        stdout(&progress)
-    );
+    assert_contains!(stdout(&progress), "✓ rest-crud");
+    assert_contains!(stdout(&progress), "1 of 12 challenges passed");
 }
 
 #[test]
@@ -242,10 +229,10 @@ fn run_says_when_the_server_exits_early() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("[your server] oops"), "{err}");
-    assert!(
-        err.contains("your server exited (exit status: 3) before it listened on 127.0.0.1:"),
-        "{err}"
+    assert_contains!(err, "[your server] oops");
+    assert_contains!(
+        err,
+        "your server exited (exit status: 3) before it listened on 127.0.0.1:"
     );
 }
 
@@ -268,11 +255,7 @@ fn usage_mistakes_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("must be an http:// or https:// URL"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "must be an http:// or https:// URL");
     let out = reqlab(data.path()).args(["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = reqlab(data.path())
@@ -280,11 +263,7 @@ fn usage_mistakes_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("between 0.1 and 600 seconds"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "between 0.1 and 600 seconds");
 }
 
 #[test]
@@ -295,11 +274,7 @@ fn a_challenge_the_lab_does_not_serve_is_a_usage_error_against_the_lab() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("the lab does not serve `etag` yet"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "the lab does not serve `etag` yet");
     let list = reqlab(data.path())
         .args(["check", "--list"])
         .output()
@@ -309,7 +284,7 @@ fn a_challenge_the_lab_does_not_serve_is_a_usage_error_against_the_lab() {
         text.contains("etag") && text.contains("no lesson yet"),
         "{text}"
     );
-    assert!(text.contains("lesson rest-resources"), "{text}");
+    assert_contains!(text, "lesson rest-resources");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,11 +310,7 @@ async fn run_refuses_a_port_that_is_already_taken() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("something is already listening on 127.0.0.1:"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "something is already listening on 127.0.0.1:");
     assert!(
         !stderr(&out).contains("started your server"),
         "nothing was started"
@@ -364,17 +335,9 @@ async fn passes_against_a_running_lab_are_not_recorded_as_the_learners() {
     .await
     .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("is a reqlab lab server"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "is a reqlab lab server");
     let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
-    assert!(
-        stdout(&progress).contains("0 of 12"),
-        "{}",
-        stdout(&progress)
-    );
+    assert_contains!(stdout(&progress), "0 of 12");
     lab.stop().await.unwrap();
 }
 
@@ -384,11 +347,7 @@ fn progress_reset_asks_first_and_a_broken_store_is_moved_aside() {
     std::fs::write(data.path().join("progress.db"), b"not a database").unwrap();
     let out = reqlab(data.path()).args(["progress"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("could not be read; it was moved to"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "could not be read; it was moved to");
     let aside: Vec<_> = std::fs::read_dir(data.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -407,7 +366,7 @@ fn progress_reset_asks_first_and_a_broken_store_is_moved_aside() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "no terminal to confirm on");
-    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    assert_contains!(stderr(&out), "pass --yes");
     let out = reqlab(data.path())
         .args(["progress", "reset", "--yes"])
         .output()

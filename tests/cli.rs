@@ -96,11 +96,7 @@ fn an_unknown_lesson_is_a_clear_error_with_exit_2() {
 fn conflicting_flags_are_usage_errors() {
     let out = run(&["serve", "--memory", "--db", "x.db"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot be used with"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "cannot be used with");
 }
 
 #[test]
@@ -109,8 +105,8 @@ fn malformed_lessons_from_disk_are_reported_with_file_and_line() {
     let out = run(&["lessons", "--lessons", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let text = stderr(&out);
-    assert!(text.contains("01-broken-toml/lesson.toml:3:"), "{text}");
-    assert!(text.contains("03-mismatched/lesson.md:7:1:"), "{text}");
+    assert_contains!(text, "01-broken-toml/lesson.toml:3:");
+    assert_contains!(text, "03-mismatched/lesson.md:7:1:");
 }
 
 #[test]
@@ -129,11 +125,7 @@ fn dev_check_passes_on_the_built_in_course() {
 fn trace_without_a_lab_says_how_to_start_one() {
     let out = run(&["trace", "--url", "http://127.0.0.1:9"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("nothing is listening at http://127.0.0.1:9"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains!(stderr(&out), "nothing is listening at http://127.0.0.1:9");
     assert!(stderr(&out).contains("reqlab serve"));
 }
 

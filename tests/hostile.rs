@@ -103,8 +103,8 @@ async fn a_server_that_never_answers_times_out() {
     })
     .await;
     let msg = failure(&run_against(&url, false).await);
-    assert!(msg.contains("no complete response within 1 s"), "{msg}");
-    assert!(msg.contains("did not answer"), "{msg}");
+    assert_contains!(msg, "no complete response within 1 s");
+    assert_contains!(msg, "did not answer");
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn a_body_that_drips_forever_times_out() {
     })
     .await;
     let msg = failure(&run_against(&url, false).await);
-    assert!(msg.contains("no complete response within 1 s"), "{msg}");
+    assert_contains!(msg, "no complete response within 1 s");
     assert!(
         msg.contains("still going") || msg.contains("did not finish"),
         "{msg}"
@@ -154,7 +154,7 @@ async fn a_hundred_megabyte_body_is_cut_at_the_cap() {
     .await;
     let outcome = run_against(&url, false).await;
     let msg = failure(&outcome);
-    assert!(msg.contains("larger than 1 MiB"), "{msg}");
+    assert_contains!(msg, "larger than 1 MiB");
     let exchange = outcome.checks[0]
         .finding
         .as_ref()
@@ -181,7 +181,7 @@ async fn invalid_utf8_json_is_a_clear_failure() {
     })
     .await;
     let msg = failure(&run_against(&url, false).await);
-    assert!(msg.contains("not valid JSON"), "{msg}");
+    assert_contains!(msg, "not valid JSON");
 }
 
 #[tokio::test]
@@ -202,7 +202,7 @@ async fn a_redirect_loop_is_reported_not_followed_forever() {
         "{msg}"
     );
     let msg = failure(&run_against(&url, true).await);
-    assert!(msg.contains("too many redirects"), "{msg}");
+    assert_contains!(msg, "too many redirects");
 }
 
 #[tokio::test]
@@ -214,7 +214,7 @@ async fn a_reset_connection_is_a_clear_failure() {
     })
     .await;
     let msg = failure(&run_against(&url, false).await);
-    assert!(msg.contains("closed the connection"), "{msg}");
+    assert_contains!(msg, "closed the connection");
 }
 
 #[tokio::test]
@@ -227,7 +227,7 @@ async fn garbage_instead_of_http_is_a_clear_failure() {
     })
     .await;
     let msg = failure(&run_against(&url, false).await);
-    assert!(msg.contains("did not answer with HTTP"), "{msg}");
+    assert_contains!(msg, "did not answer with HTTP");
 }
 
 #[tokio::test]
@@ -238,10 +238,8 @@ async fn nothing_listening_names_the_address_and_how_to_start() {
         l.local_addr().unwrap().port()
     };
     let msg = failure(&run_against(&format!("http://127.0.0.1:{port}"), false).await);
-    assert!(
-        msg.contains(&format!(
-            "nothing is listening on 127.0.0.1:{port} — is your server running?"
-        )),
-        "{msg}"
+    assert_contains!(
+        msg,
+        &format!("nothing is listening on 127.0.0.1:{port} — is your server running?")
     );
 }

@@ -54,8 +54,8 @@ async fn serve_reports_a_busy_port_clearly() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot listen on 127.0.0.1:"), "{stderr}");
-    assert!(stderr.contains("--port 0"), "{stderr}");
+    assert_contains!(stderr, "cannot listen on 127.0.0.1:");
+    assert_contains!(stderr, "--port 0");
     lab.stop().await.unwrap();
 }
 
@@ -178,17 +178,14 @@ async fn trace_follow_prints_a_422_with_validation_failing_before_the_handler() 
         .to_string();
 
     let header = out.wait_for("422 POST /users", DEADLINE);
-    assert!(header.contains(&id), "{header}");
+    assert_contains!(header, &id);
     out.wait_for("parsing", DEADLINE);
     let validation = out.wait_for("validation", DEADLINE);
-    assert!(
-        validation.contains("✗ validation failed: `email`"),
-        "{validation}"
-    );
+    assert_contains!(validation, "✗ validation failed: `email`");
     let rest = out.wait_for("response", DEADLINE);
-    assert!(rest.contains("sent 422"), "{rest}");
+    assert_contains!(rest, "sent 422");
     let block = out.seen.join("\n");
-    assert!(block.contains("the handler never ran"), "{block}");
+    assert_contains!(block, "the handler never ran");
     assert!(
         !block.contains(" logic "),
         "no business-logic stage ran:\n{block}"

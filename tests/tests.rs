@@ -8,6 +8,10 @@
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
 
+// First, so its macros are visible to the modules below.
+#[macro_use]
+mod util;
+
 mod check_cli;
 mod cli;
 mod content;
@@ -15,4 +19,3 @@ mod fixture_apps;
 mod hostile;
 mod lab_router;
 mod lab_server;
-mod util;

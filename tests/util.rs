@@ -253,3 +253,12 @@ impl Lines {
         }
     }
 }
+
+/// Asserts that `text` contains `needle`, showing the whole text when it does not.
+macro_rules! assert_contains {
+    ($text:expr, $needle:expr $(,)?) => {{
+        let text: &str = &$text;
+        let needle: &str = &$needle;
+        assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+    }};
+}

@@ -474,13 +474,17 @@ fn json_type(v: &Value) -> &'static str {
 
 /// A JSON value in one line, shortened.
 pub fn excerpt(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 120 {
-        let cut: String = s.chars().take(117).collect();
-        format!("{cut}…")
-    } else {
-        s
+    shorten(&v.to_string(), 120)
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
     }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 fn json_diff(expected: &Value, actual: &Value) -> Option<String> {
@@ -536,11 +540,7 @@ fn text_excerpt(text: &str) -> String {
     if one_line.is_empty() {
         return "(empty)".into();
     }
-    if one_line.chars().count() > 160 {
-        format!("{}…", one_line.chars().take(157).collect::<String>())
-    } else {
-        one_line
-    }
+    shorten(&one_line, 160)
 }
 
 #[cfg(test)]

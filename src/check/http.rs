@@ -12,27 +12,6 @@ use std::time::{Duration, Instant};
 /// Most response-body bytes read per request; the rest is discarded.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A request as sent.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SentRequest {
-    /// Method.
-    pub method: String,
-    /// Full URL.
-    pub url: String,
-    /// Headers set by the check (the client adds Host, User-Agent…).
-    pub headers: Vec<(String, String)>,
-    /// Body bytes, if any.
-    #[serde(skip)]
-    pub body: Option<Vec<u8>>,
-}
-
-impl SentRequest {
-    /// The request as a curl command.
-    pub fn curl(&self) -> String {
-        crate::curl::command(&self.method, &self.url, &self.headers, self.body.as_deref())
-    }
-}
-
 /// A response as received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -113,7 +92,7 @@ pub enum TransportError {
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// What was sent.
-    pub request: SentRequest,
+    pub request: Outgoing,
     /// What came back.
     pub response: Result<Received, TransportError>,
 }
@@ -126,19 +105,31 @@ pub struct Client {
     timeout: Duration,
 }
 
-/// A request to send.
+/// A request: what a check sends, and the record of what it sent.
 #[derive(Debug, Clone, Default)]
 pub struct Outgoing {
     /// Method.
     pub method: String,
     /// Full URL.
     pub url: String,
-    /// Headers.
+    /// Headers set by the check (the client adds Host, User-Agent…).
     pub headers: Vec<(String, String)>,
-    /// Body.
+    /// Body bytes, if any.
     pub body: Option<Vec<u8>>,
     /// Follow redirects.
     pub follow_redirects: bool,
+}
+
+impl Outgoing {
+    /// The request as a curl command.
+    pub fn curl(&self) -> String {
+        let mut cmd =
+            crate::curl::command(&self.method, &self.url, &self.headers, self.body.as_deref());
+        if self.follow_redirects {
+            cmd.push_str(" -L");
+        }
+        cmd
+    }
 }
 
 impl Client {
@@ -165,18 +156,12 @@ impl Client {
     }
 
     /// Sends a request and records the exchange; never fails, never panics.
-    pub async fn send(&self, out: Outgoing) -> Exchange {
-        let request = SentRequest {
-            method: out.method.clone(),
-            url: out.url.clone(),
-            headers: out.headers.clone(),
-            body: out.body.clone(),
-        };
-        let response = self.perform(out).await;
+    pub async fn send(&self, request: Outgoing) -> Exchange {
+        let response = self.perform(&request).await;
         Exchange { request, response }
     }
 
-    async fn perform(&self, out: Outgoing) -> Result<Received, TransportError> {
+    async fn perform(&self, out: &Outgoing) -> Result<Received, TransportError> {
         let method = reqwest::Method::from_bytes(out.method.as_bytes()).map_err(|_| {
             TransportError::Other(format!("`{}` is not an HTTP method", out.method))
         })?;
@@ -189,8 +174,8 @@ impl Client {
         for (name, value) in &out.headers {
             builder = builder.header(name, value);
         }
-        if let Some(body) = out.body {
-            builder = builder.body(body);
+        if let Some(body) = &out.body {
+            builder = builder.body(body.clone());
         }
         let start = Instant::now();
         let mut response = builder

@@ -177,13 +177,7 @@ pub fn body_excerpt(r: &Received) -> Vec<String> {
     let mut lines: Vec<String> = text
         .lines()
         .take(BODY_LINES)
-        .map(|l| {
-            if l.chars().count() > 160 {
-                format!("{}…", l.chars().take(159).collect::<String>())
-            } else {
-                l.to_string()
-            }
-        })
+        .map(|l| super::assert::shorten(l, 160))
         .collect();
     let total = text.lines().count();
     if total > BODY_LINES {
@@ -306,8 +300,9 @@ pub fn junit(outcomes: &[ChallengeOutcome]) -> anyhow::Result<String> {
             case.push_attribute(("time", format!("{:.3}", c.duration.as_secs_f64()).as_str()));
             w.write_event(Event::Start(case))?;
             if let Some(f) = &c.finding {
+                // The text reporter's evidence, without colors.
                 let mut details = Vec::new();
-                check_details(&mut details, c)?;
+                text_check(&mut details, c)?;
                 let details = xml_safe(&strip_ansi(&String::from_utf8_lossy(&details)));
                 let failed = c.status == Status::Fail
                     || (c.status == Status::Skip && c.severity == Severity::Must);
@@ -338,14 +333,6 @@ pub fn junit(outcomes: &[ChallengeOutcome]) -> anyhow::Result<String> {
     let mut xml = String::from_utf8(w.into_inner())?;
     xml.push('\n');
     Ok(xml)
-}
-
-fn check_details(out: &mut Vec<u8>, c: &CheckOutcome) -> io::Result<()> {
-    // The text reporter's evidence, without colors.
-    let mut buf = Vec::new();
-    text_check(&mut buf, c)?;
-    out.extend(buf);
-    Ok(())
 }
 
 /// Drops characters XML 1.0 cannot carry (control bytes a server may have sent).

@@ -309,14 +309,6 @@ impl Challenge {
             Err(errors)
         }
     }
-
-    /// Number of `must` checks.
-    pub fn must_count(&self) -> usize {
-        self.checks
-            .iter()
-            .filter(|c| c.severity == Severity::Must)
-            .count()
-    }
 }
 
 /// Everything wrong with one check. `captured` accumulates variables captured so far, so a
@@ -630,7 +622,6 @@ expect = [{ status = [200] }, { header = "Content-Type", matches = "json" }]
         let c = parse(OK).unwrap();
         assert_eq!(c.checks.len(), 2);
         assert_eq!(c.checks[1].severity, Severity::Should);
-        assert_eq!(c.must_count(), 1);
     }
 
     #[test]

@@ -117,11 +117,13 @@ CREATE TABLE users (
 -- The last guard against duplicate emails, even when two requests race.
 CREATE UNIQUE INDEX users_email_unique ON users (email);
 
--- Per-database settings, such as the key that signs pagination cursors.
+-- Per-database settings, such as the key that signs pagination cursors. randomblob() draws on
+-- SQLite's generator, which is seeded from the operating system's randomness.
 CREATE TABLE lab_meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
+INSERT INTO lab_meta (key, value) VALUES ('cursor_key', randomblob(32));
 "#];
 
 impl Db {
@@ -207,33 +209,13 @@ impl Db {
         rx.await.map_err(|_| DbError::WriterGone)?
     }
 
-    /// Reads a per-database secret, creating it (random, 32 bytes) the first time.
+    /// Reads a per-database secret made when the database was created (see [`MIGRATIONS`]).
     pub fn secret(&self, key: &str) -> Result<Vec<u8>, DbError> {
-        let existing = self.read(|c| {
+        self.read(|c| {
             c.query_row("SELECT value FROM lab_meta WHERE key = ?1", [key], |r| {
                 r.get::<_, Vec<u8>>(0)
             })
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                other => Err(other),
-            })
-        })?;
-        if let Some(value) = existing {
-            return Ok(value);
-        }
-        let mut fresh = vec![0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| DbError::Task(e.to_string()))?;
-        // Runs on the caller's thread at start-up, before the lab serves anything.
-        let conn = open_connection(&self.uri, self.is_file, false)?;
-        conn.execute(
-            "INSERT OR IGNORE INTO lab_meta (key, value) VALUES (?1, ?2)",
-            rusqlite::params![key, fresh],
-        )?;
-        let stored = conn.query_row("SELECT value FROM lab_meta WHERE key = ?1", [key], |r| {
-            r.get::<_, Vec<u8>>(0)
-        })?;
-        Ok(stored)
+        })
     }
 
     /// Stops the writer thread after the queued writes finish.
@@ -437,11 +419,6 @@ impl<'a> Sql<'a> {
             }
         }
     }
-
-    /// The rowid of the last insert on this connection.
-    pub fn last_insert_rowid(&self) -> i64 {
-        self.conn.last_insert_rowid()
-    }
 }
 
 /// A short reason for a refused statement, fit for a trace (constraint names, not paths).
@@ -552,14 +529,14 @@ mod tests {
             })
             .await
             .unwrap();
-            db.secret("k").unwrap()
+            db.secret("cursor_key").unwrap()
         };
         let db = Db::open(&DbLocation::File(path)).unwrap();
         let n: i64 = db
             .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
             .unwrap();
         assert_eq!(n, SEED_TASKS.len() as i64 - 1);
-        assert_eq!(db.secret("k").unwrap(), first);
+        assert_eq!(db.secret("cursor_key").unwrap(), first);
         assert_eq!(first.len(), 32);
     }
 

@@ -4,7 +4,7 @@
 //! wrong content type → 415, body over the limit → 413, unparsable JSON → 400.
 
 use super::error::{Problem, ProblemKind};
-use super::middleware::{RequestContext, plural_bytes};
+use super::middleware::{Bytes as Size, RequestContext};
 use super::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -70,7 +70,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     Outcome::Ok,
                     format_args!(
                         "parsed {} of {}",
-                        plural_bytes(bytes.len() as u64),
+                        Size(Some(bytes.len() as u64)),
                         content_type.as_deref().unwrap_or("JSON")
                     ),
                 );
@@ -114,14 +114,14 @@ pub async fn read_body<S: Send + Sync>(
                 Outcome::Fail,
                 format_args!(
                     "the body is over the {} limit → 413; it was not read further",
-                    plural_bytes(limit as u64)
+                    Size(Some(limit as u64))
                 ),
             );
             Problem::new(
                 ProblemKind::PayloadTooLarge,
                 format!(
                     "The body is larger than this server accepts ({}).",
-                    plural_bytes(limit as u64)
+                    Size(Some(limit as u64))
                 ),
             )
         } else {

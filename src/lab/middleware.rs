@@ -37,14 +37,14 @@ const MAX_REQUEST_ID_LEN: usize = 200;
 pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let target = req.uri().path_and_query().map_or_else(
-        || req.uri().path().to_string(),
-        |pq| pq.as_str().to_string(),
-    );
-    let lab_internal = req.uri().path().starts_with("/_lab/");
+    // A cheap handle on the target; it becomes text only for a trace or a 405.
+    let uri = req.uri().clone();
+    let target = || uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let lab_internal = uri.path().starts_with("/_lab/");
 
     let supplied = client_request_id(req.headers());
-    let request_id = supplied.clone().unwrap_or_else(new_request_id);
+    let kept_client_id = supplied.is_some();
+    let request_id = supplied.unwrap_or_else(new_request_id);
 
     let tracer = if lab.config.tracing && !lab_internal {
         lab.traces.tracer()
@@ -53,7 +53,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     };
     let started_at = tracer.is_on().then(Timestamp::now);
     if tracer.is_on() {
-        let id_note = if supplied.is_some() {
+        let id_note = if kept_client_id {
             "kept the client's X-Request-ID"
         } else if req.headers().contains_key(&X_REQUEST_ID) {
             "ignored an unusable X-Request-ID and generated a new id"
@@ -64,7 +64,8 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             Stage::Http,
             Outcome::Ok,
             format_args!(
-                "received {method} {target} over {} with {}; {id_note}",
+                "received {method} {} over {} with {}; {id_note}",
+                target(),
                 version_name(req.version()),
                 RequestBody(req.headers())
             ),
@@ -80,7 +81,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
         && response.extensions().get::<Problem>().is_none()
     {
-        response = method_not_allowed(&tracer, &method, &target, response);
+        response = method_not_allowed(&tracer, &method, uri.path(), response);
     }
     let status = response.status();
     if (status.is_client_error() || status.is_server_error())
@@ -131,8 +132,13 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             ),
         );
         let started_at = started_at.unwrap_or_else(Timestamp::now);
-        if let Some(trace) = tracer.finish(request_id, started_at, method, target, status.as_u16())
-        {
+        if let Some(trace) = tracer.finish(
+            request_id,
+            started_at,
+            method,
+            target().to_string(),
+            status.as_u16(),
+        ) {
             lab.traces.push(trace);
         }
     }
@@ -161,7 +167,7 @@ pub async fn note_route(req: Request, next: Next) -> Response {
 fn method_not_allowed(
     tracer: &Tracer,
     method: &axum::http::Method,
-    target: &str,
+    path: &str,
     response: Response,
 ) -> Response {
     // The router lists methods as `GET,HEAD`; spaced out is easier to read and means the same.
@@ -174,7 +180,6 @@ fn method_not_allowed(
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(", ");
-    let path = target.split('?').next().unwrap_or(target);
     tracer.note(
         Stage::Routing,
         Outcome::Fail,
@@ -284,8 +289,8 @@ impl std::fmt::Display for RequestBody<'_> {
     }
 }
 
-/// A response size for the trace: "no body", "1 byte", "42 bytes", "a streamed body".
-struct Bytes(Option<u64>);
+/// A size for trace sentences: "1 byte", "42 bytes", or "a streamed body" when unknown.
+pub struct Bytes(pub Option<u64>);
 
 impl std::fmt::Display for Bytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -294,15 +299,6 @@ impl std::fmt::Display for Bytes {
             Some(1) => f.write_str("1 byte"),
             Some(n) => write!(f, "{n} bytes"),
         }
-    }
-}
-
-/// "1 byte", "42 bytes".
-pub fn plural_bytes(n: u64) -> String {
-    if n == 1 {
-        "1 byte".into()
-    } else {
-        format!("{n} bytes")
     }
 }
 

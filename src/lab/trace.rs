@@ -287,18 +287,6 @@ impl Tracer {
         }
     }
 
-    /// True when some event of `stage` was recorded.
-    pub fn has_stage(&self, stage: Stage) -> bool {
-        self.0.as_ref().is_some_and(|r| {
-            r.state
-                .lock()
-                .expect("trace lock")
-                .events
-                .iter()
-                .any(|e| e.stage == stage)
-        })
-    }
-
     /// Ends recording; `None` when tracing is off.
     pub fn finish(
         &self,
@@ -554,7 +542,6 @@ mod tests {
     fn an_off_tracer_records_nothing() {
         let t = Tracer::off();
         t.note(Stage::Http, Outcome::Ok, "x");
-        assert!(!t.has_stage(Stage::Http));
         assert!(
             t.finish("a".into(), Timestamp(0), Method::GET, "/".into(), 200)
                 .is_none()

@@ -322,6 +322,17 @@ mod tests {
         let problem = f.finish().unwrap_err();
         let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["role", "email", "name"]);
-        assert!(tracer.has_stage(Stage::Validation));
+        let trace = tracer
+            .finish(
+                "r".into(),
+                crate::lab::trace::Timestamp(0),
+                axum::http::Method::POST,
+                "/".into(),
+                422,
+            )
+            .unwrap()
+            .to_trace();
+        assert_eq!(trace.events[0].stage, Stage::Validation);
+        assert!(trace.events[0].message.contains("`role`"));
     }
 }
