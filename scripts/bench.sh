@@ -3,7 +3,8 @@
 #   GET /tasks/{id} and GET /tasks?limit=20
 #   on the reqlab lab with tracing on and off, and on an equivalent FastAPI + uvicorn app
 #   (fixtures/bench/fastapi_tasks.py) with 1 and 2 workers.
-# Every server holds 1000 tasks. Needs wrk (Debian: apt-get install wrk).
+# Every server holds 1000 tasks. Needs wrk (Debian: apt-get install wrk); with valgrind
+# installed, also counts instructions per request.
 # The lab runs with tracing on and off alternately for ROUNDS rounds and the medians are
 # compared, because two processes sharing two cores make single runs noisy; the server's CPU
 # time per request is reported too, as it is steadier than requests per second.
@@ -134,13 +135,61 @@ if [ "${ONLY:-}" != lab ]; then
   run_fastapi "fastapi+uvicorn (2 workers)" 2
 fi
 
+# Instructions per request under callgrind: unlike time, instruction counts do not depend on
+# what else the machine is doing, so they give the steadiest measure of what tracing adds.
+instructions() { # endpoint requests extra-args...
+  local path=$1 n=$2; shift 2
+  local port log
+  port=$(free_port)
+  log=$(mktemp)
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" serve --memory --port "$port" "$@" \
+    >/dev/null 2>"$log" &
+  local vg=$!
+  "$PY" - "$port" "$path" "$n" <<'PY'
+import http.client, json, sys, time
+port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+for _ in range(600):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60); c.request("GET", "/health"); c.getresponse().read(); break
+    except OSError:
+        time.sleep(0.1)
+for i in range(100):
+    c.request("POST", "/tasks", json.dumps({"title": f"bench task {i}"}), {"Content-Type": "application/json"}); c.getresponse().read()
+for _ in range(n):
+    c.request("GET", path); r = c.getresponse(); r.read(); assert r.status == 200, r.status
+PY
+  kill -TERM "$vg"; wait "$vg" 2>/dev/null || true
+  sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
+  rm -f "$log"
+}
+
+if command -v valgrind >/dev/null; then
+  echo
+  echo "instructions per request (callgrind, 2000 requests after a 100-task warm-up, start-up subtracted):"
+  for path in "/tasks/50" "/tasks?limit=20"; do
+    for mode in on off; do
+      flag=(); [ "$mode" = off ] && flag=(--no-trace)
+      base=$(instructions "$path" 0 "${flag[@]}")
+      full=$(instructions "$path" 2000 "${flag[@]}")
+      per=$(( (full - base) / 2000 ))
+      printf '  %-22s tracing %-3s %10d instructions/request\n' "GET $path" "$mode" "$per"
+      printf 'instr\t%s\t%s\t%s\n' "$path" "$mode" "$per" >>"$RESULTS"
+    done
+  done
+fi
+
 echo
 echo "medians (req/s):"
 "$PY" - "$RESULTS" <<'PY'
 import statistics, sys, collections
 runs = collections.defaultdict(list)
 cpu = collections.defaultdict(list)
+instr = {}
 for line in open(sys.argv[1]):
+    if line.startswith("instr\t"):
+        _, path, mode, per = line.rstrip("\n").split("\t")
+        instr[(path, mode)] = int(per)
+        continue
     server, endpoint, rps, us = line.rstrip("\n").split("\t")
     runs[(server, endpoint)].append(float(rps))
     if us != "n/a":
@@ -160,4 +209,8 @@ for endpoint in ("GET /tasks/500", "GET /tasks?limit=20"):
     fast = [m for (s, e), m in med.items() if s.startswith("fastapi") and e == endpoint]
     if on and fast:
         print(f"lab (tracing on) vs best FastAPI on {endpoint}: {on / max(fast):.1f}x")
+for path in ("/tasks/50", "/tasks?limit=20"):
+    on, off = instr.get((path, "on")), instr.get((path, "off"))
+    if on and off:
+        print(f"tracing cost on GET {path}: {100 * (on - off) / on:.1f}% of the instructions per request")
 PY

@@ -451,9 +451,7 @@ pub fn write_sql_literal(out: &mut String, param: &dyn ToSql) {
     };
     match value {
         ValueRef::Null => out.push_str("NULL"),
-        ValueRef::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
+        ValueRef::Integer(i) => out.push_str(itoa::Buffer::new().format(i)),
         ValueRef::Real(f) => {
             let _ = write!(out, "{f}");
         }

@@ -6,7 +6,7 @@
 
 use super::LabState;
 use super::error::{Problem, ProblemKind};
-use super::trace::{Outcome, Timestamp, Tracer};
+use super::trace::{IdSource, Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request, State};
@@ -53,23 +53,14 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     };
     let started_at = tracer.is_on().then(Timestamp::now);
     if tracer.is_on() {
-        let id_note = if kept_client_id {
-            "kept the client's X-Request-ID"
+        let id = if kept_client_id {
+            IdSource::Client
         } else if req.headers().contains_key(&X_REQUEST_ID) {
-            "ignored an unusable X-Request-ID and generated a new id"
+            IdSource::Replaced
         } else {
-            "generated a request id"
+            IdSource::Generated
         };
-        tracer.note(
-            Stage::Http,
-            Outcome::Ok,
-            format_args!(
-                "received {method} {} over {} with {}; {id_note}",
-                target(),
-                version_name(req.version()),
-                RequestBody(req.headers())
-            ),
-        );
+        tracer.received(version_name(req.version()), req.headers(), id);
     }
     req.extensions_mut().insert(RequestContext {
         tracer: tracer.clone(),
@@ -115,22 +106,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
 
     if tracer.is_on() {
         let status = response.status();
-        let bytes = response.body().size_hint().exact();
-        let outcome = if status.is_client_error() || status.is_server_error() {
-            Outcome::Fail
-        } else {
-            Outcome::Ok
-        };
-        let size = Bytes(bytes);
-        tracer.note(
-            Stage::Response,
-            outcome,
-            format_args!(
-                "sent {} {} with {size}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            ),
-        );
+        tracer.sent(status.as_u16(), response.body().size_hint().exact());
         let started_at = started_at.unwrap_or_else(Timestamp::now);
         if let Some(trace) = tracer.finish(
             request_id,
@@ -151,14 +127,7 @@ pub async fn note_route(req: Request, next: Next) -> Response {
         req.extensions().get::<RequestContext>(),
         req.extensions().get::<MatchedPath>(),
     ) {
-        if ctx.tracer.is_on() {
-            ctx.tracer.set_route(path);
-            ctx.tracer.note(
-                Stage::Routing,
-                Outcome::Ok,
-                format_args!("matched route {} {}", req.method(), path.as_str()),
-            );
-        }
+        ctx.tracer.routed(path);
     }
     next.run(req).await
 }
@@ -262,31 +231,6 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
         && value.len() <= MAX_REQUEST_ID_LEN
         && value.bytes().all(|b| b.is_ascii_graphic());
     usable.then(|| value.to_string())
-}
-
-/// Describes a request's body from its headers ("no body", "a 42-byte body (application/json)").
-struct RequestBody<'h>(&'h HeaderMap);
-
-impl std::fmt::Display for RequestBody<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let headers = self.0;
-        let ct = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("no Content-Type");
-        match headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            Some(0) => f.write_str("no body"),
-            Some(len) => write!(f, "a {len}-byte body ({ct})"),
-            None if headers.contains_key(header::TRANSFER_ENCODING) => {
-                write!(f, "a chunked body ({ct})")
-            }
-            None => f.write_str("no body"),
-        }
-    }
 }
 
 /// A size for trace sentences: "1 byte", "42 bytes", or "a streamed body" when unknown.

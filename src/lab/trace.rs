@@ -136,8 +136,50 @@ struct RawEvent {
     outcome: Outcome,
     at_us: u64,
     duration_us: u64,
-    message: Range<usize>,
+    message: Message,
     sql: Option<RawSql>,
+}
+
+/// An event's sentence: text written by a handler, or the facts of an event every request
+/// has, turned into a sentence only when the trace is read.
+#[derive(Debug)]
+enum Message {
+    /// Text in the buffer.
+    Text(Range<usize>),
+    /// The request arrived.
+    Received {
+        version: &'static str,
+        body: RequestBody,
+        id: IdSource,
+    },
+    /// A route matched (the route and method are on the trace).
+    Routed,
+    /// The response went out.
+    Sent { status: u16, bytes: Option<u64> },
+    /// A SQL statement ran (its rows are in the event's SQL record).
+    Sql,
+}
+
+/// What the request's headers said about its body.
+#[derive(Debug, Clone)]
+enum RequestBody {
+    /// No body (no or zero Content-Length, not chunked).
+    None,
+    /// A body of this many bytes; the content type is in the text buffer.
+    Length(u64, Range<usize>),
+    /// A chunked body; the content type is in the text buffer.
+    Chunked(Range<usize>),
+}
+
+/// Where the request id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSource {
+    /// The client's X-Request-ID was kept.
+    Client,
+    /// The client's X-Request-ID was unusable; a new one was generated.
+    Replaced,
+    /// There was none; one was generated.
+    Generated,
 }
 
 #[derive(Debug)]
@@ -209,6 +251,90 @@ impl Tracer {
         self.0.is_some()
     }
 
+    /// Records that the request arrived (the sentence is written when the trace is read).
+    pub fn received(&self, version: &'static str, headers: &axum::http::HeaderMap, id: IdSource) {
+        use axum::http::header;
+        let Some(r) = &self.0 else { return };
+        let at = r.start.elapsed();
+        let mut state = r.state.lock().expect("trace lock");
+        let content_type = |state: &mut RecorderState| {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("no Content-Type");
+            let mut end = ct.len().min(200);
+            while !ct.is_char_boundary(end) {
+                end -= 1;
+            }
+            let start = state.text.len();
+            state.text.push_str(&ct[..end]);
+            start..state.text.len()
+        };
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = match length {
+            Some(0) => RequestBody::None,
+            Some(n) => RequestBody::Length(n, content_type(&mut state)),
+            None if headers.contains_key(header::TRANSFER_ENCODING) => {
+                RequestBody::Chunked(content_type(&mut state))
+            }
+            None => RequestBody::None,
+        };
+        let message = Message::Received { version, body, id };
+        record(
+            &mut state,
+            Stage::Http,
+            Outcome::Ok,
+            at,
+            Duration::ZERO,
+            message,
+            None,
+        );
+    }
+
+    /// Records that a route matched, and which.
+    pub fn routed(&self, route: &MatchedPath) {
+        if let Some(r) = &self.0 {
+            let at = r.start.elapsed();
+            let mut state = r.state.lock().expect("trace lock");
+            state.route = Some(route.clone());
+            record(
+                &mut state,
+                Stage::Routing,
+                Outcome::Ok,
+                at,
+                Duration::ZERO,
+                Message::Routed,
+                None,
+            );
+        }
+    }
+
+    /// Records the response going out.
+    pub fn sent(&self, status: u16, bytes: Option<u64>) {
+        if let Some(r) = &self.0 {
+            let at = r.start.elapsed();
+            let outcome = if status >= 400 {
+                Outcome::Fail
+            } else {
+                Outcome::Ok
+            };
+            let mut state = r.state.lock().expect("trace lock");
+            let message = Message::Sent { status, bytes };
+            record(
+                &mut state,
+                Stage::Response,
+                outcome,
+                at,
+                Duration::ZERO,
+                message,
+                None,
+            );
+        }
+    }
+
     /// Records an instantaneous event. Pass `format_args!(…)` to format nothing when off.
     pub fn note(&self, stage: Stage, outcome: Outcome, message: impl fmt::Display) {
         if let Some(r) = &self.0 {
@@ -254,37 +380,20 @@ impl Tracer {
             super::db::write_sql_literal(&mut state.text, *p);
         }
         let params = param_start..state.text.len();
-        let message_start = state.text.len();
-        let verb = if statement.starts_with("SELECT") {
-            "returned"
-        } else {
-            "changed"
+        let sql = RawSql {
+            statement,
+            params,
+            rows,
         };
-        let _ = write!(
-            state.text,
-            "{verb} {rows} row{}",
-            if rows == 1 { "" } else { "s" }
+        record(
+            &mut state,
+            Stage::Data,
+            Outcome::Ok,
+            at,
+            duration,
+            Message::Sql,
+            Some(sql),
         );
-        let message = message_start..state.text.len();
-        state.events.push(RawEvent {
-            stage: Stage::Data,
-            outcome: Outcome::Ok,
-            at_us: micros(at),
-            duration_us: micros(duration),
-            message,
-            sql: Some(RawSql {
-                statement,
-                params,
-                rows,
-            }),
-        });
-    }
-
-    /// Remembers the route template that matched (shared, not copied).
-    pub fn set_route(&self, route: &MatchedPath) {
-        if let Some(r) = &self.0 {
-            r.state.lock().expect("trace lock").route = Some(route.clone());
-        }
     }
 
     /// Ends recording; `None` when tracing is off.
@@ -340,15 +449,30 @@ fn push(
     }
     let start = state.text.len();
     let _ = write!(state.text, "{message}");
-    let message = start..state.text.len();
-    state.events.push(RawEvent {
-        stage,
-        outcome,
-        at_us: micros(at),
-        duration_us: micros(duration),
-        message,
-        sql,
-    });
+    let message = Message::Text(start..state.text.len());
+    record(&mut state, stage, outcome, at, duration, message, sql);
+}
+
+/// Appends an event, unless the trace already holds as many as it may.
+fn record(
+    state: &mut RecorderState,
+    stage: Stage,
+    outcome: Outcome,
+    at: Duration,
+    duration: Duration,
+    message: Message,
+    sql: Option<RawSql>,
+) {
+    if state.events.len() < MAX_EVENTS_PER_TRACE {
+        state.events.push(RawEvent {
+            stage,
+            outcome,
+            at_us: micros(at),
+            duration_us: micros(duration),
+            message,
+            sql,
+        });
+    }
 }
 
 fn micros(d: Duration) -> u64 {
@@ -376,6 +500,51 @@ impl RecordedTrace {
         &self.request_id
     }
 
+    /// An event's sentence.
+    fn sentence(&self, e: &RawEvent) -> String {
+        let text = |range: &Range<usize>| self.text.get(range.clone()).unwrap_or("");
+        match &e.message {
+            Message::Text(range) => text(range).to_string(),
+            Message::Received { version, body, id } => {
+                let body = match body {
+                    RequestBody::None => "no body".to_string(),
+                    RequestBody::Length(n, ct) => format!("a {n}-byte body ({})", text(ct)),
+                    RequestBody::Chunked(ct) => format!("a chunked body ({})", text(ct)),
+                };
+                let id = match id {
+                    IdSource::Client => "kept the client's X-Request-ID",
+                    IdSource::Replaced => "ignored an unusable X-Request-ID and generated a new id",
+                    IdSource::Generated => "generated a request id",
+                };
+                format!(
+                    "received {} {} over {version} with {body}; {id}",
+                    self.method, self.path
+                )
+            }
+            Message::Routed => {
+                let route = self.route.as_ref().map_or("", |r| r.as_str());
+                format!("matched route {} {route}", self.method)
+            }
+            Message::Sent { status, bytes } => {
+                let reason = axum::http::StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                let size = super::middleware::Bytes(*bytes);
+                format!("sent {status} {reason} with {size}")
+            }
+            Message::Sql => {
+                let rows = e.sql.as_ref().map_or(0, |s| s.rows);
+                let select = e
+                    .sql
+                    .as_ref()
+                    .is_some_and(|s| s.statement.starts_with("SELECT"));
+                let verb = if select { "returned" } else { "changed" };
+                format!("{verb} {rows} row{}", if rows == 1 { "" } else { "s" })
+            }
+        }
+    }
+
     /// The readable trace.
     pub fn to_trace(&self) -> Trace {
         let text = |range: &Range<usize>| self.text.get(range.clone()).unwrap_or("").to_string();
@@ -395,7 +564,7 @@ impl RecordedTrace {
                     outcome: e.outcome,
                     at_us: e.at_us,
                     duration_us: e.duration_us,
-                    message: text(&e.message),
+                    message: self.sentence(e),
                     sql: e.sql.as_ref().map(|s| SqlRecord {
                         statement: if s.statement.contains("  ") || s.statement.contains('\n') {
                             s.statement.split_whitespace().collect::<Vec<_>>().join(" ")
