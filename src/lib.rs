@@ -27,5 +27,6 @@ pub mod lab;
 pub mod paths;
 pub mod progress;
 pub mod stage;
+pub mod status;
 pub mod term;
 pub mod view;

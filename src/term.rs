@@ -1,8 +1,10 @@
 //! Terminal output: colors (off under `NO_COLOR`, `--color never` or when not a terminal),
 //! the width to wrap at, and printing styled lines.
 //!
-//! Everything printed goes through `anstream`, which strips styles when colors are off.
+//! Everything printed goes through `anstream`, which strips styles when colors are off. The
+//! styles themselves come from [`crate::view::style`].
 
+use crate::view::style;
 use anstyle::{AnsiColor, Effects};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
@@ -30,6 +32,19 @@ pub fn set_color(when: ColorWhen) {
         ColorWhen::Never => anstream::ColorChoice::Never,
     };
     choice.write_global();
+}
+
+/// Shows the library's log (the lab's internal errors, say) on standard error: warnings and
+/// errors only, without timestamps, colored like the rest of the output.
+pub fn log_to_stderr() {
+    let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .with_target(false)
+        .without_time()
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// True when styles written to stdout will be shown (a terminal, or `--color always`,
@@ -115,32 +130,22 @@ pub fn write_lines(out: &mut impl Write, lines: &[Line<'_>]) -> std::io::Result<
     Ok(())
 }
 
-/// Text in a style, as a displayable value (`paint(GREEN, "pass")`).
-pub fn paint(style: anstyle::Style, text: impl std::fmt::Display) -> String {
+/// Text in a style, ready to print (`paint(style::OK, "pass")`); the escapes are dropped by
+/// `anstream` when colors are off.
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    let style = ansi_style(style);
     format!("{style}{text}{style:#}")
 }
 
-/// Common styles for command output.
-pub mod styles {
-    use anstyle::{AnsiColor, Style};
-    /// Success.
-    pub const OK: Style = AnsiColor::Green.on_default().bold();
-    /// Failure.
-    pub const FAIL: Style = AnsiColor::Red.on_default().bold();
-    /// Warning / advice.
-    pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
-    /// Secondary text.
-    pub const DIM: Style = AnsiColor::BrightBlack.on_default();
-    /// Headings and names.
-    pub const STRONG: Style = Style::new().bold();
-    /// Identifiers, ids, URLs.
-    pub const ID: Style = AnsiColor::Cyan.on_default();
+/// Writes one styled line to standard error.
+pub fn eprint_line(line: &Line<'_>) {
+    let _ = write_lines(&mut anstream::stderr().lock(), std::slice::from_ref(line));
 }
 
 /// Prints an error and its causes to stderr (`error: …` then `  caused by: …`).
 pub fn print_error(err: &anyhow::Error) {
     let mut stderr = anstream::stderr().lock();
-    let _ = write!(stderr, "{} ", paint(styles::FAIL, "error:"));
+    let _ = write!(stderr, "{} ", paint(style::FAIL, "error:"));
     let top = err.to_string();
     let _ = writeln!(stderr, "{}", top.trim_end());
     let mut said = vec![top];
@@ -150,7 +155,7 @@ pub fn print_error(err: &anyhow::Error) {
         if said.iter().any(|s| s.contains(&text)) {
             continue;
         }
-        let _ = writeln!(stderr, "  {} {text}", paint(styles::DIM, "caused by:"));
+        let _ = writeln!(stderr, "  {} {text}", paint(style::DIM, "caused by:"));
         said.push(text);
     }
 }

@@ -5,6 +5,7 @@
 //! fixture packages.
 
 use crate::util::{ChildGuard, Lines, repo};
+use reqlab::check::event::EventSink;
 use reqlab::check::result::Status;
 use reqlab::check::run::{RunSettings, run_challenge};
 use reqlab::course::{ContentSource, Course};
@@ -103,7 +104,7 @@ async fn check_challenge(challenge: &str) {
         let settings = RunSettings {
             timeout: Duration::from_secs(5),
         };
-        let outcome = run_challenge(def, &course, &url, settings, &mut |_| {})
+        let outcome = run_challenge(def, &course, &url, settings, &EventSink::discard())
             .await
             .unwrap();
         drop(guard);

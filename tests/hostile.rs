@@ -1,6 +1,7 @@
 //! Hostile servers: each misbehaves in one way, and each must give a clear failing check
 //! within the timeouts — no panic, no hang, bounded memory.
 
+use reqlab::check::event::EventSink;
 use reqlab::check::http::MAX_BODY_BYTES;
 use reqlab::check::result::{ChallengeOutcome, Status};
 use reqlab::check::run::{RunSettings, run_challenge};
@@ -75,7 +76,13 @@ async fn run_against(url: &str, follow: bool) -> ChallengeOutcome {
     };
     tokio::time::timeout(
         DEADLINE,
-        run_challenge(&challenge(follow), &course, url, settings, &mut |_| {}),
+        run_challenge(
+            &challenge(follow),
+            &course,
+            url,
+            settings,
+            &EventSink::discard(),
+        ),
     )
     .await
     .expect("the run ends within its timeouts")

@@ -34,9 +34,8 @@ async fn serve_prints_its_address_answers_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(task["id"], 1, "demo data is seeded");
 
-    let pid = guard.0.id() as i32;
-    // SAFETY: sending SIGTERM to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let pid = nix::unistd::Pid::from_raw(guard.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("the lab is running");
     let status = tokio::task::spawn_blocking(move || guard.0.wait())
         .await
         .unwrap()

@@ -183,8 +183,8 @@ pub struct ChildGuard(pub std::process::Child);
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
-            // SAFETY: signalling our own child process.
-            unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+            let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(5) {
                 if let Ok(Some(_)) = self.0.try_wait() {

@@ -5,6 +5,7 @@
 //! and a deadline: a server that hangs, drips, floods or speaks garbage yields a clear
 //! failure, never a hung or exploding checker.
 
+pub use crate::course::request::Outgoing;
 use reqwest::cookie::Jar;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,33 +106,6 @@ pub struct Client {
     timeout: Duration,
 }
 
-/// A request: what a check sends, and the record of what it sent.
-#[derive(Debug, Clone, Default)]
-pub struct Outgoing {
-    /// Method.
-    pub method: String,
-    /// Full URL.
-    pub url: String,
-    /// Headers set by the check (the client adds Host, User-Agent…).
-    pub headers: Vec<(String, String)>,
-    /// Body bytes, if any.
-    pub body: Option<Vec<u8>>,
-    /// Follow redirects.
-    pub follow_redirects: bool,
-}
-
-impl Outgoing {
-    /// The request as a curl command.
-    pub fn curl(&self) -> String {
-        let mut cmd =
-            crate::curl::command(&self.method, &self.url, &self.headers, self.body.as_deref());
-        if self.follow_redirects {
-            cmd.push_str(" -L");
-        }
-        cmd
-    }
-}
-
 impl Client {
     /// A client with a per-request `timeout`.
     pub fn new(timeout: Duration) -> anyhow::Result<Client> {
@@ -162,15 +136,12 @@ impl Client {
     }
 
     async fn perform(&self, out: &Outgoing) -> Result<Received, TransportError> {
-        let method = reqwest::Method::from_bytes(out.method.as_bytes()).map_err(|_| {
-            TransportError::Other(format!("`{}` is not an HTTP method", out.method))
-        })?;
         let client = if out.follow_redirects {
             &self.following
         } else {
             &self.plain
         };
-        let mut builder = client.request(method, &out.url);
+        let mut builder = client.request(out.method.clone(), &out.url);
         for (name, value) in &out.headers {
             builder = builder.header(name, value);
         }

@@ -2,11 +2,12 @@
 //! changes, or forging tokens.
 
 use super::assert::{excerpt, text_of};
+use super::conversation::Conversation;
 use super::http::{Exchange, Outgoing};
-use super::jsonpath;
 use super::result::Finding;
-use super::run::Session;
 use crate::course::challenge::Probe;
+use crate::course::jsonpath::the_list;
+use axum::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -18,26 +19,26 @@ const INSERTING_PAGES: usize = 2;
 const MAX_LIMIT: usize = 100;
 
 /// Runs a probe.
-pub async fn run(probe: &Probe, session: &mut Session) -> Result<(), Finding> {
+pub async fn run(probe: &Probe, conv: &mut Conversation) -> Result<(), Finding> {
     match probe {
         Probe::OffsetPages {
             collection,
             create,
             count,
             limit,
-        } => offset_pages(session, collection, create, *count, *limit).await,
+        } => offset_pages(conv, collection, create, *count, *limit).await,
         Probe::CursorWalk {
             collection,
             create,
             count,
             limit,
-        } => cursor_walk(session, collection, create, *count, *limit).await,
+        } => cursor_walk(conv, collection, create, *count, *limit).await,
         Probe::JwtForgery {
             token,
             path,
             refused,
-        } => jwt_forgery(session, token, path, refused).await,
-        Probe::JwtClaims { token, claims } => jwt_claims(session, token, claims),
+        } => jwt_forgery(conv, token, path, refused).await,
+        Probe::JwtClaims { token, claims } => jwt_claims(conv, token, claims),
     }
 }
 
@@ -67,7 +68,7 @@ fn finding(
 
 /// Creates `count` items; returns their ids.
 async fn create_items(
-    session: &mut Session,
+    conv: &mut Conversation,
     collection: &str,
     template: &Value,
     count: usize,
@@ -75,12 +76,12 @@ async fn create_items(
 ) -> Result<Vec<String>, Finding> {
     let mut ids = Vec::new();
     for n in 1..=count {
-        session.vars.set("n", &n.to_string());
-        let body = session
+        conv.vars.set("n", &n.to_string());
+        let body = conv
             .vars
             .render_json(template)
             .map_err(|e| finding(format!("not run: {e}"), None, earlier))?;
-        let exchange = session.send_json("POST", collection, Some(&body)).await;
+        let exchange = conv.send_json(Method::POST, collection, Some(&body)).await;
         let id = match &exchange.response {
             Ok(r) if (200..300).contains(&r.status) => {
                 r.json().ok().and_then(|v| v.get("id").map(text_of))
@@ -106,11 +107,11 @@ async fn create_items(
 
 /// Fetches a page and returns its list and the whole body.
 async fn fetch_page(
-    session: &mut Session,
+    conv: &mut Conversation,
     path: &str,
     earlier: &[Exchange],
 ) -> Result<(Vec<Value>, Value, Exchange), Finding> {
-    let exchange = session.send_json("GET", path, None).await;
+    let exchange = conv.send_json(Method::GET, path, None).await;
     let response = match &exchange.response {
         Ok(r) => r.clone(),
         Err(e) => return Err(finding(e.to_string(), Some(exchange), earlier)),
@@ -129,7 +130,7 @@ async fn fetch_page(
             ));
         }
     };
-    let Some(Value::Array(items)) = jsonpath::get(&body, "$list").cloned() else {
+    let Some(Value::Array(items)) = the_list(&body).cloned() else {
         let msg = format!(
             "GET {path} should answer a JSON array or an object with an `items` array; got {}",
             excerpt(&body)
@@ -149,19 +150,19 @@ fn with_query(collection: &str, query: &str) -> String {
 }
 
 async fn offset_pages(
-    session: &mut Session,
+    conv: &mut Conversation,
     collection: &str,
     create: &Value,
     count: usize,
     limit: usize,
 ) -> Result<(), Finding> {
     let mut earlier = Vec::new();
-    create_items(session, collection, create, count, &mut earlier).await?;
+    create_items(conv, collection, create, count, &mut earlier).await?;
     let pages = count.div_ceil(limit) + 1;
     // The reference list: one page big enough to cover every page the walk fetches.
     let reference = (pages * limit).clamp(limit, MAX_LIMIT);
     let full_path = with_query(collection, &format!("limit={reference}&offset=0"));
-    let (full, _, full_exchange) = fetch_page(session, &full_path, &earlier).await?;
+    let (full, _, full_exchange) = fetch_page(conv, &full_path, &earlier).await?;
     let Some(full_ids) = ids_of(&full) else {
         return Err(finding(
             "the listed items have no `id` field",
@@ -175,7 +176,7 @@ async fn offset_pages(
     for page in 0..pages {
         let offset = page * limit;
         let path = with_query(collection, &format!("limit={limit}&offset={offset}"));
-        let (items, _, exchange) = fetch_page(session, &path, &earlier).await?;
+        let (items, _, exchange) = fetch_page(conv, &path, &earlier).await?;
         if items.len() > limit {
             let msg = format!(
                 "the page at offset={offset} has {} items but limit={limit}: a page must not be longer than the limit",
@@ -229,21 +230,21 @@ async fn offset_pages(
 }
 
 async fn cursor_walk(
-    session: &mut Session,
+    conv: &mut Conversation,
     collection: &str,
     create: &Value,
     count: usize,
     limit: usize,
 ) -> Result<(), Finding> {
     let mut earlier = Vec::new();
-    let created = create_items(session, collection, create, count, &mut earlier).await?;
+    let created = create_items(conv, collection, create, count, &mut earlier).await?;
     // Far more pages than any lab-sized collection needs; a walk this long is not ending.
     let max_pages = 10_000;
     let mut path = with_query(collection, &format!("limit={limit}"));
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut inserted = 0usize;
     for page in 1..=max_pages {
-        let (items, body, exchange) = fetch_page(session, &path, &earlier).await?;
+        let (items, body, exchange) = fetch_page(conv, &path, &earlier).await?;
         if !body.is_object() || body.get("next_cursor").is_none() {
             let msg = format!(
                 "GET {path} should answer an object with `items` and `next_cursor`; got {}",
@@ -294,12 +295,12 @@ async fn cursor_walk(
         // offset would not. Later pages only read, so repeated runs barely grow the data.
         if page <= INSERTING_PAGES {
             inserted += 1;
-            session.vars.set("n", &format!("new-{inserted}"));
-            let body = session
+            conv.vars.set("n", &format!("new-{inserted}"));
+            let body = conv
                 .vars
                 .render_json(create)
                 .map_err(|e| finding(format!("not run: {e}"), None, &earlier))?;
-            let exchange = session.send_json("POST", collection, Some(&body)).await;
+            let exchange = conv.send_json(Method::POST, collection, Some(&body)).await;
             if !exchange
                 .response
                 .as_ref()
@@ -335,12 +336,12 @@ async fn cursor_walk(
 }
 
 async fn jwt_forgery(
-    session: &mut Session,
+    conv: &mut Conversation,
     token_var: &str,
     path: &str,
     refused: &[u16],
 ) -> Result<(), Finding> {
-    let Some(token) = session.vars.get(token_var).map(str::to_string) else {
+    let Some(token) = conv.vars.get(token_var).map(str::to_string) else {
         return Err(finding(
             format!("not run: needs {{{{{token_var}}}}}, which an earlier check did not capture"),
             None,
@@ -391,14 +392,10 @@ async fn jwt_forgery(
     ];
     let mut earlier = Vec::new();
     for (forged, what, why) in forgeries {
-        let out = Outgoing {
-            method: "GET".into(),
-            url: session.url(path),
-            headers: vec![("Authorization".into(), format!("Bearer {forged}"))],
-            body: None,
-            follow_redirects: false,
-        };
-        let exchange = session.send(out).await;
+        let mut out = Outgoing::new(Method::GET, conv.url(path));
+        out.headers
+            .push(("Authorization".into(), format!("Bearer {forged}")));
+        let exchange = conv.send(out).await;
         match &exchange.response {
             Ok(r) if refused.contains(&r.status) => earlier.push(exchange),
             Ok(r) => {
@@ -433,8 +430,8 @@ fn jwt_payload(token: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
-fn jwt_claims(session: &Session, token_var: &str, claims: &[String]) -> Result<(), Finding> {
-    let Some(token) = session.vars.get(token_var) else {
+fn jwt_claims(conv: &Conversation, token_var: &str, claims: &[String]) -> Result<(), Finding> {
+    let Some(token) = conv.vars.get(token_var) else {
         return Err(finding(
             format!("not run: needs {{{{{token_var}}}}}, which an earlier check did not capture"),
             None,

@@ -20,6 +20,28 @@ pub enum Status {
     Skip,
 }
 
+/// What a check's result means for the run. This is the one place the rules live: a `must`
+/// check that could not run counts as failed; a `should` check that did not hold, or could
+/// not run, counts as a warning and never fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It held.
+    Passed,
+    /// A `must` check did not hold, or could not run.
+    Failed,
+    /// A `should` check did not hold: advice.
+    Warned,
+    /// A `should` check could not run.
+    Skipped,
+}
+
+impl Verdict {
+    /// True when the run fails because of it.
+    pub fn fails_run(self) -> bool {
+        self == Verdict::Failed
+    }
+}
+
 /// The evidence for a failed or warned check.
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -69,26 +91,45 @@ pub struct ChallengeOutcome {
     pub duration: Duration,
 }
 
+impl CheckOutcome {
+    /// What the result means for the run (see [`Verdict`]).
+    pub fn verdict(&self) -> Verdict {
+        match (self.status, self.severity) {
+            (Status::Pass, _) => Verdict::Passed,
+            (Status::Fail, _) | (Status::Skip, Severity::Must) => Verdict::Failed,
+            (Status::Warn, _) => Verdict::Warned,
+            (Status::Skip, Severity::Should) => Verdict::Skipped,
+        }
+    }
+}
+
 impl ChallengeOutcome {
-    /// True when every `must` check passed.
+    /// True when no check fails the run.
     pub fn passed(&self) -> bool {
-        self.checks
-            .iter()
-            .all(|c| c.severity == Severity::Should || c.status == Status::Pass)
+        !self.checks.iter().any(|c| c.verdict().fails_run())
     }
 
-    /// Counts: (passed, failed, warnings). Skipped `must` checks count as failed.
+    /// Counts of passed, failed and warned checks (see [`Verdict`]).
     pub fn tally(&self) -> Tally {
         let mut t = Tally::default();
         for c in &self.checks {
-            match (c.status, c.severity) {
-                (Status::Pass, _) => t.passed += 1,
-                (Status::Warn, _) | (Status::Skip, Severity::Should) => t.warnings += 1,
-                (Status::Fail, _) | (Status::Skip, Severity::Must) => t.failed += 1,
+            match c.verdict() {
+                Verdict::Passed => t.passed += 1,
+                Verdict::Failed => t.failed += 1,
+                Verdict::Warned | Verdict::Skipped => t.warnings += 1,
             }
         }
         t
     }
+}
+
+/// The counts over several challenges.
+pub fn total(outcomes: &[ChallengeOutcome]) -> Tally {
+    let mut t = Tally::default();
+    for o in outcomes {
+        t += o.tally();
+    }
+    t
 }
 
 /// Pass / fail / warning counts.

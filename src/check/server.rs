@@ -1,6 +1,8 @@
-//! `--run`: start the learner's server, show its output, wait for its port, stop it after.
+//! `--run`: start the learner's server, pass its output on as events, wait for its port, stop
+//! it (and everything it started) after.
 
-use crate::term::{paint, styles};
+use super::event::{Event, EventSink, Stream};
+use nix::sys::signal::Signal;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -59,12 +61,13 @@ pub struct LearnerServer {
 }
 
 impl LearnerServer {
-    /// Runs `command` with `sh -c`, echoes its output prefixed `[your server]`, and waits with
+    /// Runs `command` with `sh -c`, reports each line it prints as an event, and waits with
     /// backoff until `addr` (`host:port`, IPv6 hosts in brackets) accepts a connection.
     pub async fn start(
         command: &str,
         addr: &str,
         deadline: Duration,
+        events: &EventSink,
     ) -> Result<LearnerServer, StartError> {
         let addr = addr.to_string();
         // A server already there would be checked instead of the one about to start.
@@ -85,23 +88,23 @@ impl LearnerServer {
             // Python buffers output when piped; learners want to see it as it happens.
             .env("PYTHONUNBUFFERED", "1")
             .kill_on_drop(true);
-        #[cfg(unix)]
         cmd.process_group(0);
         let mut child = cmd.spawn().map_err(|source| StartError::Spawn {
             command: command.to_string(),
             source,
         })?;
         let pid = child.id();
-        anstream::eprintln!(
-            "{} started your server: {command}{}",
-            paint(styles::DIM, "[check]"),
-            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-        );
+        events
+            .emit(Event::ServerStarted {
+                command: command.to_string(),
+                pid,
+            })
+            .await;
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(echo_lines(out));
+            tokio::spawn(pass_lines_on(out, Stream::Stdout, events.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(echo_lines(err));
+            tokio::spawn(pass_lines_on(err, Stream::Stderr, events.clone()));
         }
         let mut server = LearnerServer { child, pid };
         let start = Instant::now();
@@ -143,52 +146,43 @@ impl LearnerServer {
     /// SIGKILL after a grace period. The group is signalled even when the shell itself has
     /// exited, because what it started in the background may still run.
     pub async fn stop(&mut self) {
-        signal_group(self.pid, Signal::Term);
+        signal_group(self.pid, Signal::SIGTERM);
         if tokio::time::timeout(STOP_GRACE, self.child.wait())
             .await
             .is_err()
         {
-            signal_group(self.pid, Signal::Kill);
+            signal_group(self.pid, Signal::SIGKILL);
             let _ = self.child.wait().await;
         }
-        signal_group(self.pid, Signal::Kill);
+        signal_group(self.pid, Signal::SIGKILL);
         self.pid = None;
     }
 }
 
 impl Drop for LearnerServer {
     fn drop(&mut self) {
-        signal_group(self.pid, Signal::Kill);
+        signal_group(self.pid, Signal::SIGKILL);
     }
 }
 
-enum Signal {
-    Term,
-    Kill,
-}
-
-#[cfg(unix)]
+/// Sends `signal` to the process group led by `pid` (the group the server was started in).
 fn signal_group(pid: Option<u32>, signal: Signal) {
     let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
         return;
     };
-    let sig = match signal {
-        Signal::Term => libc::SIGTERM,
-        Signal::Kill => libc::SIGKILL,
-    };
-    // SAFETY: kill(2) with a negative pid signals the process group we created for the child.
-    unsafe {
-        libc::kill(-pid, sig);
-    }
+    // The group may be gone already; there is nothing to do about a failure here.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
 }
 
-#[cfg(not(unix))]
-fn signal_group(_pid: Option<u32>, _signal: Signal) {}
-
-/// Echoes the server's output line by line; bytes that are not UTF-8 are shown replaced, and
-/// reading continues (a server whose pipe closed would fail on its next log line).
-async fn echo_lines(stream: impl tokio::io::AsyncRead + Unpin) {
-    let mut reader = BufReader::new(stream);
+/// Passes the server's output on line by line; bytes that are not UTF-8 are replaced, and
+/// reading continues even when nobody listens (a server whose pipe closed would fail on its
+/// next log line).
+async fn pass_lines_on(
+    reader: impl tokio::io::AsyncRead + Unpin,
+    stream: Stream,
+    events: EventSink,
+) {
+    let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -196,11 +190,8 @@ async fn echo_lines(stream: impl tokio::io::AsyncRead + Unpin) {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line);
-                anstream::eprintln!(
-                    "{} {}",
-                    paint(styles::DIM, "[your server]"),
-                    text.trim_end_matches(['\n', '\r'])
-                );
+                let line = text.trim_end_matches(['\n', '\r']).to_string();
+                events.emit(Event::ServerOutput { stream, line }).await;
             }
         }
     }

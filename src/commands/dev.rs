@@ -7,11 +7,14 @@
 //! - each lesson's challenge runs against a fresh lab and must pass (the lab is the reference
 //!   solution; a challenge it cannot pass is a bug in one or the other).
 
+use crate::check::event::EventSink;
+use crate::check::http::Client;
 use crate::check::result::Status;
 use crate::check::run::{RunSettings, run_challenge};
 use crate::course::Course;
 use crate::lab::{LabConfig, start};
-use crate::term::{paint, styles};
+use crate::term::paint;
+use crate::view::style;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +23,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     let presets: usize = course.lessons.iter().map(|l| l.presets.len()).sum();
     anstream::println!(
         "{} {} lessons, {} sections, {presets} presets: formats, ids and references are valid",
-        paint(styles::OK, "ok"),
+        paint(style::OK, "ok"),
         course.lessons.len(),
         course
             .lessons
@@ -28,21 +31,18 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             .map(|l| l.sections.len())
             .sum::<usize>(),
     );
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+    let client = Client::new(Duration::from_secs(10))?;
     let mut failures = 0;
     for lesson in &course.lessons {
         let lab = start(LabConfig::ephemeral()).await?;
         let base = lab.url();
         for preset in &lesson.presets {
-            let outcome = match preset.send(&client, &base).await {
-                Ok(response) if response.status().as_u16() == preset.expect_status => None,
+            let exchange = client.send(preset.request.outgoing(&base)).await;
+            let outcome = match exchange.response {
+                Ok(response) if response.status == preset.expect_status => None,
                 Ok(response) => Some(format!(
                     "answered {} but expect_status is {}",
-                    response.status().as_u16(),
-                    preset.expect_status
+                    response.status, preset.expect_status
                 )),
                 Err(e) => Some(format!("could not be sent: {e}")),
             };
@@ -50,11 +50,11 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
                 failures += 1;
                 anstream::println!(
                     "{} {}/{}: {} {} {problem}",
-                    paint(styles::FAIL, "fail"),
+                    paint(style::FAIL, "fail"),
                     lesson.id,
                     preset.id,
-                    preset.method,
-                    preset.path
+                    preset.request.method,
+                    preset.request.path
                 );
             }
         }
@@ -63,7 +63,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     if failures == 0 {
         anstream::println!(
             "{} every preset got its expected status from a fresh lab",
-            paint(styles::OK, "ok")
+            paint(style::OK, "ok")
         );
     }
     let before = failures;
@@ -74,7 +74,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             course,
             &lab.url(),
             RunSettings::default(),
-            &mut |_| {},
+            &EventSink::discard(),
         )
         .await?;
         lab.stop().await?;
@@ -82,7 +82,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             failures += 1;
             anstream::println!(
                 "{} challenge {}: the lab does not pass `{}`: {}",
-                paint(styles::FAIL, "fail"),
+                paint(style::FAIL, "fail"),
                 challenge.id,
                 check.name,
                 check.finding.as_ref().map_or("", |f| f.message.as_str())
@@ -92,7 +92,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     if failures == before {
         anstream::println!(
             "{} the lab passes every lesson's challenge",
-            paint(styles::OK, "ok")
+            paint(style::OK, "ok")
         );
     }
     if failures == 0 {
@@ -100,7 +100,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     } else {
         anstream::println!(
             "{} {failures} problem(s) with presets or challenges",
-            paint(styles::FAIL, "fail")
+            paint(style::FAIL, "fail")
         );
         Ok(ExitCode::from(1))
     }

@@ -1,8 +1,10 @@
 //! `reqlab learn <lesson>`: a lesson rendered for the terminal, followed by its presets.
 
 use crate::cli::LearnArgs;
-use crate::course::{Course, Lesson, markdown};
-use crate::term::{self, paint, styles};
+use crate::course::{Course, Lesson};
+use crate::term::{self, paint};
+use crate::view::markdown;
+use crate::view::style;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -24,17 +26,17 @@ pub fn run(course: &Course, args: LearnArgs) -> anyhow::Result<ExitCode> {
             out,
             "{}",
             paint(
-                styles::STRONG,
+                style::STRONG,
                 "Requests to try (start the lab first: reqlab serve)"
             )
         )?;
         for preset in &lesson.presets {
-            writeln!(out, "\n  {}", paint(styles::STRONG, &preset.title))?;
-            writeln!(out, "  {}", paint(styles::ID, preset.curl(LAB_URL)))?;
+            writeln!(out, "\n  {}", paint(style::STRONG, &preset.title))?;
+            writeln!(out, "  {}", paint(style::ID, preset.curl(LAB_URL)))?;
             if let Some(note) = &preset.note {
                 let wrapped = textwrap::wrap(note, usize::from(width).saturating_sub(4).max(20));
                 for line in wrapped {
-                    writeln!(out, "  {}", paint(styles::DIM, line))?;
+                    writeln!(out, "  {}", paint(style::DIM, line))?;
                 }
             }
         }
@@ -44,13 +46,13 @@ pub fn run(course: &Course, args: LearnArgs) -> anyhow::Result<ExitCode> {
         writeln!(
             out,
             "{}",
-            paint(styles::STRONG, "Prove it on your own server:")
+            paint(style::STRONG, "Prove it on your own server:")
         )?;
         writeln!(
             out,
             "  {}",
             paint(
-                styles::ID,
+                style::ID,
                 format!("reqlab check {challenge} --target http://127.0.0.1:8000")
             )
         )?;

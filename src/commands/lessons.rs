@@ -2,7 +2,8 @@
 
 use crate::cli::{LessonsArgs, ListFormat};
 use crate::course::Course;
-use crate::term::{paint, styles};
+use crate::term::paint;
+use crate::view::style;
 use serde_json::json;
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,7 +43,7 @@ pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
             writeln!(
                 out,
                 "{}",
-                paint(styles::STRONG, format!("  #  {:<id_w$}  TITLE", "ID"))
+                paint(style::STRONG, format!("  #  {:<id_w$}  TITLE", "ID"))
             )?;
             for l in &course.lessons {
                 let stages: Vec<&str> = l.stages.iter().map(|s| s.id()).collect();
@@ -54,15 +55,15 @@ pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
                     out,
                     "{:>3}  {}  {}",
                     l.number,
-                    paint(styles::ID, format!("{:<id_w$}", l.id)),
+                    paint(style::ID, format!("{:<id_w$}", l.id)),
                     l.title,
                 )?;
-                writeln!(out, "     {:<id_w$}  {}", "", paint(styles::DIM, details))?;
+                writeln!(out, "     {:<id_w$}  {}", "", paint(style::DIM, details))?;
             }
             writeln!(
                 out,
                 "\n{}",
-                paint(styles::DIM, "Read one with: reqlab learn <id>")
+                paint(style::DIM, "Read one with: reqlab learn <id>")
             )?;
         }
     }

@@ -20,7 +20,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lessons(args) => lessons::run(&load(&args.content)?, args),
         Command::Learn(args) => learn::run(&load(&args.content)?, args),
         Command::Trace(args) => trace::run(args).await,
-        Command::Check(args) => check::run(&load(&args.content)?, args).await,
+        Command::Check(args) => check::run(load(&args.content)?, args).await,
         Command::Progress(args) => progress::run(&load(&args.content)?, args),
         Command::Dev(DevCommand::Check(content)) => dev::check(&load(&content)?).await,
         Command::Completions(args) => {

@@ -4,7 +4,8 @@ use crate::cli::{ListFormat, ProgressAction, ProgressArgs};
 use crate::course::Course;
 use crate::paths;
 use crate::progress::{OpenNote, Progress};
-use crate::term::{paint, styles};
+use crate::term::paint;
+use crate::view::style;
 use anyhow::bail;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ pub fn run(course: &Course, args: ProgressArgs) -> anyhow::Result<ExitCode> {
     if let OpenNote::MovedAside(aside) = &note {
         anstream::eprintln!(
             "{} your progress file could not be read; it was moved to {} and a new one started",
-            paint(styles::WARN, "warning:"),
+            paint(style::WARN, "warning:"),
             aside.display()
         );
     }
@@ -59,10 +60,10 @@ fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Res
             Some(p) => writeln!(
                 out,
                 "  {} {:<width$}  {}",
-                paint(styles::OK, "✓"),
+                paint(style::OK, "✓"),
                 c.id,
                 paint(
-                    styles::DIM,
+                    style::DIM,
                     format!(
                         "passed {} against {}",
                         p.passed_at
@@ -76,9 +77,9 @@ fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Res
             None => writeln!(
                 out,
                 "  {} {:<width$}  {}",
-                paint(styles::DIM, "·"),
+                paint(style::DIM, "·"),
                 c.id,
-                paint(styles::DIM, "not passed yet")
+                paint(style::DIM, "not passed yet")
             )?,
         }
     }
@@ -118,7 +119,7 @@ fn reset(progress: &Progress, yes: bool) -> anyhow::Result<ExitCode> {
     let removed = progress.reset()?;
     anstream::eprintln!(
         "{} forgot {removed} recorded pass(es)",
-        paint(styles::OK, "progress reset:")
+        paint(style::OK, "progress reset:")
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,8 @@ use crate::cli::ServeArgs;
 use crate::lab::db::DbLocation;
 use crate::lab::{LabConfig, start};
 use crate::paths;
-use crate::term::{paint, styles};
+use crate::term::paint;
+use crate::view::style;
 use std::process::ExitCode;
 
 /// Starts the lab, prints the contract line `listening on http://…`, serves until a signal.
@@ -44,25 +45,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !args.host.is_loopback() {
         anstream::eprintln!(
             "{} listening on {} makes the lab reachable from other machines; it has no authentication",
-            paint(styles::WARN, "warning:"),
+            paint(style::WARN, "warning:"),
             args.host
         );
     }
     anstream::eprintln!(
         "{} database {db_shown}; tracing {}",
-        paint(styles::DIM, "reqlab lab:"),
+        paint(style::DIM, "reqlab lab:"),
         if tracing { "on" } else { "off" }
     );
     anstream::eprintln!(
         "{} curl -i {url}/tasks   ·   watch traces: reqlab trace --follow --url {url}   ·   Ctrl-C stops",
-        paint(styles::DIM, "try:"),
+        paint(style::DIM, "try:"),
     );
 
     tokio::select! {
         _ = shutdown_signal() => {
-            anstream::eprintln!("{} finishing in-flight requests…", paint(styles::DIM, "stopping:"));
+            anstream::eprintln!("{} finishing in-flight requests…", paint(style::DIM, "stopping:"));
             lab.stop().await?;
-            anstream::eprintln!("{}", paint(styles::DIM, "stopped"));
+            anstream::eprintln!("{}", paint(style::DIM, "stopped"));
             Ok(ExitCode::SUCCESS)
         }
         result = lab.finished() => {

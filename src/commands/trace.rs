@@ -2,7 +2,8 @@
 
 use crate::cli::{TraceArgs, TraceFormat};
 use crate::lab::trace::Trace;
-use crate::term::{self, paint, styles};
+use crate::term::{self, paint};
+use crate::view::style;
 use crate::view::trace::trace_lines;
 use anyhow::{Context, bail};
 use eventsource_stream::Eventsource;
@@ -29,7 +30,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     }
     let traces: Vec<Trace> = match &args.request_id {
         Some(id) => {
-            let url = format!("{base}/_lab/traces/{}", urlencode(id));
+            let url = trace_url(&base, id)?;
             let response = get(&client, &url).await?;
             if response.status() == reqwest::StatusCode::NOT_FOUND {
                 bail!(
@@ -47,7 +48,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             if body["tracing"] == false {
                 anstream::eprintln!(
                     "{} this lab runs with --no-trace, so it records nothing",
-                    paint(styles::WARN, "note:")
+                    paint(style::WARN, "note:")
                 );
             }
             // Oldest first, so the newest ends up next to the prompt.
@@ -59,7 +60,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         anstream::eprintln!(
             "{}",
             paint(
-                styles::DIM,
+                style::DIM,
                 format!("no traces yet: send the lab a request (e.g. curl -i {base}/tasks)")
             )
         );
@@ -149,7 +150,7 @@ async fn follow(
                 backoff = Duration::from_millis(250);
                 anstream::eprintln!(
                     "{} {base} — send it requests; each one's trace appears here (Ctrl-C to stop)",
-                    paint(styles::OK, "following")
+                    paint(style::OK, "following")
                 );
                 let mut events = response.bytes_stream().eventsource();
                 loop {
@@ -168,15 +169,13 @@ async fn follow(
                                 )?,
                                 Err(e) => anstream::eprintln!(
                                     "{} a trace could not be read: {e}",
-                                    paint(styles::WARN, "warning:")
+                                    paint(style::WARN, "warning:")
                                 ),
                             }
                         }
-                        Some(Ok(event)) if event.event == "lagged" => anstream::eprintln!(
-                            "{} {}",
-                            paint(styles::WARN, "warning:"),
-                            event.data
-                        ),
+                        Some(Ok(event)) if event.event == "lagged" => {
+                            anstream::eprintln!("{} {}", paint(style::WARN, "warning:"), event.data)
+                        }
                         Some(Ok(_)) => {}
                         Some(Err(_)) | None => break,
                     }
@@ -184,7 +183,7 @@ async fn follow(
                 anstream::eprintln!(
                     "{}",
                     paint(
-                        styles::WARN,
+                        style::WARN,
                         "the lab server went away; waiting for it to come back…"
                     )
                 );
@@ -198,7 +197,7 @@ async fn follow(
                 if !announced_wait {
                     anstream::eprintln!(
                         "{} nothing is listening at {base} yet — start the lab with `reqlab serve`; waiting…",
-                        paint(styles::DIM, "trace:")
+                        paint(style::DIM, "trace:")
                     );
                     announced_wait = true;
                 }
@@ -213,14 +212,26 @@ async fn follow(
     }
 }
 
-/// Percent-encodes a request id for use in a path segment.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// The URL of one trace; the request id is percent-encoded as a path segment.
+fn trace_url(base: &str, request_id: &str) -> anyhow::Result<String> {
+    let mut url =
+        reqwest::Url::parse(base).with_context(|| format!("--url {base} is not a URL"))?;
+    url.path_segments_mut()
+        .map_err(|_| anyhow::anyhow!("--url {base} cannot have a path"))?
+        .pop_if_empty()
+        .extend(["_lab", "traces", request_id]);
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_url;
+
+    #[test]
+    fn request_ids_are_encoded_as_one_path_segment() {
+        assert_eq!(
+            trace_url("http://127.0.0.1:4747", "a b/c?d").unwrap(),
+            "http://127.0.0.1:4747/_lab/traces/a%20b%2Fc%3Fd"
+        );
+    }
 }

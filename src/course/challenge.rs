@@ -25,10 +25,15 @@
 //! expect = [ { status = [201] }, { json = "id", exists = true } ]
 //! ```
 
+use super::assertion::{Assertion, RawAssertion};
 use super::error::ContentError;
+use super::jsonpath::JsonPath;
 use super::lesson::slug_problem;
+use super::request::{Body, Request};
+use super::template;
 use crate::stage::Stage;
-use serde::{Deserialize, Serialize};
+use axum::http::Method;
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use toml::Spanned;
 
@@ -36,11 +41,8 @@ use toml::Spanned;
 pub const CHALLENGE_FORMAT_VERSION: u32 = 1;
 
 /// A parsed, checked challenge.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Challenge {
-    /// Format version; must equal [`CHALLENGE_FORMAT_VERSION`].
-    pub format_version: u32,
     /// Stable identifier used on the command line (`reqlab check rest-crud`).
     pub id: String,
     /// Title.
@@ -50,34 +52,37 @@ pub struct Challenge {
     /// The checks, run in order; later checks may use values captured by earlier ones.
     pub checks: Vec<Check>,
     /// The lesson that teaches it (filled in by the loader; not written in the file).
-    #[serde(skip_deserializing, default)]
     pub lesson: Option<String>,
 }
 
 /// One check: a claim about the learner's server.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Check {
     /// What the check proves, phrased as the contract clause.
     pub name: String,
     /// The lifecycle stage it tests; a failure names it.
     pub stage: Stage,
     /// `must` fails the challenge; `should` only warns.
-    #[serde(default)]
     pub severity: Severity,
     /// Where to read up: `lesson-id#section-id`, or a sentence.
     pub hint: String,
     /// Why it matters (printed with warnings, e.g. "RFC 9110: an ETag is a quoted string").
     pub why: Option<String>,
+    /// How the check finds out.
+    pub procedure: Procedure,
+}
+
+/// How a check finds out whether the server holds to the contract.
+#[derive(Debug, Clone)]
+pub enum Procedure {
     /// Request steps, run in order.
-    #[serde(default)]
-    pub steps: Vec<Step>,
+    Steps(Vec<Step>),
     /// A built-in probe, for behaviour steps cannot express.
-    pub probe: Option<Probe>,
+    Probe(Probe),
 }
 
 /// How much a check counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Failing it fails the challenge.
@@ -88,102 +93,46 @@ pub enum Severity {
 }
 
 /// One request and what its response must look like.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Step {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query; `{{name}}` inserts a variable.
-    pub path: String,
-    /// Request headers (values are templates).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// A JSON body (strings inside are templates).
-    pub json: Option<serde_json::Value>,
-    /// A form body (`application/x-www-form-urlencoded`; values are templates).
-    pub form: Option<BTreeMap<String, String>>,
-    /// A raw body (a template).
-    pub body: Option<String>,
-    /// Follow redirects for this step (off by default, so a redirect can be checked).
-    #[serde(default)]
-    pub follow_redirects: bool,
-    /// Values to remember: `name = "json:path" | "header:Name" | "cookie:name"`.
-    #[serde(default)]
-    pub capture: BTreeMap<String, String>,
+    /// The request (its strings are templates).
+    pub request: Request,
+    /// Values to remember from the response, by variable name.
+    pub capture: Vec<(String, Capture)>,
     /// Assertions on the response, all of which must hold.
-    #[serde(default)]
     pub expect: Vec<Assertion>,
 }
 
-/// One assertion. Exactly one subject (`status`, `header`, `json` or `body`) and the
-/// predicates that suit it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Assertion {
-    /// The status is one of these.
-    pub status: Option<Vec<u16>>,
-    /// Subject: a response header (name, case-insensitive).
-    pub header: Option<String>,
-    /// Subject: a JSON path into the body (`id`, `items[0].id`, `$list` for "the list").
-    pub json: Option<String>,
-    /// Subject: the body as text.
-    pub body: Option<BodySubject>,
-
-    /// The subject exists (true) or does not (false).
-    pub exists: Option<bool>,
-    /// The subject equals this (templates allowed in strings; header comparison ignores case).
-    pub equals: Option<serde_json::Value>,
-    /// The subject equals none of these (an absent header passes).
-    pub not_in: Option<Vec<serde_json::Value>>,
-    /// The subject (as text) matches this regular expression.
-    pub matches: Option<String>,
-    /// Header only: the comma-separated list contains this token (case-insensitive).
-    pub lists: Option<String>,
-    /// JSON only: the value's type is one of these (`string`, `number`, `integer`, `boolean`,
-    /// `array`, `object`, `null`).
-    #[serde(rename = "type")]
-    pub json_type: Option<Vec<String>>,
-    /// JSON only: the array or string has at least this many elements.
-    pub min_length: Option<usize>,
-    /// JSON only: the array or string has at most this many elements.
-    pub max_length: Option<usize>,
-    /// JSON only: the array of objects is ordered by this field (timestamps compare as times).
-    pub sorted_by: Option<String>,
-    /// With `sorted_by`: `asc` or `desc`.
-    pub order: Option<SortOrder>,
-    /// JSON only: in the array of objects, the items whose `by` field has one of these values
-    /// appear in this relative order (other items may sit between them).
-    pub in_order: Option<Vec<String>>,
-    /// With `in_order`: the field that identifies an item (e.g. `id`).
-    pub by: Option<String>,
-    /// Body only: the text contains this (case-insensitive).
-    pub contains: Option<String>,
-    /// Body only: the text does not contain this (case-insensitive).
-    pub not_contains: Option<String>,
+/// Where a captured value comes from.
+#[derive(Debug, Clone)]
+pub enum Capture {
+    /// A value in the JSON body (`json:<path>`).
+    Json(JsonPath),
+    /// A response header (`header:<Name>`).
+    Header(String),
+    /// A cookie the response sets (`cookie:<name>`).
+    Cookie(String),
 }
 
-/// `body = "text"` or `body = "empty"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BodySubject {
-    /// The body decoded as text.
-    Text,
-    /// The body must have no bytes.
-    Empty,
-}
-
-/// Sort direction for `sorted_by`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SortOrder {
-    /// Smallest first.
-    Asc,
-    /// Largest first.
-    Desc,
+impl Capture {
+    fn parse(source: &str) -> Result<Capture, String> {
+        match source.split_once(':') {
+            Some(("json", path)) => JsonPath::parse(path).map(Capture::Json),
+            Some(("header", name))
+                if axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok() =>
+            {
+                Ok(Capture::Header(name.to_string()))
+            }
+            Some(("cookie", name)) if !name.is_empty() => Ok(Capture::Cookie(name.to_string())),
+            _ => Err(format!(
+                "`{source}` must be json:<path>, header:<Name> or cookie:<name>"
+            )),
+        }
+    }
 }
 
 /// A built-in probe and its settings.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Probe {
     /// Creates items, then walks `limit`/`offset` pages and proves they are disjoint and
@@ -241,99 +190,11 @@ impl Probe {
             Probe::JwtClaims { .. } => "jwt-claims",
         }
     }
-}
 
-/// Where a challenge file came from, for error messages.
-pub struct ChallengeSource<'a> {
-    /// Display path.
-    pub path: &'a str,
-    /// File text.
-    pub text: &'a str,
-}
-
-/// The file as written, with spans for error positions (other keys are read by [`Challenge`]).
-#[derive(Deserialize)]
-struct RawChallenge {
-    format_version: Spanned<u32>,
-    id: Spanned<String>,
-    #[serde(default)]
-    checks: Vec<Spanned<toml::Value>>,
-}
-
-impl Challenge {
-    /// Parses and checks a challenge file, reporting every problem with its line.
-    pub fn parse(src: ChallengeSource<'_>) -> Result<Challenge, Vec<ContentError>> {
-        let at = |offset: usize, msg: String| ContentError::at(src.path, src.text, offset, msg);
-        let raw: RawChallenge = toml::from_str(src.text)
-            .map_err(|e| vec![ContentError::from_toml(src.path, src.text, &e)])?;
-        let mut errors = Vec::new();
-        if *raw.format_version.get_ref() != CHALLENGE_FORMAT_VERSION {
-            errors.push(at(
-                raw.format_version.span().start,
-                format!(
-                    "format_version {} is not supported; this reqlab reads version {CHALLENGE_FORMAT_VERSION}",
-                    raw.format_version.get_ref()
-                ),
-            ));
-        }
-        if let Some(problem) = slug_problem(raw.id.get_ref()) {
-            errors.push(at(raw.id.span().start, format!("id {problem}")));
-        }
-        let challenge: Challenge = match toml::from_str(src.text) {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(ContentError::from_toml(src.path, src.text, &e));
-                return Err(errors);
-            }
-        };
-        if challenge.checks.is_empty() {
-            errors.push(ContentError::file(
-                src.path,
-                "a challenge needs at least one [[checks]] entry",
-            ));
-        }
-        let mut names = HashSet::new();
-        let mut captured: HashSet<String> = HashSet::new();
-        for (check, raw_check) in challenge.checks.iter().zip(&raw.checks) {
-            let offset = raw_check.span().start;
-            if !names.insert(check.name.as_str()) {
-                errors.push(at(offset, format!("check `{}` is named twice", check.name)));
-            }
-            for problem in check_problems(check, &mut captured) {
-                errors.push(at(offset, format!("check `{}`: {problem}", check.name)));
-            }
-        }
-        if errors.is_empty() {
-            Ok(challenge)
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// Everything wrong with one check. `captured` accumulates variables captured so far, so a
-/// step can only use values an earlier step (or check) captures.
-fn check_problems(check: &Check, captured: &mut HashSet<String>) -> Vec<String> {
-    let mut problems = Vec::new();
-    match (&check.probe, check.steps.is_empty()) {
-        (None, true) => problems.push("give it [[checks.steps]] or a probe".into()),
-        (Some(_), false) => problems.push("use either steps or a probe, not both".into()),
-        _ => {}
-    }
-    for (i, step) in check.steps.iter().enumerate() {
-        let n = i + 1;
-        for p in step_problems(step, captured) {
-            problems.push(format!("step {n}: {p}"));
-        }
-        for (name, source) in &step.capture {
-            if let Some(p) = capture_problem(source) {
-                problems.push(format!("step {n}: capture `{name}`: {p}"));
-            }
-            captured.insert(name.clone());
-        }
-    }
-    if let Some(probe) = &check.probe {
-        match probe {
+    /// What is wrong with the probe's settings; `captured` holds the variables captured so far.
+    fn problems(&self, captured: &HashSet<String>) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self {
             Probe::OffsetPages {
                 limit,
                 count,
@@ -347,18 +208,18 @@ fn check_problems(check: &Check, captured: &mut HashSet<String>) -> Vec<String> 
                 ..
             } => {
                 if *limit < 2 {
-                    problems.push(format!("probe {}: limit must be at least 2", probe.kind()));
+                    problems.push(format!("probe {}: limit must be at least 2", self.kind()));
                 }
                 if *count <= *limit {
                     problems.push(format!(
                         "probe {}: count must exceed limit so there are several pages",
-                        probe.kind()
+                        self.kind()
                     ));
                 }
                 if !collection.starts_with('/') {
                     problems.push(format!(
                         "probe {}: collection must start with /",
-                        probe.kind()
+                        self.kind()
                     ));
                 }
             }
@@ -390,80 +251,246 @@ fn check_problems(check: &Check, captured: &mut HashSet<String>) -> Vec<String> 
                 }
             }
         }
+        problems
     }
-    problems
 }
 
-fn step_problems(step: &Step, captured: &HashSet<String>) -> Vec<String> {
+/// Where a challenge file came from, for error messages.
+pub struct ChallengeSource<'a> {
+    /// Display path.
+    pub path: &'a str,
+    /// File text.
+    pub text: &'a str,
+}
+
+/// The file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChallenge {
+    format_version: Spanned<u32>,
+    id: Spanned<String>,
+    title: String,
+    summary: String,
+    checks: Vec<Spanned<RawCheck>>,
+}
+
+/// A `[[checks]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    name: String,
+    stage: Stage,
+    #[serde(default)]
+    severity: Severity,
+    hint: String,
+    why: Option<String>,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+    probe: Option<Probe>,
+}
+
+/// A `[[checks.steps]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    method: String,
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    json: Option<serde_json::Value>,
+    form: Option<BTreeMap<String, String>>,
+    body: Option<String>,
+    #[serde(default)]
+    follow_redirects: bool,
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
+    #[serde(default)]
+    expect: Vec<RawAssertion>,
+}
+
+impl Challenge {
+    /// Parses and checks a challenge file, reporting every problem with its line.
+    pub fn parse(src: ChallengeSource<'_>) -> Result<Challenge, Vec<ContentError>> {
+        let at = |offset: usize, msg: String| ContentError::at(src.path, src.text, offset, msg);
+        let raw: RawChallenge = toml::from_str(src.text)
+            .map_err(|e| vec![ContentError::from_toml(src.path, src.text, &e)])?;
+        let mut errors = Vec::new();
+        if *raw.format_version.get_ref() != CHALLENGE_FORMAT_VERSION {
+            errors.push(at(
+                raw.format_version.span().start,
+                format!(
+                    "format_version {} is not supported; this reqlab reads version {CHALLENGE_FORMAT_VERSION}",
+                    raw.format_version.get_ref()
+                ),
+            ));
+        }
+        if let Some(problem) = slug_problem(raw.id.get_ref()) {
+            errors.push(at(raw.id.span().start, format!("id {problem}")));
+        }
+        if raw.checks.is_empty() {
+            errors.push(ContentError::file(
+                src.path,
+                "a challenge needs at least one [[checks]] entry",
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut captured: HashSet<String> = HashSet::new();
+        let mut checks = Vec::new();
+        for raw_check in raw.checks {
+            let offset = raw_check.span().start;
+            let raw_check = raw_check.into_inner();
+            if !names.insert(raw_check.name.clone()) {
+                errors.push(at(
+                    offset,
+                    format!("check `{}` is named twice", raw_check.name),
+                ));
+            }
+            let name = raw_check.name.clone();
+            match parse_check(raw_check, &mut captured) {
+                Ok(check) => checks.push(check),
+                Err(problems) => {
+                    for problem in problems {
+                        errors.push(at(offset, format!("check `{name}`: {problem}")));
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Challenge {
+            id: raw.id.into_inner(),
+            title: raw.title,
+            summary: raw.summary,
+            checks,
+            lesson: None,
+        })
+    }
+}
+
+/// The typed check, or everything wrong with it. `captured` accumulates the variables
+/// captured so far, so a step can only use values an earlier step (or check) captures.
+fn parse_check(raw: RawCheck, captured: &mut HashSet<String>) -> Result<Check, Vec<String>> {
     let mut problems = Vec::new();
-    if axum::http::Method::from_bytes(step.method.as_bytes()).is_err()
-        || step.method.to_uppercase() != step.method
-    {
+    match (&raw.probe, raw.steps.is_empty()) {
+        (None, true) => problems.push("give it [[checks.steps]] or a probe".into()),
+        (Some(_), false) => problems.push("use either steps or a probe, not both".into()),
+        _ => {}
+    }
+    let mut steps = Vec::new();
+    for (i, raw_step) in raw.steps.into_iter().enumerate() {
+        let n = i + 1;
+        let capture_names: Vec<String> = raw_step.capture.keys().cloned().collect();
+        match parse_step(raw_step, captured) {
+            Ok(step) => steps.push(step),
+            Err(step_problems) => {
+                problems.extend(step_problems.into_iter().map(|p| format!("step {n}: {p}")))
+            }
+        }
+        captured.extend(capture_names);
+    }
+    if let Some(probe) = &raw.probe {
+        problems.extend(probe.problems(captured));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let procedure = match raw.probe {
+        Some(probe) => Procedure::Probe(probe),
+        None => Procedure::Steps(steps),
+    };
+    Ok(Check {
+        name: raw.name,
+        stage: raw.stage,
+        severity: raw.severity,
+        hint: raw.hint,
+        why: raw.why,
+        procedure,
+    })
+}
+
+/// The typed step, or everything wrong with it (captures are reported after the rest).
+fn parse_step(raw: RawStep, captured: &HashSet<String>) -> Result<Step, Vec<String>> {
+    let mut problems = Vec::new();
+    let method = Method::from_bytes(raw.method.as_bytes())
+        .ok()
+        .filter(|_| raw.method.to_uppercase() == raw.method);
+    if method.is_none() {
         problems.push(format!(
             "method `{}` is not an upper-case HTTP method",
-            step.method
+            raw.method
         ));
     }
-    if !step.path.starts_with('/') {
-        problems.push(format!("path `{}` must start with /", step.path));
+    if !raw.path.starts_with('/') {
+        problems.push(format!("path `{}` must start with /", raw.path));
     }
-    let bodies = [
-        step.json.is_some(),
-        step.form.is_some(),
-        step.body.is_some(),
-    ];
+    let bodies = [raw.json.is_some(), raw.form.is_some(), raw.body.is_some()];
     if bodies.iter().filter(|b| **b).count() > 1 {
         problems.push("set at most one of json, form, body".into());
     }
-    if step.expect.is_empty() {
+    if raw.expect.is_empty() {
         problems.push("needs at least one expectation in `expect`".into());
     }
-    let mut texts: Vec<&str> = vec![&step.path];
-    texts.extend(step.headers.values().map(String::as_str));
-    if let Some(body) = &step.body {
+    let mut texts: Vec<&str> = vec![&raw.path];
+    texts.extend(raw.headers.values().map(String::as_str));
+    if let Some(body) = &raw.body {
         texts.push(body);
     }
-    if let Some(form) = &step.form {
+    if let Some(form) = &raw.form {
         texts.extend(form.values().map(String::as_str));
     }
-    let json_strings = step.json.iter().flat_map(json_strings).collect::<Vec<_>>();
+    let json_strings = raw.json.iter().flat_map(json_strings).collect::<Vec<_>>();
     texts.extend(json_strings.iter().map(String::as_str));
-    for a in &step.expect {
-        if let Some(serde_json::Value::String(s)) = &a.equals {
-            texts.push(s);
-        }
+    for a in &raw.expect {
+        texts.extend(a.templates());
     }
-    let mut expect_strings: Vec<String> = step
-        .expect
-        .iter()
-        .flat_map(|a| a.not_in.iter().flatten())
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    expect_strings.extend(
-        step.expect
-            .iter()
-            .flat_map(|a| a.in_order.iter().flatten())
-            .cloned(),
-    );
-    texts.extend(expect_strings.iter().map(String::as_str));
     for text in texts {
-        for var in crate::check::template::variables(text) {
-            if !crate::check::template::BUILT_INS.contains(&var.as_str())
-                && !captured.contains(&var)
-            {
+        for var in template::variables(text) {
+            if !template::BUILT_INS.contains(&var.as_str()) && !captured.contains(&var) {
                 problems.push(format!(
                     "uses {{{{{var}}}}}, which no earlier step captures (built-ins: {})",
-                    crate::check::template::BUILT_INS.join(", ")
+                    template::BUILT_INS.join(", ")
                 ));
             }
         }
     }
-    for (i, a) in step.expect.iter().enumerate() {
-        if let Some(p) = assertion_problem(a) {
-            problems.push(format!("expectation {}: {p}", i + 1));
+    let mut expect = Vec::new();
+    for (i, a) in raw.expect.into_iter().enumerate() {
+        match a.parse() {
+            Ok(a) => expect.push(a),
+            Err(p) => problems.push(format!("expectation {}: {p}", i + 1)),
         }
     }
-    problems
+    let mut capture = Vec::new();
+    for (name, source) in raw.capture {
+        match Capture::parse(&source) {
+            Ok(c) => capture.push((name, c)),
+            Err(p) => problems.push(format!("capture `{name}`: {p}")),
+        }
+    }
+    let Some(method) = method.filter(|_| problems.is_empty()) else {
+        return Err(problems);
+    };
+    let body = if let Some(json) = raw.json {
+        Body::Json(json)
+    } else if let Some(form) = raw.form {
+        Body::Form(form.into_iter().collect())
+    } else if let Some(text) = raw.body {
+        Body::Raw { text, repeat: 1 }
+    } else {
+        Body::None
+    };
+    Ok(Step {
+        request: Request {
+            method,
+            path: raw.path,
+            headers: raw.headers.into_iter().collect(),
+            body,
+            follow_redirects: raw.follow_redirects,
+        },
+        capture,
+        expect,
+    })
 }
 
 fn json_strings(v: &serde_json::Value) -> Vec<String> {
@@ -473,107 +500,6 @@ fn json_strings(v: &serde_json::Value) -> Vec<String> {
         serde_json::Value::Object(map) => map.values().flat_map(json_strings).collect(),
         _ => Vec::new(),
     }
-}
-
-fn capture_problem(source: &str) -> Option<String> {
-    match source.split_once(':') {
-        Some(("json", path)) => crate::check::jsonpath::parse(path).err(),
-        Some(("header", name)) if axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok() => {
-            None
-        }
-        Some(("cookie", name)) if !name.is_empty() => None,
-        _ => Some(format!(
-            "`{source}` must be json:<path>, header:<Name> or cookie:<name>"
-        )),
-    }
-}
-
-/// Why an assertion is malformed, if it is.
-fn assertion_problem(a: &Assertion) -> Option<String> {
-    let subjects = [
-        a.status.is_some(),
-        a.header.is_some(),
-        a.json.is_some(),
-        a.body.is_some(),
-    ];
-    if subjects.iter().filter(|s| **s).count() != 1 {
-        return Some("name exactly one subject: status, header, json or body".into());
-    }
-    let predicates: Vec<&str> = [
-        ("exists", a.exists.is_some()),
-        ("equals", a.equals.is_some()),
-        ("not_in", a.not_in.is_some()),
-        ("matches", a.matches.is_some()),
-        ("lists", a.lists.is_some()),
-        ("type", a.json_type.is_some()),
-        ("min_length", a.min_length.is_some()),
-        ("max_length", a.max_length.is_some()),
-        ("sorted_by", a.sorted_by.is_some()),
-        ("in_order", a.in_order.is_some()),
-        ("contains", a.contains.is_some()),
-        ("not_contains", a.not_contains.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, set)| *set)
-    .map(|(name, _)| name)
-    .collect();
-    let allowed: &[&str] = if a.status.is_some() {
-        &[]
-    } else if a.header.is_some() {
-        &["exists", "equals", "not_in", "matches", "lists"]
-    } else if a.json.is_some() {
-        &[
-            "exists",
-            "equals",
-            "not_in",
-            "matches",
-            "type",
-            "min_length",
-            "max_length",
-            "sorted_by",
-            "in_order",
-        ]
-    } else if a.body == Some(BodySubject::Empty) {
-        &[]
-    } else {
-        &["contains", "not_contains", "matches"]
-    };
-    if let Some(bad) = predicates.iter().find(|p| !allowed.contains(p)) {
-        return Some(format!("`{bad}` does not apply to this subject"));
-    }
-    if predicates.is_empty() && a.status.is_none() && a.body != Some(BodySubject::Empty) {
-        return Some("say what must hold (exists, equals, matches, …)".into());
-    }
-    if let Some(status) = &a.status {
-        if status.is_empty() || status.iter().any(|s| !(100..=599).contains(s)) {
-            return Some("status must list codes between 100 and 599".into());
-        }
-    }
-    if let Some(pattern) = &a.matches {
-        if let Err(e) = regex::Regex::new(pattern) {
-            return Some(format!("`matches` is not a valid regular expression: {e}"));
-        }
-    }
-    if let Some(path) = &a.json {
-        if let Err(e) = crate::check::jsonpath::parse(path) {
-            return Some(e);
-        }
-    }
-    if let Some(types) = &a.json_type {
-        let known = [
-            "string", "number", "integer", "boolean", "array", "object", "null",
-        ];
-        if let Some(t) = types.iter().find(|t| !known.contains(&t.as_str())) {
-            return Some(format!("type `{t}` is not one of {}", known.join(", ")));
-        }
-    }
-    if a.sorted_by.is_some() != a.order.is_some() {
-        return Some("`sorted_by` and `order` go together".into());
-    }
-    if a.in_order.is_some() != a.by.is_some() {
-        return Some("`in_order` and `by` go together".into());
-    }
-    None
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 //! preset is a request that could be sent. Cross-lesson checks live in [`super::Course::load`].
 
 use super::error::ContentError;
-use super::preset::Preset;
+use super::preset::{Preset, RawPreset};
 use crate::stage::Stage;
-use axum::http::{HeaderName, HeaderValue, Method};
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -39,7 +38,7 @@ pub struct LessonMeta {
     pub sections: Vec<Spanned<Section>>,
     /// Requests a learner can fire at the lab from this lesson.
     #[serde(default)]
-    pub presets: Vec<Spanned<Preset>>,
+    pub presets: Vec<Spanned<RawPreset>>,
 }
 
 /// One section: a `##` heading of the lesson text.
@@ -156,6 +155,7 @@ impl Lesson {
         }
 
         let mut preset_ids = HashSet::new();
+        let mut presets = Vec::new();
         for preset in &meta.presets {
             let p = preset.get_ref();
             if !preset_ids.insert(p.id.as_str()) {
@@ -173,8 +173,13 @@ impl Lesson {
                     ),
                 ));
             }
-            for problem in preset_problems(p) {
-                errors.push(at(preset.span(), format!("preset `{}`: {problem}", p.id)));
+            match p.clone().into_preset() {
+                Ok(typed) => presets.push(typed),
+                Err(problems) => {
+                    for problem in problems {
+                        errors.push(at(preset.span(), format!("preset `{}`: {problem}", p.id)));
+                    }
+                }
             }
         }
 
@@ -194,7 +199,7 @@ impl Lesson {
             guide: meta.guide,
             challenge: meta.challenge.map(Spanned::into_inner),
             sections: meta.sections.into_iter().map(Spanned::into_inner).collect(),
-            presets: meta.presets.into_iter().map(Spanned::into_inner).collect(),
+            presets,
             markdown: markdown.to_string(),
         })
     }
@@ -224,38 +229,6 @@ pub fn slug_problem(id: &str) -> Option<String> {
         && !id.ends_with('-')
         && !id.contains("--");
     (!ok).then(|| format!("`{id}` must be a slug: lower-case letters, digits and single dashes"))
-}
-
-/// What is wrong with a preset as an HTTP request.
-fn preset_problems(p: &Preset) -> Vec<String> {
-    let mut problems = Vec::new();
-    let standard = [
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
-    ];
-    if !standard.contains(&p.method.as_str()) || Method::from_bytes(p.method.as_bytes()).is_err() {
-        problems.push(format!(
-            "method `{}` is not one of {}",
-            p.method,
-            standard.join(", ")
-        ));
-    }
-    if !p.path.starts_with('/') {
-        problems.push(format!("path `{}` must start with `/`", p.path));
-    } else if p.path.parse::<axum::http::Uri>().is_err() {
-        problems.push(format!("path `{}` is not a valid request target", p.path));
-    }
-    for (name, value) in &p.headers {
-        if HeaderName::from_bytes(name.as_bytes()).is_err() {
-            problems.push(format!("header name `{name}` is not valid"));
-        }
-        if HeaderValue::from_str(value).is_err() {
-            problems.push(format!("header `{name}` has a value that cannot be sent"));
-        }
-    }
-    if p.json.is_some() && p.body.is_some() {
-        problems.push("set either `json` or `body`, not both".into());
-    }
-    problems
 }
 
 /// A heading found in the Markdown, with its byte offset.
@@ -400,7 +373,7 @@ expect_status = 200
         )
         .unwrap();
         assert_eq!(lesson.number, 7);
-        assert_eq!(lesson.presets[0].method, "GET");
+        assert_eq!(lesson.presets[0].request.method, "GET");
         assert_eq!(lesson.challenge.as_deref(), Some("demo-check"));
     }
 

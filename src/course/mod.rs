@@ -1,4 +1,11 @@
-//! Course content: lessons (and their challenges), loaded from the binary or from disk, checked.
+//! Course content: lessons (and their challenges), loaded from the binary or from disk, and
+//! parsed into typed values once, with every problem reported by file and line.
+//!
+//! - [`lesson`] and [`preset`]: `lesson.toml` and `lesson.md`.
+//! - [`challenge`] and [`assertion`]: `challenge.toml`, its checks and their assertions.
+//! - [`request`]: the request a preset or a challenge step describes.
+//! - [`template`] and [`jsonpath`]: `{{variables}}` and JSON paths inside those files.
+//! - [`source`] and [`error`]: where content comes from, and what is wrong with it.
 //!
 //! Layout of a content folder:
 //! ```text
@@ -10,12 +17,15 @@
 //!   README.md                       notes for authors (ignored)
 //! ```
 
+pub mod assertion;
 pub mod challenge;
 pub mod error;
+pub mod jsonpath;
 pub mod lesson;
-pub mod markdown;
 pub mod preset;
+pub mod request;
 pub mod source;
+pub mod template;
 
 pub use challenge::Challenge;
 pub use error::{ContentError, ContentErrors};

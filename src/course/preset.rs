@@ -1,12 +1,31 @@
 //! Presets: ready-made requests a lesson offers, sendable to the lab and printable as curl.
 
-use serde::{Deserialize, Serialize};
+use super::request::{Body, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// A ready-made request a learner can send to the lab server.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
+    /// Slug, unique within the lesson.
+    pub id: String,
+    /// What the request demonstrates, in a few words.
+    pub title: String,
+    /// The section it belongs to.
+    pub section: String,
+    /// The request itself.
+    pub request: Request,
+    /// The status the lab answers with on a fresh database; `reqlab dev check` verifies it.
+    pub expect_status: u16,
+    /// What to look for in the response and the trace.
+    pub note: Option<String>,
+}
+
+/// A `[[presets]]` entry as written in `lesson.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreset {
     /// Slug, unique within the lesson.
     pub id: String,
     /// What the request demonstrates, in a few words.
@@ -26,83 +45,83 @@ pub struct Preset {
     pub body: Option<String>,
     /// Repeat the raw body this many times (to demonstrate size limits without a huge file).
     pub body_repeat: Option<usize>,
-    /// The status the lab answers with on a fresh database; `reqlab dev check` verifies it.
+    /// The status the lab answers with on a fresh database.
     pub expect_status: u16,
     /// What to look for in the response and the trace.
     pub note: Option<String>,
 }
 
-impl Preset {
-    /// The body bytes this preset sends, and the content type it implies.
-    pub fn body_bytes(&self) -> Option<(Vec<u8>, Option<&'static str>)> {
-        if let Some(json) = &self.json {
-            let bytes = serde_json::to_vec(json).expect("a JSON value always serializes");
-            return Some((bytes, Some("application/json")));
-        }
-        self.body
-            .as_ref()
-            .map(|b| (b.repeat(self.body_repeat.unwrap_or(1)).into_bytes(), None))
-    }
+/// The methods a preset may use.
+const STANDARD_METHODS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+];
 
-    /// Headers to send: the preset's own, plus the content type its body implies.
-    pub fn headers_to_send(&self) -> Vec<(String, String)> {
-        let mut headers: Vec<(String, String)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some((_, Some(content_type))) = self.body_bytes() {
-            if !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            {
-                headers.insert(0, ("Content-Type".into(), content_type.into()));
+impl RawPreset {
+    /// The typed preset, or every problem with it as an HTTP request.
+    pub fn into_preset(self) -> Result<Preset, Vec<String>> {
+        let mut problems = Vec::new();
+        let method = match Method::from_bytes(self.method.as_bytes()) {
+            Ok(m) if STANDARD_METHODS.contains(&self.method.as_str()) => Some(m),
+            _ => {
+                problems.push(format!(
+                    "method `{}` is not one of {}",
+                    self.method,
+                    STANDARD_METHODS.join(", ")
+                ));
+                None
+            }
+        };
+        if !self.path.starts_with('/') {
+            problems.push(format!("path `{}` must start with `/`", self.path));
+        } else if self.path.parse::<axum::http::Uri>().is_err() {
+            problems.push(format!(
+                "path `{}` is not a valid request target",
+                self.path
+            ));
+        }
+        for (name, value) in &self.headers {
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                problems.push(format!("header name `{name}` is not valid"));
+            }
+            if HeaderValue::from_str(value).is_err() {
+                problems.push(format!("header `{name}` has a value that cannot be sent"));
             }
         }
-        headers
+        let body = match (self.json, self.body) {
+            (Some(_), Some(_)) => {
+                problems.push("set either `json` or `body`, not both".into());
+                Body::None
+            }
+            (Some(json), None) => Body::Json(json),
+            (None, Some(text)) => Body::Raw {
+                text,
+                repeat: self.body_repeat.unwrap_or(1),
+            },
+            (None, None) => Body::None,
+        };
+        let Some(method) = method.filter(|_| problems.is_empty()) else {
+            return Err(problems);
+        };
+        Ok(Preset {
+            id: self.id,
+            title: self.title,
+            section: self.section,
+            request: Request {
+                method,
+                path: self.path,
+                headers: self.headers.into_iter().collect(),
+                body,
+                follow_redirects: false,
+            },
+            expect_status: self.expect_status,
+            note: self.note,
+        })
     }
+}
 
+impl Preset {
     /// The preset as a curl command against the lab at `base`.
     pub fn curl(&self, base: &str) -> String {
-        let url = format!("{}{}", base.trim_end_matches('/'), self.path);
-        let body = self.body_bytes();
-        if let (Some(times), Some(chunk)) = (self.body_repeat.filter(|n| *n > 1), &self.body) {
-            // Too long to paste: let the shell repeat the chunk and pipe it in.
-            let piped =
-                crate::curl::command(&self.method, &url, &self.headers_to_send(), Some(b"@-"))
-                    .replace("--data-raw @-", "--data-binary @-");
-            let printf_arg = format!("%.0s{}", chunk.replace('%', "%%"));
-            return format!(
-                "printf {} $(seq {times}) | {piped}",
-                shlex::try_quote(&printf_arg)
-                    .map(|q| q.into_owned())
-                    .unwrap_or_else(|_| "x".into()),
-            );
-        }
-        crate::curl::command(
-            &self.method,
-            &url,
-            &self.headers_to_send(),
-            body.as_ref().map(|(b, _)| b.as_slice()),
-        )
-    }
-
-    /// Sends the preset to the lab at `base`.
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        base: &str,
-    ) -> reqwest::Result<reqwest::Response> {
-        let url = format!("{}{}", base.trim_end_matches('/'), self.path);
-        let method = reqwest::Method::from_bytes(self.method.as_bytes())
-            .expect("preset methods are checked when lessons load");
-        let mut request = client.request(method, url);
-        for (name, value) in self.headers_to_send() {
-            request = request.header(name, value);
-        }
-        if let Some((bytes, _)) = self.body_bytes() {
-            request = request.body(bytes);
-        }
-        request.send().await
+        self.request.curl(base)
     }
 }

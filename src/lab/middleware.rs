@@ -83,10 +83,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     }
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
         if problem.kind == ProblemKind::Internal {
-            eprintln!(
-                "[lab] request {request_id}: internal error: {}",
-                problem.detail
-            );
+            tracing::error!("request {request_id}: internal error: {}", problem.detail);
         }
         response.headers_mut().remove(header::CONTENT_LENGTH);
         *response.body_mut() = Body::from(problem.to_json(&request_id));

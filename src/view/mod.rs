@@ -1,3 +1,14 @@
-//! Renderers that turn reqlab's data into styled lines, shared by the CLI and the TUI.
+//! Everything that turns reqlab's data into styled lines: lessons, traces, check results and
+//! reports. The CLI prints these lines; the TUI draws them.
+//!
+//! - [`style`]: the palette.
+//! - [`markdown`]: lesson Markdown → wrapped lines.
+//! - [`trace`]: a request's trace as one block.
+//! - [`check`]: check results and the check session's events, as a learner reads them.
+//! - [`report`]: the machine formats of check results (JSON, JUnit XML, TAP).
 
+pub mod check;
+pub mod markdown;
+pub mod report;
+pub mod style;
 pub mod trace;

@@ -2,18 +2,18 @@
 //!
 //! Shared by `reqlab trace` (printed as ANSI text) and, later, the TUI's trace pane.
 
-use crate::course::markdown::wrap_spans;
+use super::markdown::wrap_spans;
+use super::style::{self, DIM};
 use crate::lab::trace::{Outcome, Trace, TraceEvent};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 const STAGE_WIDTH: usize = 11;
-const DIM: Style = Style::new().fg(Color::DarkGray);
 
 /// Renders one trace, wrapped to `width` columns.
 pub fn trace_lines(trace: &Trace, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width.max(40));
-    let status_style = status_style(trace.status);
+    let status_style = style::status(trace.status);
     let mut header = vec![
         Span::styled("── ", DIM),
         Span::styled(trace.status.to_string(), status_style),
@@ -42,11 +42,8 @@ pub fn trace_lines(trace: &Trace, width: u16) -> Vec<Line<'static>> {
 
 fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
     let (mark, mark_style) = match event.outcome {
-        Outcome::Ok => ("✓", Style::new().fg(Color::Green)),
-        Outcome::Fail => (
-            "✗",
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
+        Outcome::Ok => ("✓", style::PASSED_MARK),
+        Outcome::Fail => ("✗", style::FAIL),
     };
     let at = format!("{:>12}  ", format!("+{}", format_ms(event.at_us)));
     let stage = format!("{:<STAGE_WIDTH$} ", event.stage.id());
@@ -54,7 +51,7 @@ fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
     let mut message = vec![Span::styled(
         event.message.clone(),
         if event.outcome == Outcome::Fail {
-            Style::new().fg(Color::Red)
+            style::FAILED_TEXT
         } else {
             Style::new()
         },
@@ -71,7 +68,7 @@ fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
         first.spans[0] = Span::raw("");
         let mut spans = vec![
             Span::styled(at, DIM),
-            Span::styled(stage, Style::new().fg(Color::Cyan)),
+            Span::styled(stage, style::ID),
             Span::styled(mark, mark_style),
             Span::raw(" "),
         ];
@@ -80,10 +77,7 @@ fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
     }
     if let Some(sql) = &event.sql {
         let bar = format!("{indent}│ ");
-        let statement = [Span::styled(
-            sql.statement.clone(),
-            Style::new().fg(Color::Yellow),
-        )];
+        let statement = [Span::styled(sql.statement.clone(), style::SQL)];
         lines.extend(wrap_spans(&statement, width, &bar, &bar));
         if !sql.params.is_empty() {
             let params = [Span::styled(
@@ -101,22 +95,12 @@ pub fn format_ms(micros: u64) -> String {
     format!("{:.3} ms", micros as f64 / 1000.0)
 }
 
-/// Green for 2xx/3xx, yellow for 4xx, red for 5xx.
-pub fn status_style(status: u16) -> Style {
-    let color = match status {
-        200..=399 => Color::Green,
-        400..=499 => Color::Yellow,
-        _ => Color::Red,
-    };
-    Style::new().fg(color).add_modifier(Modifier::BOLD)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::course::markdown::plain_text;
     use crate::lab::trace::SqlRecord;
     use crate::stage::Stage;
+    use crate::view::markdown::plain_text;
 
     #[test]
     fn a_trace_block_shows_each_stage_and_its_sql() {

@@ -3,24 +3,10 @@
 //! The output is ratatui's `Line`s so one renderer serves both surfaces: `reqlab learn` prints
 //! them as ANSI text (see [`crate::term`]) and the TUI draws them directly.
 
+use super::style as styles;
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-
-/// Styles used for the parts of a lesson.
-mod styles {
-    use super::*;
-    pub const TITLE: Style = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
-    pub const HEADING: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-    pub const SUBHEADING: Style = Style::new().add_modifier(Modifier::BOLD);
-    pub const CODE: Style = Style::new().fg(Color::Yellow);
-    pub const CODE_BLOCK: Style = Style::new().fg(Color::Green);
-    pub const FRAME: Style = Style::new().fg(Color::DarkGray);
-    pub const QUOTE: Style = Style::new().add_modifier(Modifier::ITALIC);
-    pub const LINK: Style = Style::new()
-        .fg(Color::Blue)
-        .add_modifier(Modifier::UNDERLINED);
-}
 
 /// How the text will be shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +146,7 @@ impl Renderer {
                 self.flush_paragraph();
                 self.blank();
                 self.out
-                    .push(Line::styled("─".repeat(self.width.min(60)), styles::FRAME));
+                    .push(Line::styled("─".repeat(self.width.min(60)), styles::DIM));
                 self.out.push(Line::default());
             }
             Event::Html(t) | Event::InlineHtml(t) => self.text(&t),
@@ -181,7 +167,7 @@ impl Renderer {
                 let style = match level {
                     HeadingLevel::H1 => styles::TITLE,
                     HeadingLevel::H2 => styles::HEADING,
-                    _ => styles::SUBHEADING,
+                    _ => styles::STRONG,
                 };
                 self.push_style(style);
             }
@@ -252,7 +238,7 @@ impl Renderer {
                 };
                 if level <= HeadingLevel::H2 {
                     let len = Line::from(text).width().min(self.width);
-                    self.out.push(Line::styled(rule.repeat(len), styles::FRAME));
+                    self.out.push(Line::styled(rule.repeat(len), styles::DIM));
                 }
             }
             TagEnd::Paragraph => self.flush_paragraph(),
@@ -282,7 +268,7 @@ impl Renderer {
                     let shown: String = self.inline.iter().map(|s| s.content.as_ref()).collect();
                     if !shown.ends_with(&url) {
                         self.inline
-                            .push(Span::styled(format!(" ({url})"), styles::FRAME));
+                            .push(Span::styled(format!(" ({url})"), styles::DIM));
                     }
                 }
             }
@@ -333,18 +319,18 @@ impl Renderer {
         };
         self.out.push(Line::from(vec![
             Span::raw(pad.clone()),
-            Span::styled(format!("┌─{label}"), styles::FRAME),
+            Span::styled(format!("┌─{label}"), styles::DIM),
         ]));
         for line in code.text.trim_end_matches('\n').lines() {
             self.out.push(Line::from(vec![
                 Span::raw(pad.clone()),
-                Span::styled("│ ", styles::FRAME),
+                Span::styled("│ ", styles::DIM),
                 Span::styled(line.replace('\t', "    "), styles::CODE_BLOCK),
             ]));
         }
         self.out.push(Line::from(vec![
             Span::raw(pad),
-            Span::styled("└─", styles::FRAME),
+            Span::styled("└─", styles::DIM),
         ]));
         self.out.push(Line::default());
     }
@@ -405,7 +391,7 @@ impl Renderer {
                 let mut spans = vec![Span::raw(pad.clone())];
                 for (i, cell) in cells.iter().enumerate() {
                     if i > 0 {
-                        spans.push(Span::styled(" │ ", styles::FRAME));
+                        spans.push(Span::styled(" │ ", styles::DIM));
                     }
                     let line = cell.get(k).cloned().unwrap_or_default();
                     let used = line.width();
@@ -420,7 +406,7 @@ impl Renderer {
                 let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
                 self.out.push(Line::from(vec![
                     Span::raw(pad.clone()),
-                    Span::styled(rule.join("─┼─"), styles::FRAME),
+                    Span::styled(rule.join("─┼─"), styles::DIM),
                 ]));
             }
         }
@@ -558,6 +544,6 @@ mod tests {
             .iter()
             .find(|s| s.content == "/tasks`" || s.content == "/tasks")
             .expect("the code span survives wrapping");
-        assert_eq!(code.style.fg, Some(Color::Yellow));
+        assert_eq!(code.style.fg, Some(ratatui::style::Color::Yellow));
     }
 }

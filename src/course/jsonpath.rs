@@ -1,12 +1,55 @@
 //! A small JSON path: `id`, `items[0].id`, `detail[0].loc`, `$` for the whole body, and
 //! `$list` for "the list" — the body itself when it is an array, else its `items` field
-//! (checks accept both shapes).
+//! (checks accept both shapes). Paths are parsed once, when a challenge loads.
 
 use serde_json::Value;
+use std::fmt;
+
+/// A parsed path, remembering how it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonPath {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl JsonPath {
+    /// Parses a path, or says what is wrong with it.
+    pub fn parse(text: &str) -> Result<JsonPath, String> {
+        Ok(JsonPath {
+            segments: parse(text)?,
+            text: text.to_string(),
+        })
+    }
+
+    /// The value the path points at, if everything along the way is there.
+    pub fn get<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        resolve(root, &self.segments)
+    }
+
+    /// True for `$list`, which reads as "the list" rather than as a field.
+    pub fn is_the_list(&self) -> bool {
+        self.segments == [Segment::List]
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// "The list" of a body: the body when it is an array, else its `items` array.
+pub fn the_list(body: &Value) -> Option<&Value> {
+    match body {
+        Value::Array(_) => Some(body),
+        Value::Object(map) => map.get("items").filter(|v| v.is_array()),
+        _ => None,
+    }
+}
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
+enum Segment {
     /// An object field.
     Field(String),
     /// An array index.
@@ -15,8 +58,7 @@ pub enum Segment {
     List,
 }
 
-/// Parses a path, or says what is wrong with it.
-pub fn parse(path: &str) -> Result<Vec<Segment>, String> {
+fn parse(path: &str) -> Result<Vec<Segment>, String> {
     let path = path.trim();
     if path == "$" {
         return Ok(Vec::new());
@@ -62,32 +104,26 @@ pub fn parse(path: &str) -> Result<Vec<Segment>, String> {
     Ok(segments)
 }
 
-/// Resolves a parsed path; `None` when something along the way is missing.
-pub fn resolve<'v>(root: &'v Value, path: &[Segment]) -> Option<&'v Value> {
+fn resolve<'v>(root: &'v Value, path: &[Segment]) -> Option<&'v Value> {
     let mut current = root;
     for segment in path {
         current = match segment {
             Segment::Field(name) => current.get(name)?,
             Segment::Index(i) => current.get(i)?,
-            Segment::List => match current {
-                Value::Array(_) => current,
-                Value::Object(map) => map.get("items").filter(|v| v.is_array())?,
-                _ => return None,
-            },
+            Segment::List => the_list(current)?,
         };
     }
     Some(current)
-}
-
-/// Parses and resolves in one go (for paths already validated when the challenge loaded).
-pub fn get<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
-    resolve(root, &parse(path).ok()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn get<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+        JsonPath::parse(path).unwrap().get(root)
+    }
 
     #[test]
     fn paths_resolve_fields_and_indexes() {

@@ -1,0 +1,332 @@
+//! Check results as a learner reads them: a heading per challenge, a line per check with the
+//! evidence of each failure (the request as curl, the response, expected vs actual), a
+//! summary, and one line for each thing the session reports along the way.
+
+use super::style::{self, DIM};
+use crate::check::event::Event;
+use crate::check::http::{Exchange, Received};
+use crate::check::result::{ChallengeOutcome, CheckOutcome, Status, Tally, Verdict};
+use crate::course::challenge::Severity;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+/// Lines of a response body shown in a failure.
+const BODY_LINES: usize = 20;
+/// Indent of a check's evidence.
+const PAD: &str = "      ";
+/// Indent of a response's headers and body inside the evidence.
+const BODY_PAD: &str = "                ";
+
+/// The heading printed before a challenge's checks.
+pub fn heading(id: &str, title: &str, target: &str, checks: usize) -> Vec<Line<'static>> {
+    vec![
+        Line::from(vec![
+            Span::styled("challenge", style::STRONG),
+            Span::raw(" "),
+            Span::styled(id.to_string(), style::ID),
+            Span::raw(format!(" — {title}")),
+        ]),
+        Line::styled(format!("  target {target} · {checks} checks"), DIM),
+    ]
+}
+
+/// One check's line, and for a failure or warning the evidence.
+pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
+    let verdict = c.verdict();
+    let (mark, mark_style) = match verdict {
+        Verdict::Passed => ("✓", style::OK),
+        Verdict::Failed => ("✗", style::FAIL),
+        Verdict::Warned => ("!", style::WARN),
+        Verdict::Skipped => ("-", DIM),
+    };
+    let note = match (c.status, c.severity) {
+        (Status::Skip, _) => " (not run)",
+        (_, Severity::Should) => " (advice)",
+        _ => "",
+    };
+    let stage = format!("[{}]", c.stage.id());
+    let mut lines = vec![Line::from(vec![
+        Span::raw("  "),
+        Span::styled(mark, mark_style),
+        Span::raw(" "),
+        Span::styled(format!("{stage:<15}"), style::ID),
+        Span::raw(format!(" {}", c.name)),
+        Span::styled(note, DIM),
+        Span::raw("  "),
+        Span::styled(format!("{} ms", c.duration.as_millis()), DIM),
+    ])];
+    let Some(f) = &c.finding else { return lines };
+    if c.status == Status::Skip {
+        let reason = f.message.trim_start_matches("not run: ");
+        // "Nothing is listening" was already said by the check that found it.
+        if !reason.starts_with("nothing is listening") {
+            lines.push(labelled("not run", vec![Span::raw(reason.to_string())]));
+        }
+        return lines;
+    }
+    if f.mismatch.is_none() {
+        lines.push(labelled(
+            "problem",
+            vec![Span::styled(f.message.clone(), style::FAIL)],
+        ));
+    }
+    for earlier in &f.earlier {
+        lines.push(labelled(
+            "before",
+            vec![Span::styled(earlier.request.curl(), DIM)],
+        ));
+    }
+    if let Some(ex) = &f.exchange {
+        lines.extend(exchange_lines(ex));
+    }
+    if let Some(m) = &f.mismatch {
+        lines.push(labelled(
+            "expected",
+            vec![Span::styled(m.expected.clone(), style::OK)],
+        ));
+        lines.push(labelled(
+            "actual",
+            vec![Span::styled(m.actual.clone(), style::FAIL)],
+        ));
+        if let Some(diff) = &m.diff {
+            for line in diff.lines() {
+                let line_style = if line.starts_with('+') {
+                    style::FAIL
+                } else if line.starts_with('-') {
+                    style::OK
+                } else {
+                    DIM
+                };
+                lines.push(Line::from(vec![
+                    Span::raw(format!("{PAD}          ")),
+                    Span::styled(line.to_string(), line_style),
+                ]));
+            }
+        }
+    }
+    if let Some(why) = &c.why {
+        lines.push(labelled("matters", vec![Span::raw(why.clone())]));
+    }
+    lines.push(labelled("hint", vec![Span::raw(c.hint.clone())]));
+    lines
+}
+
+/// An evidence line: the indent, a dim label padded to a column, then the text.
+fn labelled(label: &str, text: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![
+        Span::raw(PAD),
+        Span::styled(format!("{label:<9}"), DIM),
+        Span::raw(" "),
+    ];
+    spans.extend(text);
+    Line::from(spans)
+}
+
+/// A request as curl and what came back: status, headers, the start of the body.
+pub fn exchange_lines(ex: &Exchange) -> Vec<Line<'static>> {
+    let mut lines = vec![labelled(
+        "request",
+        vec![Span::styled(ex.request.curl(), style::ID)],
+    )];
+    let Ok(r) = &ex.response else { return lines };
+    lines.push(labelled(
+        "response",
+        vec![
+            Span::styled(
+                format!("{} {}", r.status, crate::status::reason(r.status)),
+                style::status(r.status),
+            ),
+            Span::raw(format!(
+                " · {} bytes{} · {} ms",
+                r.body.len(),
+                if r.truncated { " (cut at 1 MiB)" } else { "" },
+                r.elapsed.as_millis()
+            )),
+        ],
+    ));
+    for (k, v) in &r.headers {
+        if ["date", "server", "content-length", "connection"].contains(&k.as_str()) {
+            continue;
+        }
+        lines.push(Line::from(vec![
+            Span::raw(BODY_PAD),
+            Span::styled(format!("{k}: {v}"), DIM),
+        ]));
+    }
+    for line in body_excerpt(r) {
+        lines.push(Line::from(vec![Span::raw(BODY_PAD), Span::raw(line)]));
+    }
+    lines
+}
+
+/// The first lines of a body: pretty JSON when it is JSON, else text.
+pub fn body_excerpt(r: &Received) -> Vec<String> {
+    if r.body.is_empty() {
+        return vec!["(no body)".into()];
+    }
+    let text = match r.json() {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| r.text()),
+        Err(_) => r.text(),
+    };
+    let mut lines: Vec<String> = text
+        .lines()
+        .take(BODY_LINES)
+        .map(|l| crate::check::assert::shorten(l, 160))
+        .collect();
+    let total = text.lines().count();
+    if total > BODY_LINES {
+        lines.push(format!("… {} more lines", total - BODY_LINES));
+    }
+    lines
+}
+
+/// The end of a run: which challenges passed (when there were several) and the counts.
+pub fn summary(outcomes: &[ChallengeOutcome]) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if outcomes.len() > 1 {
+        lines.push(Line::default());
+        for o in outcomes {
+            let mark = if o.passed() {
+                Span::styled("passed", style::OK)
+            } else {
+                Span::styled("failed", style::FAIL)
+            };
+            lines.push(Line::from(vec![
+                Span::raw("  "),
+                mark,
+                Span::raw(format!("  {}", o.id)),
+            ]));
+        }
+    }
+    lines.push(tally_line(crate::check::result::total(outcomes)));
+    lines
+}
+
+/// "4 passed, 1 failed, 1 warning", red when something failed.
+pub fn tally_line(tally: Tally) -> Line<'static> {
+    let tally_style = if tally.failed > 0 {
+        style::FAIL
+    } else {
+        style::OK
+    };
+    Line::styled(tally.to_string(), tally_style)
+}
+
+/// What the check session says about an event, as one line for the side channel (standard
+/// error on the command line); `None` for events shown elsewhere (the checks themselves) or
+/// not at all. `recorded` says whether to announce recorded passes.
+pub fn event_note(event: &Event, announce_recorded: bool) -> Option<Line<'static>> {
+    let check = |prefix_style: Style, text: String| {
+        Line::from(vec![
+            Span::styled("[check]", prefix_style),
+            Span::raw(format!(" {text}")),
+        ])
+    };
+    Some(match event {
+        Event::LabStarted { url } => check(DIM, format!("started the embedded lab at {url}")),
+        Event::ServerStarted { command, pid } => check(
+            DIM,
+            format!(
+                "started your server: {command}{}",
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            ),
+        ),
+        Event::ServerOutput { line, .. } => Line::from(vec![
+            Span::styled("[your server]", DIM),
+            Span::raw(format!(" {line}")),
+        ]),
+        Event::ServerDidNotStart { reason } => check(style::FAIL, reason.clone()),
+        Event::ServerExited { status } => check(
+            style::FAIL,
+            format!("your server exited ({status}) during the checks; its output is above"),
+        ),
+        Event::LabNotRecorded { target } => check(
+            DIM,
+            format!(
+                "{target} is a reqlab lab server: passes against it show what passing looks like, and are not recorded as yours"
+            ),
+        ),
+        Event::Recorded { challenges } if announce_recorded && !challenges.is_empty() => {
+            Line::from(vec![
+                Span::styled("progress", style::OK),
+                Span::raw(format!(
+                    " recorded: {} passed (see `reqlab progress`)",
+                    challenges.join(", ")
+                )),
+            ])
+        }
+        Event::ProgressMovedAside { moved_to } => Line::from(vec![
+            Span::styled("warning:", style::WARN),
+            Span::raw(format!(
+                " your progress file could not be read; it was moved to {} and a new one started",
+                moved_to.display()
+            )),
+        ]),
+        Event::RecordFailed { reason } => Line::from(vec![
+            Span::styled("warning:", style::WARN),
+            Span::raw(format!(" could not record your progress: {reason}")),
+        ]),
+        Event::Watching { path } => check(
+            DIM,
+            format!(
+                "watching {} — save a file to re-run, Ctrl-C to stop",
+                path.display()
+            ),
+        ),
+        Event::ChangeSeen {
+            path,
+            during_run: false,
+        } => check(
+            style::STRONG,
+            format!("{} changed — running again", path.display()),
+        ),
+        Event::ChangeSeen {
+            path,
+            during_run: true,
+        } => check(
+            DIM,
+            format!("{} changed during the run — running again", path.display()),
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::result::{CheckOutcome, Finding};
+    use crate::stage::Stage;
+    use crate::view::markdown::plain_text;
+    use std::time::Duration;
+
+    fn outcome(status: Status, severity: Severity) -> CheckOutcome {
+        CheckOutcome {
+            name: "GET /health returns 200".into(),
+            stage: Stage::Response,
+            severity,
+            status,
+            duration: Duration::from_millis(3),
+            hint: "read “HTTP” in `reqlab learn http-basics`".into(),
+            why: None,
+            finding: (status != Status::Pass).then(|| Finding {
+                message: "not run: nothing is listening on 127.0.0.1:8000".into(),
+                mismatch: None,
+                exchange: None,
+                earlier: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_check_line_shows_mark_stage_name_and_time() {
+        let text = plain_text(&check_lines(&outcome(Status::Pass, Severity::Must)));
+        assert_eq!(text, "  ✓ [response]      GET /health returns 200  3 ms\n");
+        let skipped = plain_text(&check_lines(&outcome(Status::Skip, Severity::Should)));
+        assert_eq!(
+            skipped, "  - [response]      GET /health returns 200 (not run)  3 ms\n",
+            "the unreachable server was already reported"
+        );
+        let failed = plain_text(&check_lines(&outcome(Status::Skip, Severity::Must)));
+        assert!(failed.starts_with("  ✗ [response] "), "{failed}");
+    }
+}
