@@ -16,9 +16,8 @@
 //! File databases use WAL so readers never wait for the writer. `--memory` databases live in
 //! SQLite's in-process `memdb` store, shared by all of this lab's connections.
 
-use super::clock;
+use super::migrate::{Schema, migrate};
 use super::trace::Tracer;
-use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -49,6 +48,18 @@ pub enum DbError {
         "the database is at schema version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
     )]
     TooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// One topic's tables were made by a newer reqlab.
+    #[error(
+        "the database's {topic} tables are at version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
+    )]
+    TopicTooNew {
+        /// The topic.
+        topic: &'static str,
         /// Version found in the file.
         found: i64,
         /// Newest version this build knows.
@@ -96,39 +107,10 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE tasks (
-    id         INTEGER PRIMARY KEY,
-    title      TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
-    done       INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
--- Serves newest-first lists and the (created_at, id) cursor in one index walk.
-CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
-
-CREATE TABLE users (
-    id         INTEGER PRIMARY KEY,
-    email      TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
--- The last guard against duplicate emails, even when two requests race.
-CREATE UNIQUE INDEX users_email_unique ON users (email);
-
--- Per-database settings, such as the key that signs pagination cursors. randomblob() draws on
--- SQLite's generator, which is seeded from the operating system's randomness.
-CREATE TABLE lab_meta (
-    key   TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-INSERT INTO lab_meta (key, value) VALUES ('cursor_key', randomblob(32));
-"#];
-
 impl Db {
-    /// Opens (creating and migrating if needed) the database, seeding demo data when new.
-    pub fn open(location: &DbLocation) -> Result<Arc<Db>, DbError> {
+    /// Opens (creating and migrating if needed) the database with the topics' schemas,
+    /// seeding each topic's demo data when its tables are new.
+    pub fn open(location: &DbLocation, topics: &[Schema]) -> Result<Arc<Db>, DbError> {
         let (uri, is_file) = match location {
             DbLocation::File(path) => (path.to_string_lossy().into_owned(), true),
             DbLocation::Memory => (
@@ -137,7 +119,7 @@ impl Db {
             ),
         };
         let mut write_conn = open_connection(&uri, is_file, false)?;
-        migrate(&mut write_conn)?;
+        migrate(&mut write_conn, topics)?;
 
         let (tx, rx) = mpsc::channel::<WriteJob>();
         let thread = std::thread::Builder::new()
@@ -209,7 +191,7 @@ impl Db {
         rx.await.map_err(|_| DbError::WriterGone)?
     }
 
-    /// Reads a per-database secret made when the database was created (see [`MIGRATIONS`]).
+    /// Reads a per-database secret a topic's migration made (`lab_meta`, see [`super::migrate`]).
     pub fn secret(&self, key: &str) -> Result<Vec<u8>, DbError> {
         self.read(|c| {
             c.query_row("SELECT value FROM lab_meta WHERE key = ?1", [key], |r| {
@@ -255,71 +237,6 @@ fn open_connection(uri: &str, is_file: bool, read_only: bool) -> Result<Connecti
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(DbError::TooNew {
-            found: version,
-            known,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        if i == 0 {
-            seed(&tx)?;
-        }
-        tx.commit()?;
-    }
-    Ok(())
-}
-
-/// Demo rows, so the very first request already shows something.
-const SEED_TASKS: &[(&str, bool)] = &[
-    ("Read the HTTP lesson", true),
-    ("Send a request with curl", true),
-    ("Watch a trace in a second terminal", false),
-    ("Create a task with POST /tasks", false),
-    ("Break validation on purpose", false),
-    ("Find the Allow header on a 405", false),
-    ("Page through tasks with limit and offset", false),
-    ("Follow a cursor to the last page", false),
-    ("Register a user twice and get a 409", false),
-    ("Compare PUT and PATCH", false),
-    ("Mark a task done with PATCH", false),
-    ("Build the same API in your own stack", false),
-];
-
-fn seed(conn: &Connection) -> rusqlite::Result<()> {
-    // Spread over the past hours so lists and cursors have a visible order.
-    let now = clock::unique_now_micros();
-    let hour = 3_600_000_000i64;
-    let count = SEED_TASKS.len() as i64;
-    for (i, (title, done)) in SEED_TASKS.iter().enumerate() {
-        let ts = clock::format_micros(now - (count - i as i64) * hour);
-        conn.execute(
-            "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            rusqlite::params![title, done, ts],
-        )?;
-    }
-    for (i, (email, name)) in [
-        ("ada@example.com", "Ada Lovelace"),
-        ("grace@example.com", "Grace Hopper"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let ts = clock::format_micros(now - (2 - i as i64) * hour);
-        conn.execute(
-            "INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![email, name, ts],
-        )?;
-    }
-    Ok(())
 }
 
 /// A connection plus the request's tracer: every statement run through it is timed and recorded.
@@ -434,108 +351,33 @@ fn sqlite_reason(err: &rusqlite::Error) -> String {
     }
 }
 
-/// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown).
-pub fn write_sql_literal(out: &mut String, param: &dyn ToSql) {
-    use std::fmt::Write as _;
-    let owned;
-    let value = match param.to_sql() {
-        Ok(ToSqlOutput::Borrowed(v)) => v,
-        Ok(ToSqlOutput::Owned(v)) => {
-            owned = v;
-            ValueRef::from(&owned)
-        }
-        Ok(_) | Err(_) => {
-            out.push('?');
-            return;
-        }
-    };
-    match value {
-        ValueRef::Null => out.push_str("NULL"),
-        ValueRef::Integer(i) => out.push_str(itoa::Buffer::new().format(i)),
-        ValueRef::Real(f) => {
-            let _ = write!(out, "{f}");
-        }
-        ValueRef::Text(t) => {
-            let s = String::from_utf8_lossy(t);
-            out.push('\'');
-            for (i, ch) in s.chars().enumerate() {
-                if i == 80 {
-                    out.push('…');
-                    break;
-                }
-                if ch == '\'' {
-                    out.push('\'');
-                }
-                out.push(ch);
-            }
-            out.push('\'');
-        }
-        ValueRef::Blob(b) => {
-            let _ = write!(out, "<{} bytes>", b.len());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_new_database_is_migrated_and_seeded() {
-        let db = Db::open(&DbLocation::Memory).unwrap();
-        let tasks: i64 = db
-            .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
-            .unwrap();
-        assert_eq!(tasks, SEED_TASKS.len() as i64);
-        let version: i64 = db
-            .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len() as i64);
-    }
+    const NOTES: Schema = Schema {
+        name: "notes",
+        migrations: &["CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"],
+        seed: None,
+    };
 
     #[tokio::test]
     async fn writes_are_visible_to_inline_reads() {
-        let db = Db::open(&DbLocation::Memory).unwrap();
+        let db = Db::open(&DbLocation::Memory, &[NOTES]).unwrap();
         db.write(|c| {
-            c.execute(
-                "INSERT INTO tasks (title, done, created_at, updated_at) VALUES ('x', 0, 't', 't')",
-                [],
-            )?;
+            c.execute("INSERT INTO notes (body) VALUES ('x')", [])?;
             Ok(())
         })
         .await
         .unwrap();
         let n: i64 = db
             .read(|c| {
-                c.query_row("SELECT count(*) FROM tasks WHERE title = 'x'", [], |r| {
+                c.query_row("SELECT count(*) FROM notes WHERE body = 'x'", [], |r| {
                     r.get(0)
                 })
             })
             .unwrap();
         assert_eq!(n, 1);
-    }
-
-    #[tokio::test]
-    async fn a_file_database_reopens_without_reseeding_and_keeps_its_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lab.db");
-        let first = {
-            let db = Db::open(&DbLocation::File(path.clone())).unwrap();
-            db.write(|c| {
-                c.execute("DELETE FROM tasks WHERE id = 1", [])?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-            db.secret("cursor_key").unwrap()
-        };
-        let db = Db::open(&DbLocation::File(path)).unwrap();
-        let n: i64 = db
-            .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
-            .unwrap();
-        assert_eq!(n, SEED_TASKS.len() as i64 - 1);
-        assert_eq!(db.secret("cursor_key").unwrap(), first);
-        assert_eq!(first.len(), 32);
     }
 
     #[test]
@@ -545,21 +387,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
-        let err = Db::open(&DbLocation::File(path)).unwrap_err();
+        let err = Db::open(&DbLocation::File(path), &[]).unwrap_err();
         assert!(matches!(err, DbError::TooNew { found: 99, .. }), "{err}");
-    }
-
-    #[test]
-    fn literals_quote_text_and_redact_blobs() {
-        let lit = |p: &dyn ToSql| {
-            let mut s = String::new();
-            write_sql_literal(&mut s, p);
-            s
-        };
-        assert_eq!(lit(&"it's"), "'it''s'");
-        assert_eq!(lit(&5i64), "5");
-        assert_eq!(lit(&vec![1u8, 2, 3]), "<3 bytes>");
-        assert_eq!(lit(&Option::<i64>::None), "NULL");
-        assert_eq!(lit(&"x".repeat(100)).chars().count(), 83);
     }
 }

@@ -11,150 +11,116 @@ use serde::Serialize;
 /// The media type of problem responses.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Which problem happened; each kind has a stable `type` URI served by the lab itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProblemKind {
-    /// 400: the body is not valid JSON.
-    MalformedJson,
-    /// 400: a pagination cursor was altered, expired or mixed with other parameters.
-    BadCursor,
-    /// 400: some other request the server cannot interpret.
-    BadRequest,
-    /// 404: no such route or resource.
-    NotFound,
-    /// 405: the path exists but not with this method.
-    MethodNotAllowed,
-    /// 409: the request conflicts with the current state (a duplicate).
-    Conflict,
-    /// 413: the body is bigger than the server accepts.
-    PayloadTooLarge,
-    /// 415: the body is not in a format the endpoint reads.
-    UnsupportedMediaType,
-    /// 422: well-formed input that breaks the input contract.
-    Validation,
-    /// 500: the lab failed; details are logged, never sent.
-    Internal,
-    /// Any other error status: one a learner asked `/status/{code}` for, or one the HTTP
-    /// layer produced (a path segment that is not UTF-8, say).
-    Status(u16),
+/// A kind of problem: a stable `type` URI (served by the lab at `/_lab/problems/{slug}`), the
+/// status it is sent with, a title that does not change between occurrences, and a longer
+/// explanation for learners who follow the URI. The kinds every topic may answer with are
+/// here; a topic declares its own beside its routes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProblemType {
+    /// The last segment of the `type` URI.
+    pub slug: &'static str,
+    /// The status it is sent with; `None` for [`HTTP_STATUS`], which takes the status given.
+    pub status: Option<u16>,
+    /// A short, human-readable summary.
+    pub title: &'static str,
+    /// What it means and what to do about it.
+    pub explanation: &'static str,
 }
 
-/// Every kind with a documentation page, for `/_lab/problems/{slug}`.
-pub const DOCUMENTED_KINDS: [ProblemKind; 11] = [
-    ProblemKind::MalformedJson,
-    ProblemKind::BadCursor,
-    ProblemKind::BadRequest,
-    ProblemKind::NotFound,
-    ProblemKind::MethodNotAllowed,
-    ProblemKind::Conflict,
-    ProblemKind::PayloadTooLarge,
-    ProblemKind::UnsupportedMediaType,
-    ProblemKind::Validation,
-    ProblemKind::Internal,
-    ProblemKind::Status(0),
+/// 400: the body is not valid JSON.
+pub static MALFORMED_JSON: ProblemType = ProblemType {
+    slug: "malformed-json",
+    status: Some(400),
+    title: "The body is not valid JSON",
+    explanation: "The request said its body was JSON, but the bytes do not parse as JSON. The server stops at the parsing stage: nothing after it runs. Check quotes, commas and braces.",
+};
+
+/// 400: some other request the server cannot interpret.
+pub static BAD_REQUEST: ProblemType = ProblemType {
+    slug: "bad-request",
+    status: Some(400),
+    title: "The request cannot be interpreted",
+    explanation: "The request is syntactically wrong in a way that is not about field values; the detail says what.",
+};
+
+/// 404: no such route or resource.
+pub static NOT_FOUND: ProblemType = ProblemType {
+    slug: "not-found",
+    status: Some(404),
+    title: "Not found",
+    explanation: "Either no route matches the path, or the route matched but the resource (for example a task id) does not exist.",
+};
+
+/// 405: the path exists but not with this method.
+pub static METHOD_NOT_ALLOWED: ProblemType = ProblemType {
+    slug: "method-not-allowed",
+    status: Some(405),
+    title: "Method not allowed on this path",
+    explanation: "The path exists but does not support this method. The Allow header lists the methods it does support.",
+};
+
+/// 409: the request conflicts with the current state (a duplicate).
+pub static CONFLICT: ProblemType = ProblemType {
+    slug: "conflict",
+    status: Some(409),
+    title: "The request conflicts with existing data",
+    explanation: "The input is valid on its own but clashes with the current state, such as an email address that is already registered.",
+};
+
+/// 413: the body is bigger than the server accepts.
+pub static PAYLOAD_TOO_LARGE: ProblemType = ProblemType {
+    slug: "payload-too-large",
+    status: Some(413),
+    title: "The body is too large",
+    explanation: "The server caps body size so one request cannot exhaust its memory. The cap is set with `reqlab serve --body-limit`.",
+};
+
+/// 415: the body is not in a format the endpoint reads.
+pub static UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType {
+    slug: "unsupported-media-type",
+    status: Some(415),
+    title: "The body's media type is not supported",
+    explanation: "The endpoint reads JSON; send the body with Content-Type: application/json.",
+};
+
+/// 422: well-formed input that breaks the input contract.
+pub static VALIDATION: ProblemType = ProblemType {
+    slug: "validation",
+    status: Some(422),
+    title: "The input breaks the endpoint's contract",
+    explanation: "The JSON parsed, but a field is missing, has the wrong type or breaks a rule. `errors` lists each field and what is wrong with it. The handler never ran.",
+};
+
+/// 500: the lab failed; details are logged, never sent.
+pub static INTERNAL: ProblemType = ProblemType {
+    slug: "internal",
+    status: Some(500),
+    title: "The lab server failed",
+    explanation: "Something failed inside the lab. The response carries only the request id; the detail is in the lab's log.",
+};
+
+/// Any other error status: one a learner asked `/status/{code}` for, or one the HTTP layer
+/// produced (a path segment that is not UTF-8, say). Its title is the status's reason phrase.
+pub static HTTP_STATUS: ProblemType = ProblemType {
+    slug: "http-status",
+    status: None,
+    title: "An HTTP error status",
+    explanation: "An error status with no more specific type here: the status code itself says what kind of problem it is, and the detail says what happened.",
+};
+
+/// The problem types any topic may answer with.
+pub static COMMON: [&ProblemType; 10] = [
+    &MALFORMED_JSON,
+    &BAD_REQUEST,
+    &NOT_FOUND,
+    &METHOD_NOT_ALLOWED,
+    &CONFLICT,
+    &PAYLOAD_TOO_LARGE,
+    &UNSUPPORTED_MEDIA_TYPE,
+    &VALIDATION,
+    &INTERNAL,
+    &HTTP_STATUS,
 ];
-
-impl ProblemKind {
-    /// The HTTP status this problem is sent with.
-    pub fn status(self) -> StatusCode {
-        match self {
-            ProblemKind::MalformedJson | ProblemKind::BadCursor | ProblemKind::BadRequest => {
-                StatusCode::BAD_REQUEST
-            }
-            ProblemKind::NotFound => StatusCode::NOT_FOUND,
-            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ProblemKind::Conflict => StatusCode::CONFLICT,
-            ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ProblemKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ProblemKind::Status(code) => {
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-        }
-    }
-
-    /// The slug in the `type` URI.
-    pub fn slug(self) -> &'static str {
-        match self {
-            ProblemKind::MalformedJson => "malformed-json",
-            ProblemKind::BadCursor => "bad-cursor",
-            ProblemKind::BadRequest => "bad-request",
-            ProblemKind::NotFound => "not-found",
-            ProblemKind::MethodNotAllowed => "method-not-allowed",
-            ProblemKind::Conflict => "conflict",
-            ProblemKind::PayloadTooLarge => "payload-too-large",
-            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
-            ProblemKind::Validation => "validation",
-            ProblemKind::Internal => "internal",
-            ProblemKind::Status(_) => "http-status",
-        }
-    }
-
-    /// A short, human-readable summary that does not change between occurrences.
-    pub fn title(self) -> &'static str {
-        match self {
-            ProblemKind::MalformedJson => "The body is not valid JSON",
-            ProblemKind::BadCursor => "The pagination cursor is not valid",
-            ProblemKind::BadRequest => "The request cannot be interpreted",
-            ProblemKind::NotFound => "Not found",
-            ProblemKind::MethodNotAllowed => "Method not allowed on this path",
-            ProblemKind::Conflict => "The request conflicts with existing data",
-            ProblemKind::PayloadTooLarge => "The body is too large",
-            ProblemKind::UnsupportedMediaType => "The body's media type is not supported",
-            ProblemKind::Validation => "The input breaks the endpoint's contract",
-            ProblemKind::Internal => "The lab server failed",
-            ProblemKind::Status(code) => StatusCode::from_u16(code)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("An HTTP error status"),
-        }
-    }
-
-    /// A longer explanation served at the `type` URI, for learners who follow it.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            ProblemKind::MalformedJson => {
-                "The request said its body was JSON, but the bytes do not parse as JSON. The server stops at the parsing stage: nothing after it runs. Check quotes, commas and braces."
-            }
-            ProblemKind::BadCursor => {
-                "Cursors are opaque tokens the server signs. One that was edited, cut short, issued for another filter or order, or combined with offset is refused with 400 instead of silently returning the wrong page."
-            }
-            ProblemKind::BadRequest => {
-                "The request is syntactically wrong in a way that is not about field values; the detail says what."
-            }
-            ProblemKind::NotFound => {
-                "Either no route matches the path, or the route matched but the resource (for example a task id) does not exist."
-            }
-            ProblemKind::MethodNotAllowed => {
-                "The path exists but does not support this method. The Allow header lists the methods it does support."
-            }
-            ProblemKind::Conflict => {
-                "The input is valid on its own but clashes with the current state, such as an email address that is already registered."
-            }
-            ProblemKind::PayloadTooLarge => {
-                "The server caps body size so one request cannot exhaust its memory. The cap is set with `reqlab serve --body-limit`."
-            }
-            ProblemKind::UnsupportedMediaType => {
-                "The endpoint reads JSON; send the body with Content-Type: application/json."
-            }
-            ProblemKind::Validation => {
-                "The JSON parsed, but a field is missing, has the wrong type or breaks a rule. `errors` lists each field and what is wrong with it. The handler never ran."
-            }
-            ProblemKind::Internal => {
-                "Something failed inside the lab. The response carries only the request id; the detail is in the lab's log."
-            }
-            ProblemKind::Status(_) => {
-                "An error status with no more specific type here: the status code itself says what kind of problem it is, and the detail says what happened."
-            }
-        }
-    }
-
-    /// Looks a kind up by its slug.
-    pub fn from_slug(slug: &str) -> Option<ProblemKind> {
-        DOCUMENTED_KINDS.into_iter().find(|k| k.slug() == slug)
-    }
-}
 
 /// One field that failed validation.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -169,7 +135,9 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     /// Which problem.
-    pub kind: ProblemKind,
+    pub kind: &'static ProblemType,
+    /// The status it is sent with.
+    pub status: StatusCode,
     /// What went wrong with this request, in one or two sentences.
     pub detail: String,
     /// Field-level problems, for validation failures.
@@ -191,11 +159,36 @@ struct ProblemBody<'a> {
 
 impl Problem {
     /// A problem of `kind` with a detail sentence.
-    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Problem {
+    pub fn new(kind: &'static ProblemType, detail: impl Into<String>) -> Problem {
+        let status = kind
+            .status
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Problem {
             kind,
+            status,
             detail: detail.into(),
             errors: Vec::new(),
+        }
+    }
+
+    /// A problem that is only its status (see [`HTTP_STATUS`]).
+    pub fn status(code: u16, detail: impl Into<String>) -> Problem {
+        Problem {
+            status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            ..Problem::new(&HTTP_STATUS, detail)
+        }
+    }
+
+    /// The title: the kind's, or for a bare status its reason phrase.
+    pub fn title(&self) -> &'static str {
+        if self.kind == &HTTP_STATUS {
+            match crate::status::reason(self.status.as_u16()) {
+                "" => HTTP_STATUS.title,
+                reason => reason,
+            }
+        } else {
+            self.kind.title
         }
     }
 
@@ -213,29 +206,24 @@ impl Problem {
             ),
         };
         Problem {
-            kind: ProblemKind::Validation,
-            detail,
             errors,
+            ..Problem::new(&VALIDATION, detail)
         }
     }
 
     /// 404 for a missing resource.
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(ProblemKind::NotFound, detail)
+        Problem::new(&NOT_FOUND, detail)
     }
 
     /// A 500 whose cause is logged (with the request id, by the middleware) but never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Problem {
-        Problem {
-            kind: ProblemKind::Internal,
-            detail: cause.to_string(),
-            errors: Vec::new(),
-        }
+        Problem::new(&INTERNAL, cause.to_string())
     }
 
     /// The detail a client may see: internal causes are replaced by a generic sentence.
     pub fn public_detail(&self) -> &str {
-        if self.kind == ProblemKind::Internal {
+        if self.kind == &INTERNAL {
             "The lab server hit an internal error. Quote the request id when reporting it."
         } else {
             &self.detail
@@ -245,9 +233,9 @@ impl Problem {
     /// The response body, with the request id.
     pub fn to_json(&self, request_id: &str) -> String {
         let body = ProblemBody {
-            type_uri: format!("/_lab/problems/{}", self.kind.slug()),
-            title: self.kind.title(),
-            status: self.kind.status().as_u16(),
+            type_uri: format!("/_lab/problems/{}", self.kind.slug),
+            title: self.title(),
+            status: self.status.as_u16(),
             detail: self.public_detail(),
             errors: &self.errors,
             request_id,
@@ -260,8 +248,7 @@ impl IntoResponse for Problem {
     /// The status and content type now; the middleware writes the body once it knows the
     /// request id (it finds the problem in the response extensions).
     fn into_response(self) -> Response {
-        let status = self.kind.status();
-        let mut response = status.into_response();
+        let mut response = self.status.into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
@@ -304,9 +291,11 @@ mod tests {
     }
 
     #[test]
-    fn every_documented_kind_round_trips_its_slug() {
-        for kind in DOCUMENTED_KINDS {
-            assert_eq!(ProblemKind::from_slug(kind.slug()), Some(kind));
-        }
+    fn a_bare_status_is_titled_by_its_reason_phrase() {
+        let p = Problem::status(418, "teapot");
+        let v: serde_json::Value = serde_json::from_str(&p.to_json("r")).unwrap();
+        assert_eq!(v["type"], "/_lab/problems/http-status");
+        assert_eq!(v["title"], "I'm a teapot");
+        assert_eq!(v["status"], 418);
     }
 }

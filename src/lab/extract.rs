@@ -3,9 +3,11 @@
 //! Each records a `parsing` trace event and turns bad input into the matching problem:
 //! wrong content type → 415, body over the limit → 413, unparsable JSON → 400.
 
-use super::error::{Problem, ProblemKind};
-use super::middleware::{Bytes as Size, RequestContext};
-use super::trace::{Outcome, Tracer};
+use super::error::{
+    BAD_REQUEST, MALFORMED_JSON, PAYLOAD_TOO_LARGE, Problem, UNSUPPORTED_MEDIA_TYPE,
+};
+use super::middleware::RequestContext;
+use super::trace::{Outcome, Size, Tracer};
 use crate::stage::Stage;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header;
@@ -55,7 +57,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ),
             );
             return Err(Problem::new(
-                ProblemKind::UnsupportedMediaType,
+                &UNSUPPORTED_MEDIA_TYPE,
                 format!(
                     "Content-Type is {shown}; send the body as JSON with Content-Type: application/json."
                 ),
@@ -87,7 +89,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     ),
                 );
                 Err(Problem::new(
-                    ProblemKind::MalformedJson,
+                    &MALFORMED_JSON,
                     format!("The body is not valid JSON: {why}."),
                 ))
             }
@@ -118,7 +120,7 @@ pub async fn read_body<S: Send + Sync>(
                 ),
             );
             Problem::new(
-                ProblemKind::PayloadTooLarge,
+                &PAYLOAD_TOO_LARGE,
                 format!(
                     "The body is larger than this server accepts ({}).",
                     Size(Some(limit as u64))
@@ -131,10 +133,7 @@ pub async fn read_body<S: Send + Sync>(
                 Outcome::Fail,
                 "the body could not be read → 400",
             );
-            Problem::new(
-                ProblemKind::BadRequest,
-                "The request body could not be read.",
-            )
+            Problem::new(&BAD_REQUEST, "The request body could not be read.")
         }
     })
 }
@@ -174,7 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
         match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
             Ok(Query(pairs)) => Ok(QueryPairs(pairs)),
             Err(_) => Err(Problem::new(
-                ProblemKind::BadRequest,
+                &BAD_REQUEST,
                 "The query string is not valid URL encoding.",
             )),
         }

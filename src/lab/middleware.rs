@@ -4,8 +4,11 @@
 //! starts and finishes the trace, turns router-made 405s and handler [`Problem`]s into the one
 //! problem+json body, and adds `X-Response-Time-ms`.
 
-use super::LabState;
-use super::error::{Problem, ProblemKind};
+use super::error::{
+    BAD_REQUEST, INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, Problem,
+    UNSUPPORTED_MEDIA_TYPE,
+};
+use super::state::LabState;
 use super::trace::{IdSource, Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
 use axum::body::{Body, HttpBody};
@@ -82,7 +85,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         response = framework_error(&tracer, status);
     }
     if let Some(problem) = response.extensions_mut().remove::<Problem>() {
-        if problem.kind == ProblemKind::Internal {
+        if problem.kind == &INTERNAL {
             tracing::error!("request {request_id}: internal error: {}", problem.detail);
         }
         response.headers_mut().remove(header::CONTENT_LENGTH);
@@ -152,7 +155,7 @@ fn method_not_allowed(
         format_args!("{path} exists but does not accept {method}; Allow: {allow} → 405"),
     );
     let mut out = Problem::new(
-        ProblemKind::MethodNotAllowed,
+        &METHOD_NOT_ALLOWED,
         format!("{path} does not support {method}. It supports: {allow}."),
     )
     .into_response();
@@ -191,34 +194,29 @@ fn is_problem_json(headers: &HeaderMap) -> bool {
 /// An error the HTTP layer produced before any handler ran (for example a path segment that is
 /// not UTF-8) becomes the same problem+json as every other error.
 fn framework_error(tracer: &Tracer, status: axum::http::StatusCode) -> Response {
-    let (kind, detail) = match status.as_u16() {
-        400 => (
-            ProblemKind::BadRequest,
+    let code = status.as_u16();
+    let problem = match code {
+        400 => Problem::new(
+            &BAD_REQUEST,
             "The request could not be read: a path segment or the query string is not valid.",
         ),
-        404 => (ProblemKind::NotFound, "Nothing lives at this path."),
-        413 => (
-            ProblemKind::PayloadTooLarge,
+        404 => Problem::new(&NOT_FOUND, "Nothing lives at this path."),
+        413 => Problem::new(
+            &PAYLOAD_TOO_LARGE,
             "The body is larger than this server accepts.",
         ),
-        415 => (
-            ProblemKind::UnsupportedMediaType,
+        415 => Problem::new(
+            &UNSUPPORTED_MEDIA_TYPE,
             "The body's media type is not one this endpoint reads.",
         ),
-        code => (
-            ProblemKind::Status(code),
-            "The request could not be handled.",
-        ),
+        _ => Problem::status(code, "The request could not be handled."),
     };
     tracer.note(
         Stage::Parsing,
         Outcome::Fail,
-        format_args!(
-            "the HTTP layer refused the request before any handler ran → {}",
-            status.as_u16()
-        ),
+        format_args!("the HTTP layer refused the request before any handler ran → {code}"),
     );
-    Problem::new(kind, detail).into_response()
+    problem.into_response()
 }
 
 /// The client's request id, when it is usable (1–200 visible ASCII characters).
@@ -228,19 +226,6 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
         && value.len() <= MAX_REQUEST_ID_LEN
         && value.bytes().all(|b| b.is_ascii_graphic());
     usable.then(|| value.to_string())
-}
-
-/// A size for trace sentences: "1 byte", "42 bytes", or "a streamed body" when unknown.
-pub struct Bytes(pub Option<u64>);
-
-impl std::fmt::Display for Bytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            None => f.write_str("a streamed body"),
-            Some(1) => f.write_str("1 byte"),
-            Some(n) => write!(f, "{n} bytes"),
-        }
-    }
 }
 
 #[cfg(test)]

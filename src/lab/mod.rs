@@ -2,6 +2,13 @@
 //!
 //! [`Lab::router`] builds the whole app without a socket (tests drive it with `oneshot`);
 //! [`start`] binds it to a port and serves until stopped.
+//!
+//! - [`topics`]: what the lab serves, one module per topic (routes, tables, problem types,
+//!   state), registered in one list.
+//! - [`state`]: the settings and shared state; [`db`] and [`migrate`]: SQLite and its schema.
+//! - [`middleware`], [`extract`], [`validate`]: the stages every request goes through.
+//! - [`error`]: the one error shape (RFC 9457 problem+json); [`trace`]: what each stage did.
+//! - [`cursor`] and [`clock`]: signed pagination cursors, timestamps.
 
 pub mod clock;
 pub mod cursor;
@@ -9,115 +16,62 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod middleware;
-pub mod routes;
+pub mod migrate;
+pub mod state;
+pub mod topics;
 pub mod trace;
 pub mod validate;
+
+pub use state::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_TRACE_CAPACITY, LabConfig, LabState};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
-use db::{Db, DbError, DbLocation};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use db::{Db, DbError};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use trace::TraceStore;
 
-/// The port `reqlab serve` uses unless told otherwise.
-pub const DEFAULT_PORT: u16 = 4747;
-/// Largest request body the lab reads unless told otherwise (64 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-/// Traces kept in memory unless told otherwise.
-pub const DEFAULT_TRACE_CAPACITY: usize = 1000;
 /// How long shutdown waits for in-flight requests before closing anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// How to run a lab.
-#[derive(Debug, Clone)]
-pub struct LabConfig {
-    /// Address to bind (loopback unless the user asks otherwise).
-    pub host: IpAddr,
-    /// Port; 0 picks a free one.
-    pub port: u16,
-    /// Where the data lives.
-    pub db: DbLocation,
-    /// True for an in-memory database.
-    pub memory: bool,
-    /// Record traces (off only to measure their cost).
-    pub tracing: bool,
-    /// Traces kept for `/_lab/traces`.
-    pub trace_capacity: usize,
-    /// Largest request body read, in bytes.
-    pub body_limit: usize,
-}
-
-impl LabConfig {
-    /// Loopback, a free port, an in-memory database, tracing on: for tests and `check --target lab`.
-    pub fn ephemeral() -> LabConfig {
-        LabConfig {
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            db: DbLocation::Memory,
-            memory: true,
-            tracing: true,
-            trace_capacity: DEFAULT_TRACE_CAPACITY,
-            body_limit: DEFAULT_BODY_LIMIT,
-        }
-    }
-}
-
-/// Shared by every request.
-#[derive(Debug)]
-pub struct LabState {
-    /// The settings the lab runs with.
-    pub config: LabConfig,
-    /// The database.
-    pub db: Arc<Db>,
-    /// Recent traces and the live feed.
-    pub traces: Arc<TraceStore>,
-    /// Signs pagination cursors.
-    pub cursors: cursor::CursorCodec,
-    /// Cancelled when the lab shuts down (ends live streams so shutdown is not held up).
-    pub shutdown: CancellationToken,
-}
-
-/// A lab ready to serve: state plus router.
+/// A lab ready to serve: the shared state and every topic's routes.
 #[derive(Debug, Clone)]
 pub struct Lab {
     /// The shared state.
     pub state: Arc<LabState>,
+    /// The topics' routes, merged (without the layers around them).
+    routes: Router,
 }
 
 impl Lab {
-    /// Opens the database (migrating and seeding it if new) and prepares the state.
+    /// Opens the database (migrating and seeding what is new) and builds every topic.
     pub fn new(config: LabConfig) -> Result<Lab, DbError> {
-        let db = Db::open(&config.db)?;
-        let cursors = cursor::CursorCodec::new(db.secret("cursor_key")?);
+        let db = Db::open(&config.db, &topics::schemas())?;
         let traces = Arc::new(TraceStore::new(config.trace_capacity));
-        Ok(Lab {
-            state: Arc::new(LabState {
-                config,
-                db,
-                traces,
-                cursors,
-                shutdown: CancellationToken::new(),
-            }),
-        })
+        let state = Arc::new(LabState {
+            config,
+            db,
+            traces,
+            catalog: topics::catalog(),
+            shutdown: CancellationToken::new(),
+        });
+        let routes = topics::router(&state)?;
+        Ok(Lab { state, routes })
     }
 
     /// The whole application, every layer included, without a socket.
     pub fn router(&self) -> Router {
         let state = Arc::clone(&self.state);
-        let app = Router::new()
-            .merge(routes::basics::router())
-            .merge(routes::tasks::router())
-            .merge(routes::users::router())
-            .merge(routes::lab_api::router())
+        let app = self
+            .routes
+            .clone()
             .route_layer(axum::middleware::from_fn(middleware::note_route))
-            .fallback(routes::basics::not_found)
-            .layer(DefaultBodyLimit::max(state.config.body_limit))
-            .with_state(Arc::clone(&state));
+            .fallback(topics::basics::not_found)
+            .layer(DefaultBodyLimit::max(state.config.body_limit));
         // `Router::layer` wraps each route separately, inside the router's own 405 handling.
         // Mounting the app as a fallback service puts these layers around everything, so the
         // capture middleware sees final responses (a 405 with its Allow header included).

@@ -5,11 +5,13 @@
 //! 3. **Database constraint**: a UNIQUE index catches the duplicate that two simultaneous
 //!    requests can slip past the service check → also 409.
 
-use crate::lab::LabState;
+use super::Topic;
 use crate::lab::clock;
 use crate::lab::db::{DbError, Sql};
-use crate::lab::error::{Problem, ProblemKind};
+use crate::lab::error::{CONFLICT, Problem};
 use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
+use crate::lab::migrate::Schema;
+use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, email_problem, int_param, length_problem};
 use crate::stage::Stage;
@@ -23,11 +25,53 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Routes of the users resource.
-pub fn router() -> Router<Arc<LabState>> {
-    Router::new()
+/// `/users`: validation in three layers.
+pub static TOPIC: Topic = Topic {
+    schema: Schema {
+        name: "users",
+        migrations: &[MIGRATION_1],
+        seed: Some(seed),
+    },
+    problems: &[],
+    links: &[("users", "/users")],
+    router,
+};
+
+const MIGRATION_1: &str = r#"
+CREATE TABLE users (
+    id         INTEGER PRIMARY KEY,
+    email      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+-- The last guard against duplicate emails, even when two requests race.
+CREATE UNIQUE INDEX users_email_unique ON users (email);
+"#;
+
+fn seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let now = clock::unique_now_micros();
+    let hour = 3_600_000_000i64;
+    for (i, (email, name)) in [
+        ("ada@example.com", "Ada Lovelace"),
+        ("grace@example.com", "Grace Hopper"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let ts = clock::format_micros(now - (2 - i as i64) * hour);
+        tx.execute(
+            "INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![email, name, ts],
+        )?;
+    }
+    Ok(())
+}
+
+fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+    Ok(Router::new()
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(get_user))
+        .with_state(Arc::clone(lab)))
 }
 
 /// A user as the API shows it.
@@ -59,7 +103,7 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 
 fn conflict(email: &str) -> Problem {
     Problem::new(
-        ProblemKind::Conflict,
+        &CONFLICT,
         format!("A user with the email {email} already exists."),
     )
 }

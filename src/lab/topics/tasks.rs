@@ -1,12 +1,14 @@
 //! `/tasks`: a REST resource on SQLite — CRUD, an action as a state change, offset and cursor
 //! pagination with sorting and filtering.
 
-use crate::lab::LabState;
+use super::Topic;
 use crate::lab::clock;
-use crate::lab::cursor::CursorError;
-use crate::lab::db::Sql;
-use crate::lab::error::{Problem, ProblemKind};
+use crate::lab::cursor::{CursorCodec, CursorError};
+use crate::lab::db::{Db, DbError, Sql};
+use crate::lab::error::{Problem, ProblemType};
 use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
+use crate::lab::migrate::Schema;
+use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, int_param, length_problem};
 use crate::stage::Stage;
@@ -19,9 +21,86 @@ use rusqlite::Row;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Routes of the tasks resource.
-pub fn router() -> Router<Arc<LabState>> {
-    Router::new()
+/// `/tasks`: CRUD, an action, offset and cursor pages.
+pub static TOPIC: Topic = Topic {
+    schema: Schema {
+        name: "tasks",
+        migrations: &[MIGRATION_1],
+        seed: Some(seed),
+    },
+    problems: &[&BAD_CURSOR],
+    links: &[("tasks", "/tasks")],
+    router,
+};
+
+/// The tasks table, and the key that signs this topic's cursors. randomblob() draws on
+/// SQLite's generator, which is seeded from the operating system's randomness.
+const MIGRATION_1: &str = r#"
+CREATE TABLE tasks (
+    id         INTEGER PRIMARY KEY,
+    title      TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+    done       INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- Serves newest-first lists and the (created_at, id) cursor in one index walk.
+CREATE INDEX tasks_by_created ON tasks (created_at DESC, id DESC);
+INSERT INTO lab_meta (key, value) VALUES ('cursor_key', randomblob(32));
+"#;
+
+/// Demo rows, so the very first request already shows something.
+pub const SEED_TASKS: &[(&str, bool)] = &[
+    ("Read the HTTP lesson", true),
+    ("Send a request with curl", true),
+    ("Watch a trace in a second terminal", false),
+    ("Create a task with POST /tasks", false),
+    ("Break validation on purpose", false),
+    ("Find the Allow header on a 405", false),
+    ("Page through tasks with limit and offset", false),
+    ("Follow a cursor to the last page", false),
+    ("Register a user twice and get a 409", false),
+    ("Compare PUT and PATCH", false),
+    ("Mark a task done with PATCH", false),
+    ("Build the same API in your own stack", false),
+];
+
+fn seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    // Spread over the past hours so lists and cursors have a visible order.
+    let now = clock::unique_now_micros();
+    let hour = 3_600_000_000i64;
+    let count = SEED_TASKS.len() as i64;
+    for (i, (title, done)) in SEED_TASKS.iter().enumerate() {
+        let ts = clock::format_micros(now - (count - i as i64) * hour);
+        tx.execute(
+            "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            rusqlite::params![title, done, ts],
+        )?;
+    }
+    Ok(())
+}
+
+/// 400: a pagination cursor was altered, expired or mixed with other parameters.
+pub static BAD_CURSOR: ProblemType = ProblemType {
+    slug: "bad-cursor",
+    status: Some(400),
+    title: "The pagination cursor is not valid",
+    explanation: "Cursors are opaque tokens the server signs. One that was edited, cut short, issued for another filter or order, or combined with offset is refused with 400 instead of silently returning the wrong page.",
+};
+
+/// What the tasks handlers share.
+#[derive(Debug)]
+struct Tasks {
+    db: Arc<Db>,
+    /// Signs pagination cursors with this database's key.
+    cursors: CursorCodec,
+}
+
+fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+    let tasks = Tasks {
+        db: Arc::clone(&lab.db),
+        cursors: CursorCodec::new(lab.db.secret("cursor_key")?),
+    };
+    Ok(Router::new()
         .route("/tasks", get(list_tasks).post(create_task))
         .route(
             "/tasks/{id}",
@@ -31,6 +110,7 @@ pub fn router() -> Router<Arc<LabState>> {
                 .delete(delete_task),
         )
         .route("/tasks/{id}/complete", post(complete_task))
+        .with_state(Arc::new(tasks)))
 }
 
 /// A task as the API shows it.
@@ -86,7 +166,7 @@ fn missing(tracer: &Tracer, id: i64) -> Problem {
 }
 
 async fn create_task(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
@@ -132,7 +212,7 @@ async fn create_task(
 }
 
 async fn get_task(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
 ) -> Result<Json<Task>, Problem> {
@@ -151,7 +231,7 @@ async fn get_task(
 
 /// PUT: replace the whole task. Both fields are required; repeating it changes nothing more.
 async fn replace_task(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
@@ -176,7 +256,7 @@ async fn replace_task(
 
 /// PATCH: change only the fields sent.
 async fn update_task(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
@@ -211,7 +291,7 @@ async fn update_task(
 
 /// Sets the given fields; `updated_at` moves only when a value actually changes.
 async fn write_update(
-    lab: &LabState,
+    lab: &Tasks,
     tracer: &Tracer,
     id: i64,
     title: Option<String>,
@@ -239,7 +319,7 @@ async fn write_update(
 }
 
 async fn delete_task(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, Problem> {
@@ -264,7 +344,7 @@ async fn delete_task(
 
 /// An action endpoint that is really the state change `done = true`.
 async fn complete_task(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
 ) -> Result<Json<Task>, Problem> {
@@ -312,7 +392,7 @@ impl Sort {
 
 /// `GET /tasks`: offset pages, or cursor pages when `cursor` is given.
 async fn list_tasks(
-    State(lab): State<Arc<LabState>>,
+    State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     query: QueryPairs,
 ) -> Result<Json<Page>, Problem> {
@@ -500,8 +580,5 @@ fn bad_cursor(tracer: &Tracer, why: String) -> Problem {
         Outcome::Fail,
         format_args!("cursor refused: {why} → 400; the handler never queried"),
     );
-    Problem::new(
-        ProblemKind::BadCursor,
-        format!("The cursor cannot be used: {why}."),
-    )
+    Problem::new(&BAD_CURSOR, format!("The cursor cannot be used: {why}."))
 }

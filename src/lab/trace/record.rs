@@ -1,115 +1,18 @@
-//! Per-request traces: what each lifecycle stage did, in order, with times and a plain sentence.
-//!
-//! A [`Tracer`] is handed to every handler and extractor (through request extensions); they
-//! record [`TraceEvent`]s on it. When the response is ready, the capture middleware in
-//! [`super::middleware`] finishes the [`Trace`] and puts it in the [`TraceStore`]: a bounded
-//! ring (memory never grows with request count) plus a broadcast channel for live viewers.
+//! Recording a trace while a request runs, as cheaply as possible: the events every request
+//! has are kept as facts, handler sentences go into one recycled text buffer, and the readable
+//! [`Trace`] is written only when someone reads it ([`RecordedTrace::to_trace`]).
 
+use super::model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceEvent};
 use crate::stage::Stage;
 use axum::extract::MatchedPath;
 use axum::http::Method;
-use serde::{Deserialize, Serialize};
+use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
-
-/// Everything the lab saw while handling one request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Trace {
-    /// The request id (the client's `X-Request-ID`, or one the lab generated).
-    pub request_id: String,
-    /// When the request arrived (RFC 3339, UTC, in JSON).
-    pub started_at: Timestamp,
-    /// Request method.
-    pub method: String,
-    /// Request path and query.
-    pub path: String,
-    /// The route template that matched (`/tasks/{id}`), if any.
-    pub route: Option<String>,
-    /// Response status.
-    pub status: u16,
-    /// Total time in the lab, microseconds.
-    pub duration_us: u64,
-    /// Stage events in the order they happened.
-    pub events: Vec<TraceEvent>,
-}
-
-/// A moment in microseconds since the Unix epoch, written as RFC 3339 text in JSON.
-///
-/// Formatting is deferred to whoever reads the trace, so recording one stays cheap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timestamp(pub i64);
-
-impl Timestamp {
-    /// The current time.
-    pub fn now() -> Timestamp {
-        Timestamp(super::clock::wall_micros())
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&super::clock::format_micros(self.0))
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        super::clock::parse_micros(&text)
-            .map(Timestamp)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time")))
-    }
-}
-
-/// One thing a stage did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TraceEvent {
-    /// The lifecycle stage.
-    pub stage: Stage,
-    /// Whether the stage let the request through.
-    pub outcome: Outcome,
-    /// Microseconds from the start of the request to the start of this event.
-    pub at_us: u64,
-    /// How long the event took, microseconds.
-    pub duration_us: u64,
-    /// What happened, in a plain sentence.
-    pub message: String,
-    /// The SQL statement, for data-layer events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sql: Option<SqlRecord>,
-}
-
-/// Did the stage let the request continue?
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Passed, or simply happened.
-    Ok,
-    /// Stopped the request (a 4xx/5xx decision).
-    Fail,
-}
-
-/// A SQL statement the request ran.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SqlRecord {
-    /// The statement text, whitespace collapsed.
-    pub statement: String,
-    /// Bound parameters, shown as SQL literals (secrets are redacted).
-    pub params: Vec<String>,
-    /// Rows returned (queries) or changed (writes).
-    pub rows: u64,
-}
 
 /// Collects one request's events; shared between the middleware, extractors and handlers.
 ///
@@ -193,7 +96,7 @@ struct RawSql {
 /// The two growable buffers of a trace, recycled from evicted traces so that recording a
 /// request usually allocates neither.
 #[derive(Debug)]
-struct Buffers {
+pub struct Buffers {
     events: Vec<RawEvent>,
     text: String,
 }
@@ -206,9 +109,6 @@ impl Default for Buffers {
         }
     }
 }
-
-/// Recycled buffers kept for reuse.
-const SPARE_BUFFERS: usize = 64;
 
 /// Separates SQL parameters inside the text buffer (a control character no literal contains).
 const PARAM_SEPARATOR: char = '\u{1f}';
@@ -230,7 +130,8 @@ impl Tracer {
         Tracer::with_buffers(Buffers::default())
     }
 
-    fn with_buffers(buffers: Buffers) -> Tracer {
+    /// A tracer that records into recycled buffers.
+    pub fn with_buffers(buffers: Buffers) -> Tracer {
         Tracer(Some(Arc::new(Recorder {
             start: Instant::now(),
             state: Mutex::new(RecorderState {
@@ -377,7 +278,7 @@ impl Tracer {
             if i > 0 {
                 state.text.push(PARAM_SEPARATOR);
             }
-            super::db::write_sql_literal(&mut state.text, *p);
+            write_sql_literal(&mut state.text, *p);
         }
         let params = param_start..state.text.len();
         let sql = RawSql {
@@ -495,6 +396,15 @@ pub struct RecordedTrace {
 }
 
 impl RecordedTrace {
+    /// The trace's buffers, emptied, for another request to record into.
+    pub fn into_buffers(self) -> Buffers {
+        let mut events = self.events;
+        let mut text = self.text;
+        events.clear();
+        text.clear();
+        Buffers { events, text }
+    }
+
     /// The request id.
     pub fn request_id(&self) -> &str {
         &self.request_id
@@ -530,7 +440,7 @@ impl RecordedTrace {
                     .ok()
                     .and_then(|s| s.canonical_reason())
                     .unwrap_or("");
-                let size = super::middleware::Bytes(*bytes);
+                let size = Size(*bytes);
                 format!("sent {status} {reason} with {size}")
             }
             Message::Sql => {
@@ -587,125 +497,51 @@ impl RecordedTrace {
     }
 }
 
-/// The most recent traces (bounded) and a live feed of new ones.
-#[derive(Debug)]
-pub struct TraceStore {
-    ring: Mutex<VecDeque<Arc<RecordedTrace>>>,
-    capacity: usize,
-    live: broadcast::Sender<Arc<RecordedTrace>>,
-    spare: Mutex<Vec<Buffers>>,
-}
-
-impl TraceStore {
-    /// A store keeping the last `capacity` traces.
-    pub fn new(capacity: usize) -> TraceStore {
-        let (live, _) = broadcast::channel(256);
-        TraceStore {
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
-            capacity: capacity.max(1),
-            live,
-            spare: Mutex::new(Vec::new()),
+/// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown).
+fn write_sql_literal(out: &mut String, param: &dyn ToSql) {
+    use std::fmt::Write as _;
+    let owned;
+    let value = match param.to_sql() {
+        Ok(ToSqlOutput::Borrowed(v)) => v,
+        Ok(ToSqlOutput::Owned(v)) => {
+            owned = v;
+            ValueRef::from(&owned)
         }
-    }
-
-    /// A recording tracer, reusing the buffers of an evicted trace when one is free.
-    pub fn tracer(&self) -> Tracer {
-        let buffers = self.spare.lock().expect("spare buffers lock").pop();
-        Tracer::with_buffers(buffers.unwrap_or_default())
-    }
-
-    /// Keeps a finished trace, dropping the oldest when full, and tells live viewers.
-    pub fn push(&self, trace: RecordedTrace) {
-        let trace = Arc::new(trace);
-        let evicted = {
-            let mut ring = self.ring.lock().expect("trace store lock");
-            let evicted = if ring.len() == self.capacity {
-                ring.pop_front()
-            } else {
-                None
-            };
-            ring.push_back(Arc::clone(&trace));
-            evicted
-        };
-        // Recycle the evicted trace's buffers (unless a reader still holds it), outside the lock.
-        if let Some(old) = evicted.and_then(|t| Arc::try_unwrap(t).ok()) {
-            let mut events = old.events;
-            let mut text = old.text;
-            events.clear();
-            text.clear();
-            let mut spare = self.spare.lock().expect("spare buffers lock");
-            if spare.len() < SPARE_BUFFERS {
-                spare.push(Buffers { events, text });
+        Ok(_) | Err(_) => {
+            out.push('?');
+            return;
+        }
+    };
+    match value {
+        ValueRef::Null => out.push_str("NULL"),
+        ValueRef::Integer(i) => out.push_str(itoa::Buffer::new().format(i)),
+        ValueRef::Real(f) => {
+            let _ = write!(out, "{f}");
+        }
+        ValueRef::Text(t) => {
+            let s = String::from_utf8_lossy(t);
+            out.push('\'');
+            for (i, ch) in s.chars().enumerate() {
+                if i == 80 {
+                    out.push('…');
+                    break;
+                }
+                if ch == '\'' {
+                    out.push('\'');
+                }
+                out.push(ch);
             }
+            out.push('\'');
         }
-        if self.live.receiver_count() > 0 {
-            let _ = self.live.send(trace);
+        ValueRef::Blob(b) => {
+            let _ = write!(out, "<{} bytes>", b.len());
         }
-    }
-
-    /// Up to `limit` traces, newest first.
-    pub fn recent(&self, limit: usize) -> Vec<Trace> {
-        let picked: Vec<Arc<RecordedTrace>> = {
-            let ring = self.ring.lock().expect("trace store lock");
-            ring.iter().rev().take(limit).cloned().collect()
-        };
-        picked.iter().map(|t| t.to_trace()).collect()
-    }
-
-    /// The trace of one request, if it is still kept.
-    pub fn get(&self, request_id: &str) -> Option<Trace> {
-        let found = {
-            let ring = self.ring.lock().expect("trace store lock");
-            ring.iter()
-                .rev()
-                .find(|t| t.request_id == request_id)
-                .cloned()
-        };
-        found.map(|t| t.to_trace())
-    }
-
-    /// Number of traces kept.
-    pub fn len(&self) -> usize {
-        self.ring.lock().expect("trace store lock").len()
-    }
-
-    /// True when no trace is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// A receiver of every trace finished from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RecordedTrace>> {
-        self.live.subscribe()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn trace(id: &str) -> RecordedTrace {
-        Tracer::recording()
-            .finish(id.into(), Timestamp(0), Method::GET, "/".into(), 200)
-            .unwrap()
-    }
-
-    #[test]
-    fn the_store_keeps_only_the_newest_traces() {
-        let store = TraceStore::new(3);
-        for i in 0..10 {
-            store.push(trace(&i.to_string()));
-        }
-        assert_eq!(store.len(), 3);
-        let ids: Vec<_> = store
-            .recent(10)
-            .iter()
-            .map(|t| t.request_id.clone())
-            .collect();
-        assert_eq!(ids, ["9", "8", "7"]);
-        assert!(store.get("6").is_none());
-        assert!(store.get("8").is_some());
-    }
 
     #[test]
     fn an_off_tracer_records_nothing() {
@@ -743,14 +579,6 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_are_rfc3339_in_json() {
-        let json = serde_json::to_string(&Timestamp(1_234_567)).unwrap();
-        assert_eq!(json, "\"1970-01-01T00:00:01.234567Z\"");
-        let back: Timestamp = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, Timestamp(1_234_567));
-    }
-
-    #[test]
     fn events_are_bounded_per_trace() {
         let t = Tracer::recording();
         for _ in 0..(MAX_EVENTS_PER_TRACE + 50) {
@@ -760,5 +588,19 @@ mod tests {
             .finish("a".into(), Timestamp(0), Method::GET, "/".into(), 200)
             .unwrap();
         assert_eq!(trace.events.len(), MAX_EVENTS_PER_TRACE);
+    }
+
+    #[test]
+    fn literals_quote_text_and_redact_blobs() {
+        let lit = |p: &dyn ToSql| {
+            let mut s = String::new();
+            write_sql_literal(&mut s, p);
+            s
+        };
+        assert_eq!(lit(&"it's"), "'it''s'");
+        assert_eq!(lit(&5i64), "5");
+        assert_eq!(lit(&vec![1u8, 2, 3]), "<3 bytes>");
+        assert_eq!(lit(&Option::<i64>::None), "NULL");
+        assert_eq!(lit(&"x".repeat(100)).chars().count(), 83);
     }
 }

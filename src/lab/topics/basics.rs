@@ -1,12 +1,15 @@
 //! HTTP basics: the welcome document, `/echo`, `/status/{code}` and `/methods`.
 
-use crate::lab::LabState;
-use crate::lab::error::{Problem, ProblemKind};
+use super::Topic;
+use crate::lab::db::DbError;
+use crate::lab::error::Problem;
 use crate::lab::extract::{is_json_media_type, read_body};
+use crate::lab::migrate::Schema;
+use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
-use axum::extract::{Path, Query, Request};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -15,32 +18,47 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Routes of the HTTP-basics lesson.
-pub fn router() -> Router<Arc<LabState>> {
-    Router::new()
+/// HTTP basics: the welcome document, a health check, an echo, status codes and methods.
+pub static TOPIC: Topic = Topic {
+    schema: Schema {
+        name: "basics",
+        migrations: &[],
+        seed: None,
+    },
+    problems: &[],
+    links: &[
+        ("health", "/health"),
+        ("echo", "/echo"),
+        ("status_codes", "/status/{code}"),
+        ("methods", "/methods"),
+    ],
+    router,
+};
+
+fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+    Ok(Router::new()
         .route("/", get(welcome))
         .route("/health", get(health))
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
         .route("/status/{code}", get(status_demo))
         .route("/methods", get(methods))
+        .with_state(Arc::clone(lab)))
 }
 
-async fn welcome(tracer: Tracer) -> Json<Value> {
+/// The lab's front page: what it offers, every topic's links included.
+async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer) -> Json<Value> {
     tracer.note(Stage::Logic, Outcome::Ok, "listed what the lab offers");
+    let links: serde_json::Map<String, Value> = lab
+        .catalog
+        .links
+        .iter()
+        .map(|(name, path)| (name.to_string(), Value::from(*path)))
+        .collect();
     Json(json!({
         "name": "reqlab lab server",
         "about": "A real HTTP server to poke at. Every request leaves a trace: GET /_lab/traces.",
-        "links": {
-            "health": "/health",
-            "echo": "/echo",
-            "status_codes": "/status/{code}",
-            "methods": "/methods",
-            "tasks": "/tasks",
-            "users": "/users",
-            "traces": "/_lab/traces",
-            "live_traces": "/_lab/traces/stream"
-        }
+        "links": links,
     }))
 }
 
@@ -128,9 +146,10 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
         }
     };
     let status = StatusCode::from_u16(code).map_err(Problem::internal)?;
-    let reason = status
-        .canonical_reason()
-        .unwrap_or("(no standard reason phrase)");
+    let reason = match crate::status::reason(code) {
+        "" => "(no standard reason phrase)",
+        reason => reason,
+    };
     let class = status_class(code);
     let meaning = status_meaning(code);
     tracer.note(
@@ -139,8 +158,8 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
         format_args!("answering {code} on purpose: {class}"),
     );
     if code >= 400 {
-        let mut response = Problem::new(
-            ProblemKind::Status(code),
+        let mut response = Problem::status(
+            code,
             format!("You asked for {code} {reason} ({class}). {meaning}"),
         )
         .into_response();

@@ -1,9 +1,12 @@
 //! `/_lab/*`: the lab's own endpoints — traces (JSON and live), problem types, server info.
 //! These requests are not traced themselves, so watching never adds noise.
 
-use crate::lab::LabState;
-use crate::lab::error::{Problem, ProblemKind};
+use super::Topic;
+use crate::lab::db::DbError;
+use crate::lab::error::Problem;
 use crate::lab::extract::QueryPairs;
+use crate::lab::migrate::Schema;
+use crate::lab::state::LabState;
 use crate::lab::trace::Trace;
 use crate::lab::validate::{Fields, int_param};
 use axum::extract::{Path, State};
@@ -18,14 +21,29 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-/// Routes under `/_lab`.
-pub fn router() -> Router<Arc<LabState>> {
-    Router::new()
+/// `/_lab/*`: the lab's own endpoints.
+pub static TOPIC: Topic = Topic {
+    schema: Schema {
+        name: "internal",
+        migrations: &[],
+        seed: None,
+    },
+    problems: &[],
+    links: &[
+        ("traces", "/_lab/traces"),
+        ("live_traces", "/_lab/traces/stream"),
+    ],
+    router,
+};
+
+fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+    Ok(Router::new()
         .route("/_lab/info", get(info))
         .route("/_lab/traces", get(list_traces))
         .route("/_lab/traces/stream", get(stream_traces))
         .route("/_lab/traces/{request_id}", get(get_trace))
         .route("/_lab/problems/{slug}", get(problem_type))
+        .with_state(Arc::clone(lab)))
 }
 
 async fn info(State(lab): State<Arc<LabState>>) -> Json<Value> {
@@ -93,19 +111,18 @@ async fn stream_traces(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-async fn problem_type(Path(slug): Path<String>) -> Result<Json<Value>, Problem> {
-    let kind = ProblemKind::from_slug(&slug)
+async fn problem_type(
+    State(lab): State<Arc<LabState>>,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let kind = lab
+        .catalog
+        .problem(&slug)
         .ok_or_else(|| Problem::not_found(format!("There is no problem type `{slug}`.")))?;
     Ok(Json(json!({
         "type": format!("/_lab/problems/{slug}"),
-        "title": match kind {
-            ProblemKind::Status(_) => "An HTTP error status",
-            other => other.title(),
-        },
-        "status": match kind {
-            ProblemKind::Status(_) => serde_json::Value::Null,
-            other => other.status().as_u16().into(),
-        },
-        "explanation": kind.explanation(),
+        "title": kind.title,
+        "status": kind.status,
+        "explanation": kind.explanation,
     })))
 }

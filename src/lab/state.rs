@@ -1,0 +1,82 @@
+//! What every request of the lab shares: its settings, database, traces, and the catalogue the
+//! topics make up together.
+
+use super::db::{Db, DbLocation};
+use super::error::ProblemType;
+use super::trace::TraceStore;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The port `reqlab serve` uses unless told otherwise.
+pub const DEFAULT_PORT: u16 = 4747;
+/// Largest request body the lab reads unless told otherwise (64 KiB).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// Traces kept in memory unless told otherwise.
+pub const DEFAULT_TRACE_CAPACITY: usize = 1000;
+
+/// How to run a lab.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// Address to bind (loopback unless the user asks otherwise).
+    pub host: IpAddr,
+    /// Port; 0 picks a free one.
+    pub port: u16,
+    /// Where the data lives.
+    pub db: DbLocation,
+    /// True for an in-memory database.
+    pub memory: bool,
+    /// Record traces (off only to measure their cost).
+    pub tracing: bool,
+    /// Traces kept for `/_lab/traces`.
+    pub trace_capacity: usize,
+    /// Largest request body read, in bytes.
+    pub body_limit: usize,
+}
+
+impl LabConfig {
+    /// Loopback, a free port, an in-memory database, tracing on: for tests and `check --target lab`.
+    pub fn ephemeral() -> LabConfig {
+        LabConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            db: DbLocation::Memory,
+            memory: true,
+            tracing: true,
+            trace_capacity: DEFAULT_TRACE_CAPACITY,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct LabState {
+    /// The settings the lab runs with.
+    pub config: LabConfig,
+    /// The database.
+    pub db: Arc<Db>,
+    /// Recent traces and the live feed.
+    pub traces: Arc<TraceStore>,
+    /// What the topics offer, gathered from all of them.
+    pub catalog: Catalog,
+    /// Cancelled when the lab shuts down (ends live streams so shutdown is not held up).
+    pub shutdown: CancellationToken,
+}
+
+/// What the lab offers, gathered from its topics: the welcome document's links and the
+/// problem types documented at `/_lab/problems/{slug}`.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// `(name, path)` pairs, in topic order.
+    pub links: Vec<(&'static str, &'static str)>,
+    /// Every problem type an endpoint may answer with.
+    pub problems: Vec<&'static ProblemType>,
+}
+
+impl Catalog {
+    /// The problem type with this slug.
+    pub fn problem(&self, slug: &str) -> Option<&'static ProblemType> {
+        self.problems.iter().copied().find(|p| p.slug == slug)
+    }
+}

@@ -1,0 +1,18 @@
+//! Per-request traces: what each lifecycle stage did, in order, with times and a plain sentence.
+//!
+//! A [`Tracer`] is handed to every handler and extractor (through request extensions); they
+//! record on it. When the response is ready, the capture middleware finishes the trace and
+//! puts it in the [`TraceStore`]: a bounded ring (memory never grows with request count) plus a
+//! broadcast channel for live viewers.
+//!
+//! - [`model`]: the trace as readers see it ([`Trace`], [`TraceEvent`]).
+//! - [`record`]: recording it cheaply while the request runs ([`Tracer`]).
+//! - [`store`]: keeping the recent ones and streaming new ones ([`TraceStore`]).
+
+pub mod model;
+pub mod record;
+pub mod store;
+
+pub use model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceEvent};
+pub use record::{IdSource, RecordedTrace, Tracer};
+pub use store::TraceStore;
