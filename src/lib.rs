@@ -6,15 +6,24 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line (clap); its doc comments are the `--help` text.
-//! - [`commands`]: one module per subcommand; `main.rs` only parses and dispatches here.
-//! - [`course`]: lessons and challenges — formats, loader (embedded or `--lessons DIR`),
-//!   Markdown renderer.
-//! - [`lab`]: the embedded axum + SQLite lab server, its traces and its problem+json errors.
-//! - [`check`]: challenge checks against any server — runner, probes, reporters.
+//! - [`commands`]: one module per subcommand: resolve the arguments into a plan, run it,
+//!   print what it reports. `main.rs` only parses and dispatches here.
+//! - [`course`]: lessons and challenges — formats parsed into typed values at load (presets,
+//!   steps and their assertions, templates, JSON paths), the loader (embedded or
+//!   `--lessons DIR`), with every problem reported by file and line.
+//! - [`lab`]: the embedded axum + SQLite lab server. `lab::topics` holds one module per topic
+//!   (routes, tables and demo rows, problem types, state) registered in one list; `lab::trace`
+//!   is the trace in three parts (model, recording, store); errors are problem+json.
+//! - [`check`]: the check session as a library: a plan runs (servers, challenges, progress,
+//!   watching) and reports events on a channel, cancellably; runner, probes, HTTP exchanges.
+//! - [`view`]: everything that turns data into styled lines — lesson Markdown, traces, check
+//!   results and their events — plus the machine report formats; the CLI prints these lines
+//!   and a UI draws them.
 //! - [`progress`]: the learner's passed challenges (the only module that writes them).
-//! - [`view`]: renderers from data to styled lines, shared by the CLI and the TUI.
 //! - [`stage`]: the lifecycle stage names used by lessons, traces and checks alike.
-//! - [`term`]: colors (respecting `NO_COLOR`), widths and printing.
+//! - [`status`]: HTTP status reason phrases and classes, said the same way everywhere.
+//! - [`term`]: printing styled lines (respecting `NO_COLOR`), widths, the log on stderr; with
+//!   `main.rs` and `commands`, the only code that writes to the terminal.
 //! - [`curl`]: requests as copy-pasteable curl commands.
 //! - [`paths`]: where reqlab keeps its data.
 

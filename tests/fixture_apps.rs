@@ -6,7 +6,7 @@
 
 use crate::util::{ChildGuard, Lines, repo};
 use reqlab::check::event::EventSink;
-use reqlab::check::result::Status;
+use reqlab::check::result::{Status, Verdict};
 use reqlab::check::run::{RunSettings, run_challenge};
 use reqlab::course::{ContentSource, Course};
 use serde::Deserialize;
@@ -111,10 +111,7 @@ async fn check_challenge(challenge: &str) {
         let failed: BTreeSet<&str> = outcome
             .checks
             .iter()
-            .filter(|c| {
-                matches!(c.status, Status::Fail | Status::Skip)
-                    && c.severity == reqlab::course::challenge::Severity::Must
-            })
+            .filter(|c| c.verdict() == Verdict::Failed)
             .map(|c| c.name.as_str())
             .collect();
         let warned: BTreeSet<&str> = outcome

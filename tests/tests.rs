@@ -4,6 +4,7 @@
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
+//! - `check_session`: the check session's event stream, consumed as a library.
 //! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
@@ -13,6 +14,7 @@
 mod util;
 
 mod check_cli;
+mod check_session;
 mod cli;
 mod content;
 mod fixture_apps;

@@ -16,7 +16,7 @@
 //! File databases use WAL so readers never wait for the writer. `--memory` databases live in
 //! SQLite's in-process `memdb` store, shared by all of this lab's connections.
 
-use super::migrate::{Schema, migrate};
+use super::migrate::{Schema, SchemaError, migrate};
 use super::trace::Tracer;
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 use std::borrow::Cow;
@@ -43,28 +43,9 @@ pub enum DbError {
     /// The writer thread is gone (the lab is shutting down).
     #[error("the database writer has stopped")]
     WriterGone,
-    /// The database was made by a newer reqlab.
-    #[error(
-        "the database is at schema version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
-    )]
-    TooNew {
-        /// Version found in the file.
-        found: i64,
-        /// Newest version this build knows.
-        known: i64,
-    },
-    /// One topic's tables were made by a newer reqlab.
-    #[error(
-        "the database's {topic} tables are at version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
-    )]
-    TopicTooNew {
-        /// The topic.
-        topic: &'static str,
-        /// Version found in the file.
-        found: i64,
-        /// Newest version this build knows.
-        known: i64,
-    },
+    /// The schema could not be brought up to date.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     /// The blocking pool failed to run a scan.
     #[error("a database task failed: {0}")]
     Task(String),
@@ -388,6 +369,9 @@ mod tests {
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
         let err = Db::open(&DbLocation::File(path), &[]).unwrap_err();
-        assert!(matches!(err, DbError::TooNew { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, DbError::Schema(SchemaError::TooNew { found: 99, .. })),
+            "{err}"
+        );
     }
 }

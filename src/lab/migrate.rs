@@ -7,7 +7,6 @@
 //! versions recorded `1`, meaning one migration that created the lab's, the tasks' and the
 //! users' tables at once; they map onto the topics' first versions ([`LEGACY`]).
 
-use super::db::DbError;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 /// Demo rows for a topic, written once, after its tables are first created.
@@ -38,11 +37,41 @@ pub const SCHEME: i64 = 2;
 /// What `user_version = 1` (the single migration of earlier releases) means per topic.
 const LEGACY: [(&str, i64); 3] = [("lab", 1), ("tasks", 1), ("users", 1)];
 
+/// Why a database's schema cannot be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was made by a newer reqlab.
+    #[error(
+        "the database is at schema version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
+    )]
+    TooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// One topic's tables were made by a newer reqlab.
+    #[error(
+        "the database's {topic} tables are at version {found}, newer than this reqlab understands ({known}); use a newer reqlab or another --db"
+    )]
+    TopicTooNew {
+        /// The topic.
+        topic: &'static str,
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+}
+
 /// Brings the database up to date: the lab's own table, then each topic in order.
-pub fn migrate(conn: &mut Connection, topics: &[Schema]) -> Result<(), DbError> {
+pub fn migrate(conn: &mut Connection, topics: &[Schema]) -> Result<(), SchemaError> {
     let scheme: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if scheme > SCHEME {
-        return Err(DbError::TooNew {
+        return Err(SchemaError::TooNew {
             found: scheme,
             known: SCHEME,
         });
@@ -71,7 +100,7 @@ pub fn migrate(conn: &mut Connection, topics: &[Schema]) -> Result<(), DbError> 
 
 /// Applies the migrations a topic has not seen, and its demo rows when it is new, in one
 /// transaction.
-fn apply(conn: &mut Connection, schema: &Schema) -> Result<(), DbError> {
+fn apply(conn: &mut Connection, schema: &Schema) -> Result<(), SchemaError> {
     let tx = conn.transaction()?;
     let current: i64 = tx
         .query_row(
@@ -83,7 +112,7 @@ fn apply(conn: &mut Connection, schema: &Schema) -> Result<(), DbError> {
         .unwrap_or(0);
     let known = schema.migrations.len() as i64;
     if current > known {
-        return Err(DbError::TopicTooNew {
+        return Err(SchemaError::TopicTooNew {
             topic: schema.name,
             found: current,
             known,
@@ -159,7 +188,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DbError::TopicTooNew {
+                SchemaError::TopicTooNew {
                     topic: "notes",
                     found: 2,
                     known: 1
