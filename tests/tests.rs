@@ -1,6 +1,7 @@
 //! reqlab's integration tests: one binary, shared helpers in `util`.
 //!
 //! - `lab_router`: the lab app driven without sockets (`oneshot`).
+//! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
@@ -19,5 +20,6 @@ mod cli;
 mod content;
 mod fixture_apps;
 mod hostile;
+mod lab_limits;
 mod lab_router;
 mod lab_server;

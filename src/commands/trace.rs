@@ -45,6 +45,12 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             let body: serde_json::Value = parse_json(response, &url).await?;
             let mut traces: Vec<Trace> = serde_json::from_value(body["traces"].clone())
                 .with_context(|| format!("{url} did not answer with traces"))?;
+            if let Some(left_out) = body["left_out"].as_u64() {
+                anstream::eprintln!(
+                    "{} {left_out} older trace(s) were left out to keep the answer small; ask for fewer with -n, or look one up by id",
+                    paint(style::DIM, "note:")
+                );
+            }
             if body["tracing"] == false {
                 anstream::eprintln!(
                     "{} this lab runs with --no-trace, so it records nothing",

@@ -181,9 +181,21 @@ impl Db {
         })
     }
 
-    /// Stops the writer thread after the queued writes finish.
+    /// Stops the writer thread after the queued writes finish, then checkpoints the WAL into
+    /// the database file, so the file alone holds the data.
     pub fn close(&self) {
-        self.writer.lock().expect("writer lock").take();
+        // Readers first: a checkpoint cannot move pages a reader may still need.
+        self.readers.lock().expect("reader pool lock").clear();
+        if let Some(writer) = self.writer.lock().expect("writer lock").take() {
+            if self.is_file {
+                let checkpoint: WriteJob = Box::new(|conn| {
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                        tracing::warn!("could not checkpoint the lab database: {e}");
+                    }
+                });
+                let _ = writer.send(checkpoint);
+            }
+        }
         if let Some(thread) = self
             .writer_thread
             .lock()
@@ -192,7 +204,6 @@ impl Db {
         {
             let _ = thread.join();
         }
-        self.readers.lock().expect("reader pool lock").clear();
     }
 }
 
@@ -266,10 +277,14 @@ impl<'a> Sql<'a> {
         let start = Instant::now();
         let result = self.conn.prepare_cached(&sql).and_then(|mut stmt| {
             let mut rows = stmt.query(params)?;
-            match rows.next()? {
-                Some(row) => Ok(Some(map(row)?)),
-                None => Ok(None),
-            }
+            let first = match rows.next()? {
+                Some(row) => Some(map(row)?),
+                None => None,
+            };
+            // Step to the end: a write with RETURNING commits only when its statement
+            // completes, and only a commit lets SQLite checkpoint the WAL.
+            while rows.next()?.is_some() {}
+            Ok(first)
         });
         self.record(
             start,

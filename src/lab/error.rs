@@ -144,6 +144,12 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// Field errors a problem body lists; `errors_omitted` counts the rest, so a body stays small
+/// however many fields a request gets wrong.
+pub const MAX_LISTED_ERRORS: usize = 20;
+/// Field names a `detail` sentence lists before saying how many more.
+const NAMED_IN_DETAIL: usize = 10;
+
 /// The JSON body of a problem response.
 #[derive(Debug, Serialize)]
 struct ProblemBody<'a> {
@@ -154,6 +160,8 @@ struct ProblemBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_omitted: Option<usize>,
     request_id: &'a str,
 }
 
@@ -196,14 +204,19 @@ impl Problem {
     pub fn validation(errors: Vec<FieldError>) -> Problem {
         let detail = match errors.as_slice() {
             [one] => format!("`{}` {}", one.field, one.message),
-            many => format!(
-                "{} fields are invalid: {}",
-                many.len(),
-                many.iter()
+            many => {
+                let mut names: Vec<&str> = many
+                    .iter()
+                    .take(NAMED_IN_DETAIL)
                     .map(|e| e.field.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .collect();
+                let more = many.len().saturating_sub(NAMED_IN_DETAIL);
+                let more = format!("and {more} more");
+                if many.len() > NAMED_IN_DETAIL {
+                    names.push(&more);
+                }
+                format!("{} fields are invalid: {}", many.len(), names.join(", "))
+            }
         };
         Problem {
             errors,
@@ -237,7 +250,9 @@ impl Problem {
             title: self.title(),
             status: self.status.as_u16(),
             detail: self.public_detail(),
-            errors: &self.errors,
+            errors: &self.errors[..self.errors.len().min(MAX_LISTED_ERRORS)],
+            errors_omitted: (self.errors.len() > MAX_LISTED_ERRORS)
+                .then(|| self.errors.len() - MAX_LISTED_ERRORS),
             request_id,
         };
         serde_json::to_string(&body).expect("problem bodies always serialize")
@@ -288,6 +303,22 @@ mod tests {
         assert_eq!(v["status"], 422);
         assert_eq!(v["errors"][0]["field"], "email");
         assert_eq!(v["detail"], "`email` is not an email address");
+    }
+
+    #[test]
+    fn a_body_lists_a_bounded_number_of_field_errors() {
+        let errors = (0..500)
+            .map(|i| FieldError {
+                field: format!("k{i}"),
+                message: "is not a field of this endpoint".into(),
+            })
+            .collect();
+        let body = Problem::validation(errors).to_json("r");
+        assert!(body.len() < 4096, "{}", body.len());
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["errors"].as_array().unwrap().len(), MAX_LISTED_ERRORS);
+        assert_eq!(v["errors_omitted"], 480);
+        assert!(v["detail"].as_str().unwrap().ends_with("k9, and 490 more"));
     }
 
     #[test]

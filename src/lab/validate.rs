@@ -38,7 +38,7 @@ impl<'a> Fields<'a> {
         for key in object.keys() {
             if !allowed.contains(&key.as_str()) {
                 errors.push(FieldError {
-                    field: key.clone(),
+                    field: shorten(key, MAX_FIELD_NAME),
                     message: format!(
                         "is not a field of this endpoint (allowed: {}); unknown fields are refused so clients cannot set what they should not",
                         allowed.join(", ")
@@ -156,21 +156,43 @@ impl<'a> Fields<'a> {
             );
             return Ok(());
         }
-        let reasons: Vec<String> = self
-            .errors
-            .iter()
-            .map(|e| format!("`{}` {}", e.field, short(&e.message)))
-            .collect();
-        self.tracer.timed(
-            Stage::Validation,
-            self.start,
-            Outcome::Fail,
-            format_args!(
-                "validation failed: {} → 422; the handler never ran",
-                reasons.join("; ")
-            ),
-        );
+        if self.tracer.is_on() {
+            let mut reasons: Vec<String> = self
+                .errors
+                .iter()
+                .take(LISTED_IN_TRACE)
+                .map(|e| format!("`{}` {}", e.field, short(&e.message)))
+                .collect();
+            if self.errors.len() > LISTED_IN_TRACE {
+                reasons.push(format!(
+                    "… and {} more",
+                    self.errors.len() - LISTED_IN_TRACE
+                ));
+            }
+            self.tracer.timed(
+                Stage::Validation,
+                self.start,
+                Outcome::Fail,
+                format_args!(
+                    "validation failed: {} → 422; the handler never ran",
+                    reasons.join("; ")
+                ),
+            );
+        }
         Err(Problem::validation(self.errors))
+    }
+}
+
+/// Field problems a trace sentence lists before saying how many more there are.
+const LISTED_IN_TRACE: usize = 8;
+/// Longest field name repeated back to a client (a key can be as long as the body).
+const MAX_FIELD_NAME: usize = 100;
+
+/// `text` cut to at most `max` characters, ending in `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
     }
 }
 
@@ -307,6 +329,29 @@ mod tests {
                 .contains("got 61")
         );
         assert_eq!(length_problem(&"x".repeat(60), 1, 60), None);
+    }
+
+    #[test]
+    fn thousands_of_unknown_keys_make_a_short_sentence() {
+        let tracer = Tracer::recording();
+        let body: serde_json::Map<String, Value> = (0..6000)
+            .map(|i| (format!("k{i}"), Value::from(i)))
+            .collect();
+        let f = Fields::json_object(Value::Object(body), &["title"], &tracer);
+        assert_eq!(f.finish().unwrap_err().errors.len(), 6000);
+        let trace = tracer
+            .finish(
+                "r".into(),
+                crate::lab::trace::Timestamp(0),
+                axum::http::Method::POST,
+                "/".into(),
+                422,
+            )
+            .unwrap()
+            .to_trace();
+        let sentence = &trace.events[0].message;
+        assert!(sentence.contains("… and 5992 more"), "{sentence}");
+        assert!(sentence.len() < 2048, "{}", sentence.len());
     }
 
     #[test]

@@ -58,6 +58,9 @@ async fn info(State(lab): State<Arc<LabState>>) -> Json<Value> {
     }))
 }
 
+/// About how many bytes of traces one `/_lab/traces` answer holds; older ones are left out.
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
 async fn list_traces(
     State(lab): State<Arc<LabState>>,
     query: QueryPairs,
@@ -67,12 +70,16 @@ async fn list_traces(
     // Asking for more than the lab keeps is fine: you get all of them.
     let limit = int_param(&mut fields, "limit", query.get("limit"), 50, 1, i64::MAX);
     fields.finish()?;
-    let traces: Vec<Trace> = lab
-        .traces
-        .recent(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(Json(
-        json!({ "traces": traces, "tracing": lab.config.tracing }),
-    ))
+    let recent = lab.traces.recent_within(
+        usize::try_from(limit).unwrap_or(usize::MAX),
+        MAX_ANSWER_BYTES,
+    );
+    let mut answer = json!({ "traces": recent.traces, "tracing": lab.config.tracing });
+    if recent.left_out > 0 {
+        // Say so, rather than answer with an unbounded body.
+        answer["left_out"] = recent.left_out.into();
+    }
+    Ok(Json(answer))
 }
 
 async fn get_trace(

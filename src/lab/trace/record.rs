@@ -101,11 +101,15 @@ pub struct Buffers {
     text: String,
 }
 
+/// Events and text bytes a fresh or recycled buffer holds room for: enough for most requests.
+const RECYCLED_EVENTS: usize = 8;
+const RECYCLED_TEXT: usize = 768;
+
 impl Default for Buffers {
     fn default() -> Buffers {
         Buffers {
-            events: Vec::with_capacity(8),
-            text: String::with_capacity(768),
+            events: Vec::with_capacity(RECYCLED_EVENTS),
+            text: String::with_capacity(RECYCLED_TEXT),
         }
     }
 }
@@ -117,6 +121,8 @@ const PARAM_SEPARATOR: char = '\u{1f}';
 const MAX_EVENTS_PER_TRACE: usize = 200;
 /// Most bytes of text a single trace keeps.
 const MAX_TEXT_PER_TRACE: usize = 16 * 1024;
+/// Most bytes one sentence keeps (longer ones end in `…`): no sentence that long is read.
+const MAX_SENTENCE: usize = 2048;
 /// Longest request target kept in a trace (longer ones are cut, marked with `…`).
 const MAX_PATH_IN_TRACE: usize = 2048;
 
@@ -349,9 +355,43 @@ fn push(
         return;
     }
     let start = state.text.len();
-    let _ = write!(state.text, "{message}");
+    let room = MAX_SENTENCE.min(MAX_TEXT_PER_TRACE - start);
+    let mut bounded = Bounded {
+        out: &mut state.text,
+        room,
+        cut: false,
+    };
+    // A sentence past its room stops formatting early, so a huge one costs no more than its cap.
+    if write!(bounded, "{message}").is_err() && bounded.cut {
+        state.text.push('…');
+    }
     let message = Message::Text(start..state.text.len());
     record(&mut state, stage, outcome, at, duration, message, sql);
+}
+
+/// A writer that keeps at most `room` bytes (cut at a character boundary) and then refuses.
+struct Bounded<'a> {
+    out: &'a mut String,
+    room: usize,
+    cut: bool,
+}
+
+impl fmt::Write for Bounded<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.len() <= self.room {
+            self.out.push_str(s);
+            self.room -= s.len();
+            return Ok(());
+        }
+        let mut end = self.room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.out.push_str(&s[..end]);
+        self.room = 0;
+        self.cut = true;
+        Err(fmt::Error)
+    }
 }
 
 /// Appends an event, unless the trace already holds as many as it may.
@@ -396,13 +436,25 @@ pub struct RecordedTrace {
 }
 
 impl RecordedTrace {
-    /// The trace's buffers, emptied, for another request to record into.
+    /// The trace's buffers, emptied and shrunk back to an ordinary request's size, for
+    /// another request to record into.
     pub fn into_buffers(self) -> Buffers {
         let mut events = self.events;
         let mut text = self.text;
         events.clear();
         text.clear();
+        events.shrink_to(RECYCLED_EVENTS);
+        text.shrink_to(RECYCLED_TEXT);
         Buffers { events, text }
+    }
+
+    /// Roughly how many bytes of memory the trace holds.
+    pub fn size(&self) -> usize {
+        std::mem::size_of::<RecordedTrace>()
+            + self.events.capacity() * std::mem::size_of::<RawEvent>()
+            + self.text.capacity()
+            + self.path.capacity()
+            + self.request_id.capacity()
     }
 
     /// The request id.
@@ -576,6 +628,31 @@ mod tests {
         let sql = trace.events[1].sql.as_ref().unwrap();
         assert_eq!(sql.params, ["9", "'a, b'"]);
         assert_eq!(sql.rows, 0);
+    }
+
+    #[test]
+    fn a_huge_sentence_is_cut_and_the_trace_stays_small() {
+        let t = Tracer::recording();
+        let huge = "x".repeat(1_000_000);
+        t.note(
+            Stage::Validation,
+            Outcome::Fail,
+            format_args!("fields: {huge}"),
+        );
+        t.note(Stage::Logic, Outcome::Ok, "still recorded");
+        let recorded = t
+            .finish("a".into(), Timestamp(0), Method::GET, "/".into(), 422)
+            .unwrap();
+        assert!(recorded.size() < 8 * 1024, "{}", recorded.size());
+        let trace = recorded.to_trace();
+        assert!(trace.events[0].message.ends_with('…'));
+        assert!(trace.events[0].message.len() <= MAX_SENTENCE + '…'.len_utf8());
+        assert_eq!(trace.events[1].message, "still recorded");
+        let buffers = recorded.into_buffers();
+        assert!(
+            buffers.text.capacity() <= 4 * RECYCLED_TEXT,
+            "recycled buffers shrink"
+        );
     }
 
     #[test]

@@ -9,23 +9,52 @@ use tokio::sync::broadcast;
 
 /// Recycled buffers kept for reuse.
 const SPARE_BUFFERS: usize = 64;
+/// Most memory the kept traces may hold together; the oldest go first when it is reached,
+/// whatever the count.
+pub const MAX_STORE_BYTES: usize = 32 * 1024 * 1024;
 
-/// The most recent traces (bounded) and a live feed of new ones.
+/// The most recent traces (bounded in count and in bytes) and a live feed of new ones.
 #[derive(Debug)]
 pub struct TraceStore {
-    ring: Mutex<VecDeque<Arc<RecordedTrace>>>,
+    ring: Mutex<Ring>,
     capacity: usize,
+    max_bytes: usize,
     live: broadcast::Sender<Arc<RecordedTrace>>,
     spare: Mutex<Vec<Buffers>>,
 }
 
+/// The kept traces, oldest first, and the bytes they hold.
+#[derive(Debug, Default)]
+struct Ring {
+    traces: VecDeque<Arc<RecordedTrace>>,
+    bytes: usize,
+}
+
+/// Some of the newest traces, and how many more a bigger answer would have had.
+#[derive(Debug)]
+pub struct Recent {
+    /// Newest first.
+    pub traces: Vec<Trace>,
+    /// Traces within the limit left out to keep the answer within its byte budget.
+    pub left_out: usize,
+}
+
 impl TraceStore {
-    /// A store keeping the last `capacity` traces.
+    /// A store keeping the last `capacity` traces, within [`MAX_STORE_BYTES`].
     pub fn new(capacity: usize) -> TraceStore {
+        TraceStore::with_budget(capacity, MAX_STORE_BYTES)
+    }
+
+    /// A store keeping the last `capacity` traces, within `max_bytes` of memory.
+    pub fn with_budget(capacity: usize, max_bytes: usize) -> TraceStore {
         let (live, _) = broadcast::channel(256);
         TraceStore {
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            ring: Mutex::new(Ring {
+                traces: VecDeque::with_capacity(capacity.min(4096)),
+                bytes: 0,
+            }),
             capacity: capacity.max(1),
+            max_bytes,
             live,
             spare: Mutex::new(Vec::new()),
         }
@@ -37,25 +66,34 @@ impl TraceStore {
         Tracer::with_buffers(buffers.unwrap_or_default())
     }
 
-    /// Keeps a finished trace, dropping the oldest when full, and tells live viewers.
+    /// Keeps a finished trace, dropping the oldest while the store is over its count or its
+    /// bytes, and tells live viewers.
     pub fn push(&self, trace: RecordedTrace) {
+        let size = trace.size();
         let trace = Arc::new(trace);
-        let evicted = {
+        let mut evicted = Vec::new();
+        {
             let mut ring = self.ring.lock().expect("trace store lock");
-            let evicted = if ring.len() == self.capacity {
-                ring.pop_front()
-            } else {
-                None
+            ring.traces.push_back(Arc::clone(&trace));
+            ring.bytes += size;
+            while ring.traces.len() > self.capacity
+                || (ring.bytes > self.max_bytes && ring.traces.len() > 1)
+            {
+                let Some(old) = ring.traces.pop_front() else {
+                    break;
+                };
+                ring.bytes -= old.size();
+                evicted.push(old);
+            }
+        }
+        // Recycle the evicted traces' buffers (unless a reader still holds one), outside the lock.
+        for old in evicted {
+            let Ok(old) = Arc::try_unwrap(old) else {
+                continue;
             };
-            ring.push_back(Arc::clone(&trace));
-            evicted
-        };
-        // Recycle the evicted trace's buffers (unless a reader still holds it), outside the lock.
-        if let Some(old) = evicted.and_then(|t| Arc::try_unwrap(t).ok()) {
-            let buffers = old.into_buffers();
             let mut spare = self.spare.lock().expect("spare buffers lock");
             if spare.len() < SPARE_BUFFERS {
-                spare.push(buffers);
+                spare.push(old.into_buffers());
             }
         }
         if self.live.receiver_count() > 0 {
@@ -65,18 +103,46 @@ impl TraceStore {
 
     /// Up to `limit` traces, newest first.
     pub fn recent(&self, limit: usize) -> Vec<Trace> {
-        let picked: Vec<Arc<RecordedTrace>> = {
+        self.recent_within(limit, usize::MAX).traces
+    }
+
+    /// Up to `limit` traces, newest first, holding no more than about `max_bytes` together
+    /// (at least one, when there is one).
+    pub fn recent_within(&self, limit: usize, max_bytes: usize) -> Recent {
+        let (picked, within_limit) = {
             let ring = self.ring.lock().expect("trace store lock");
-            ring.iter().rev().take(limit).cloned().collect()
+            let mut bytes = 0usize;
+            let picked: Vec<Arc<RecordedTrace>> = ring
+                .traces
+                .iter()
+                .rev()
+                .take(limit)
+                .take_while(|t| {
+                    let first = bytes == 0;
+                    bytes = bytes.saturating_add(t.size());
+                    first || bytes <= max_bytes
+                })
+                .cloned()
+                .collect();
+            (picked, ring.traces.len().min(limit))
         };
-        picked.iter().map(|t| t.to_trace()).collect()
+        Recent {
+            left_out: within_limit - picked.len(),
+            traces: picked.iter().map(|t| t.to_trace()).collect(),
+        }
+    }
+
+    /// Bytes the kept traces hold.
+    pub fn bytes(&self) -> usize {
+        self.ring.lock().expect("trace store lock").bytes
     }
 
     /// The trace of one request, if it is still kept.
     pub fn get(&self, request_id: &str) -> Option<Trace> {
         let found = {
             let ring = self.ring.lock().expect("trace store lock");
-            ring.iter()
+            ring.traces
+                .iter()
                 .rev()
                 .find(|t| t.request_id() == request_id)
                 .cloned()
@@ -86,7 +152,7 @@ impl TraceStore {
 
     /// Number of traces kept.
     pub fn len(&self) -> usize {
-        self.ring.lock().expect("trace store lock").len()
+        self.ring.lock().expect("trace store lock").traces.len()
     }
 
     /// True when no trace is kept.
@@ -127,5 +193,20 @@ mod tests {
         assert_eq!(ids, ["9", "8", "7"]);
         assert!(store.get("6").is_none());
         assert!(store.get("8").is_some());
+    }
+
+    #[test]
+    fn the_store_is_bounded_in_bytes_and_answers_within_a_budget() {
+        let one = trace("x").size();
+        let store = TraceStore::with_budget(1000, one * 5);
+        for i in 0..50 {
+            store.push(trace(&i.to_string()));
+        }
+        assert_eq!(store.len(), 5);
+        assert!(store.bytes() <= one * 5);
+        let recent = store.recent_within(1000, one * 2);
+        assert_eq!(recent.traces.len(), 2);
+        assert_eq!(recent.left_out, 3);
+        assert_eq!(recent.traces[0].request_id, "49");
     }
 }
