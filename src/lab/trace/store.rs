@@ -197,16 +197,28 @@ mod tests {
 
     #[test]
     fn the_store_is_bounded_in_bytes_and_answers_within_a_budget() {
-        let one = trace("x").size();
+        // Every trace here has the same size: a two-character id and nothing recorded.
+        let one = trace("xx").size();
         let store = TraceStore::with_budget(1000, one * 5);
-        for i in 0..50 {
-            store.push(trace(&i.to_string()));
+        for i in 0..40 {
+            store.push(trace(&format!("{i:02}")));
         }
         assert_eq!(store.len(), 5);
         assert!(store.bytes() <= one * 5);
         let recent = store.recent_within(1000, one * 2);
         assert_eq!(recent.traces.len(), 2);
         assert_eq!(recent.left_out, 3);
-        assert_eq!(recent.traces[0].request_id, "49");
+        assert_eq!(recent.traces[0].request_id, "39");
+    }
+
+    #[test]
+    fn one_trace_is_kept_even_when_it_alone_is_over_the_budget() {
+        let store = TraceStore::with_budget(1000, 1);
+        store.push(trace("a"));
+        store.push(trace("b"));
+        assert_eq!(store.len(), 1);
+        let recent = store.recent_within(10, 1);
+        assert_eq!(recent.traces[0].request_id, "b");
+        assert_eq!(recent.left_out, 0);
     }
 }
