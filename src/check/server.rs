@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 pub const START_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the server gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long to wait for the last lines a stopped server printed.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the learner's server did not come up.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ pub enum StartError {
 pub struct LearnerServer {
     child: Child,
     pid: Option<u32>,
+    /// The tasks passing the server's output on; they end when its pipes close.
+    output: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl LearnerServer {
@@ -100,17 +104,27 @@ impl LearnerServer {
                 pid,
             })
             .await;
+        let mut output = Vec::new();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pass_lines_on(out, Stream::Stdout, events.clone()));
+            output.push(tokio::spawn(pass_lines_on(
+                out,
+                Stream::Stdout,
+                events.clone(),
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(pass_lines_on(err, Stream::Stderr, events.clone()));
+            output.push(tokio::spawn(pass_lines_on(
+                err,
+                Stream::Stderr,
+                events.clone(),
+            )));
         }
-        let mut server = LearnerServer { child, pid };
+        let mut server = LearnerServer { child, pid, output };
         let start = Instant::now();
         let mut pause = Duration::from_millis(25);
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
+                server.finish_output().await;
                 return Err(StartError::ExitedEarly { status, addr });
             }
             let attempt = tokio::time::timeout(
@@ -121,6 +135,7 @@ impl LearnerServer {
             if let Ok(Ok(_)) = attempt {
                 // The port is open; make sure it is this server that opened it.
                 if let Ok(Some(status)) = server.child.try_wait() {
+                    server.finish_output().await;
                     return Err(StartError::ExitedEarly { status, addr });
                 }
                 return Ok(server);
@@ -156,6 +171,15 @@ impl LearnerServer {
         }
         signal_group(self.pid, Signal::SIGKILL);
         self.pid = None;
+        self.finish_output().await;
+    }
+
+    /// Waits (briefly) until everything the stopped server printed has been passed on; a
+    /// process it started in the background may hold its pipes open, so the wait is bounded.
+    async fn finish_output(&mut self) {
+        for task in self.output.drain(..) {
+            let _ = tokio::time::timeout(OUTPUT_GRACE, task).await;
+        }
     }
 }
 
