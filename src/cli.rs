@@ -88,6 +88,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_TRACE_CAPACITY as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub trace_capacity: u32,
 
+    /// Seconds a client may take to send a request's head; also how long an idle keep-alive
+    /// connection stays open. Clients that stall are disconnected, so they cannot use up the
+    /// lab's connections.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
     /// Do not record traces (to measure what tracing costs).
     #[arg(long)]
     pub no_trace: bool,

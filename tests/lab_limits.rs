@@ -153,3 +153,152 @@ async fn the_wal_stays_bounded_under_a_write_burst_and_is_folded_in_at_shutdown(
         .unwrap();
     assert_eq!(n, 3000);
 }
+
+/// A lab on a free port whose clients may stall for `limit` at each point.
+async fn impatient_lab(limit: Duration) -> reqlab::lab::RunningLab {
+    let mut config = reqlab::lab::LabConfig::ephemeral();
+    config.timeouts = reqlab::lab::listen::Timeouts {
+        head: limit,
+        body_gap: limit,
+        body_total: limit * 3,
+        write: limit,
+    };
+    reqlab::lab::start(config).await.unwrap()
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let result = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut seen)).await;
+    assert!(
+        result.is_ok(),
+        "the lab kept the connection open; it sent {seen:?}"
+    );
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn clients_that_stall_are_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let lab = impatient_lab(Duration::from_millis(300)).await;
+    let addr = lab.addr;
+
+    // Half a request head, then nothing.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    read_to_close(&mut half).await;
+
+    // A connection that never says anything.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    read_to_close(&mut silent).await;
+
+    // A keep-alive connection left idle after one answer.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A body that stops arriving: a 408 problem, then the connection closes.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(
+        b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"title\":",
+    )
+    .await
+    .unwrap();
+    let answer = read_to_close(&mut slow).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_contains!(answer, "/_lab/problems/request-timeout");
+    assert_contains!(answer, "the body paused for longer than 0.3 s");
+    lab.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_continue() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let lab = reqlab::lab::start(reqlab::lab::LabConfig::ephemeral())
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(lab.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 64];
+    let n = tokio::time::timeout(DEADLINE, stream.read(&mut head))
+        .await
+        .expect("an answer without sending the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    lab.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_live_trace_stream_outlives_the_timeouts() {
+    use futures_util::StreamExt;
+    let lab = impatient_lab(Duration::from_millis(200)).await;
+    let url = lab.url();
+    let client = reqwest::Client::new();
+    let stream = client
+        .get(format!("{url}/_lab/traces/stream"))
+        .send()
+        .await
+        .unwrap();
+    let mut events = eventsource_stream::Eventsource::eventsource(stream.bytes_stream());
+    // Longer than every timeout the lab has.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    client.get(format!("{url}/health")).send().await.unwrap();
+    let event = tokio::time::timeout(DEADLINE, events.next())
+        .await
+        .expect("the stream is still open")
+        .expect("an event")
+        .unwrap();
+    assert_eq!(event.event, "trace");
+    assert_contains!(event.data, "/health");
+    lab.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_clients_cannot_use_up_the_labs_files() {
+    use tokio::io::AsyncWriteExt;
+    let data = tempfile::tempdir().unwrap();
+    // A lab allowed 128 open files, attacked by 200 clients that send half a request head.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 128 && exec {} serve --port 0 --memory --header-timeout 1",
+            crate::util::reqlab_bin().display()
+        ))
+        .env("REQLAB_DATA_DIR", data.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(child);
+    let mut out = Lines::new(guard.0.stdout.take().unwrap());
+    let line = out.wait_for("listening on ", DEADLINE);
+    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let addr = url.trim_start_matches("http://").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        stalled.push(s);
+    }
+    let reply = tokio::time::timeout(DEADLINE, reqwest::get(format!("{url}/health")))
+        .await
+        .expect("an honest client is served once the stalled ones time out")
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    drop(stalled);
+}

@@ -2,11 +2,13 @@
 
 use crate::cli::ServeArgs;
 use crate::lab::db::DbLocation;
+use crate::lab::listen::Timeouts;
 use crate::lab::{LabConfig, start};
 use crate::paths;
 use crate::term::paint;
 use crate::view::style;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Starts the lab, prints the contract line `listening on http://…`, serves until a signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +37,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing: !args.no_trace,
         trace_capacity: args.trace_capacity as usize,
         body_limit: args.body_limit,
+        timeouts: Timeouts {
+            head: Duration::from_secs(args.header_timeout),
+            ..Timeouts::default()
+        },
+        ..LabConfig::ephemeral()
     };
     let tracing = config.tracing;
     let mut lab = start(config).await?;

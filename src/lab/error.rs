@@ -59,6 +59,14 @@ pub static METHOD_NOT_ALLOWED: ProblemType = ProblemType {
     explanation: "The path exists but does not support this method. The Allow header lists the methods it does support.",
 };
 
+/// 408: the request did not arrive in time.
+pub static REQUEST_TIMEOUT: ProblemType = ProblemType {
+    slug: "request-timeout",
+    status: Some(408),
+    title: "The request did not arrive in time",
+    explanation: "The server waits a bounded time for each part of a request, so a client that stalls cannot hold a connection (and its memory) forever. Send the whole request promptly.",
+};
+
 /// 409: the request conflicts with the current state (a duplicate).
 pub static CONFLICT: ProblemType = ProblemType {
     slug: "conflict",
@@ -109,11 +117,12 @@ pub static HTTP_STATUS: ProblemType = ProblemType {
 };
 
 /// The problem types any topic may answer with.
-pub static COMMON: [&ProblemType; 10] = [
+pub static COMMON: [&ProblemType; 11] = [
     &MALFORMED_JSON,
     &BAD_REQUEST,
     &NOT_FOUND,
     &METHOD_NOT_ALLOWED,
+    &REQUEST_TIMEOUT,
     &CONFLICT,
     &PAYLOAD_TOO_LARGE,
     &UNSUPPORTED_MEDIA_TYPE,

@@ -4,15 +4,18 @@
 //! wrong content type → 415, body over the limit → 413, unparsable JSON → 400.
 
 use super::error::{
-    BAD_REQUEST, MALFORMED_JSON, PAYLOAD_TOO_LARGE, Problem, UNSUPPORTED_MEDIA_TYPE,
+    BAD_REQUEST, MALFORMED_JSON, PAYLOAD_TOO_LARGE, Problem, REQUEST_TIMEOUT,
+    UNSUPPORTED_MEDIA_TYPE,
 };
+use super::listen::Timeouts;
 use super::middleware::RequestContext;
 use super::trace::{Outcome, Size, Tracer};
 use crate::stage::Stage;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use std::time::Instant;
 
 /// The request's tracer (an off tracer outside the lab's middleware, e.g. in unit tests).
@@ -97,45 +100,90 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// Reads the whole body, enforcing the lab's size limit (→ 413).
+/// Reads the whole body within the lab's size limit (→ 413) and its deadlines: a pause between
+/// two pieces of the body, or the whole body, taking too long is a 408.
 pub async fn read_body<S: Send + Sync>(
     req: Request,
-    state: &S,
+    _state: &S,
     tracer: &Tracer,
     start: Instant,
 ) -> Result<Bytes, Problem> {
-    let limit = req
+    let limits = req
         .extensions()
         .get::<RequestContext>()
-        .map_or(0, |c| c.body_limit);
-    Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            tracer.timed(
-                Stage::Parsing,
-                start,
-                Outcome::Fail,
-                format_args!(
-                    "the body is over the {} limit → 413; it was not read further",
-                    Size(Some(limit as u64))
-                ),
-            );
-            Problem::new(
-                &PAYLOAD_TOO_LARGE,
-                format!(
-                    "The body is larger than this server accepts ({}).",
-                    Size(Some(limit as u64))
-                ),
-            )
-        } else {
-            tracer.timed(
-                Stage::Parsing,
-                start,
-                Outcome::Fail,
-                "the body could not be read → 400",
-            );
-            Problem::new(&BAD_REQUEST, "The request body could not be read.")
+        .map(|c| (c.body_limit, c.timeouts))
+        .unwrap_or((usize::MAX, Timeouts::default()));
+    let (limit, timeouts) = limits;
+    let mut body = req.into_body();
+    let mut bytes = BytesMut::new();
+    let whole = tokio::time::Instant::now() + timeouts.body_total;
+    loop {
+        let next = (tokio::time::Instant::now() + timeouts.body_gap).min(whole);
+        let frame = match tokio::time::timeout_at(next, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => return Ok(bytes.freeze()),
+            Ok(Some(Err(_))) => {
+                tracer.timed(
+                    Stage::Parsing,
+                    start,
+                    Outcome::Fail,
+                    "the body could not be read → 400",
+                );
+                return Err(Problem::new(
+                    &BAD_REQUEST,
+                    "The request body could not be read.",
+                ));
+            }
+            Err(_) => {
+                let (why, seconds) = if next == whole {
+                    ("the whole body took longer than", timeouts.body_total)
+                } else {
+                    ("the body paused for longer than", timeouts.body_gap)
+                };
+                let seconds = seconds.as_secs_f64();
+                tracer.timed(
+                    Stage::Parsing,
+                    start,
+                    Outcome::Fail,
+                    format_args!(
+                        "{why} {seconds} s after {} → 408; the server stopped waiting",
+                        Size(Some(bytes.len() as u64))
+                    ),
+                );
+                return Err(Problem::new(
+                    &REQUEST_TIMEOUT,
+                    format!("{why} {seconds} s; send the body as one prompt stream."),
+                ));
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > limit {
+            return Err(too_large(tracer, start, limit));
         }
-    })
+        bytes.extend_from_slice(&data);
+    }
+}
+
+/// The 413 for a body over `limit` bytes, with its trace sentence.
+pub fn too_large(tracer: &Tracer, start: Instant, limit: usize) -> Problem {
+    tracer.timed(
+        Stage::Parsing,
+        start,
+        Outcome::Fail,
+        format_args!(
+            "the body is over the {} limit → 413; it was not read further",
+            Size(Some(limit as u64))
+        ),
+    );
+    Problem::new(
+        &PAYLOAD_TOO_LARGE,
+        format!(
+            "The body is larger than this server accepts ({}).",
+            Size(Some(limit as u64))
+        ),
+    )
 }
 
 /// True for `application/json` and `application/<something>+json`, with any parameters.

@@ -8,6 +8,8 @@ use super::error::{
     BAD_REQUEST, INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, Problem,
     UNSUPPORTED_MEDIA_TYPE,
 };
+use super::extract::too_large;
+use super::listen::Timeouts;
 use super::state::LabState;
 use super::trace::{IdSource, Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
@@ -29,8 +31,10 @@ pub static X_RESPONSE_TIME_MS: HeaderName = HeaderName::from_static("x-response-
 pub struct RequestContext {
     /// The request's tracer (off for lab-internal requests or with tracing disabled).
     pub tracer: Tracer,
-    /// The largest body the lab reads, for extractors' messages.
+    /// The largest body the lab reads.
     pub body_limit: usize,
+    /// How long reading a body may pause and take in all.
+    pub timeouts: Timeouts,
 }
 
 /// Longest client-supplied request id the lab accepts.
@@ -68,9 +72,17 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     req.extensions_mut().insert(RequestContext {
         tracer: tracer.clone(),
         body_limit: lab.config.body_limit,
+        timeouts: lab.config.timeouts,
     });
 
-    let mut response = next.run(req).await;
+    // A body declared bigger than the limit is refused before any of it is read, and before
+    // an `Expect: 100-continue` client is told to send it.
+    let mut response = match declared_length(req.headers()) {
+        Some(length) if length > lab.config.body_limit as u64 => {
+            too_large(&tracer, start, lab.config.body_limit).into_response()
+        }
+        _ => next.run(req).await,
+    };
 
     if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
         && response.extensions().get::<Problem>().is_none()
@@ -119,6 +131,17 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         }
     }
     response
+}
+
+/// The body length a request declares, if it declares one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Records which route matched (runs only for requests that matched one).

@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod listen;
 pub mod middleware;
 pub mod migrate;
 pub mod state;
@@ -25,7 +26,6 @@ pub mod validate;
 pub use state::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_TRACE_CAPACITY, LabConfig, LabState};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use db::{Db, DbError};
 use std::net::SocketAddr;
@@ -35,8 +35,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use trace::TraceStore;
 
-/// How long shutdown waits for in-flight requests before closing anyway.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long stopping waits for the server task, which itself gives open requests a grace
+/// period ([`listen::serve`]).
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A lab ready to serve: the shared state and every topic's routes.
 #[derive(Debug, Clone)]
@@ -70,8 +71,7 @@ impl Lab {
             .routes
             .clone()
             .route_layer(axum::middleware::from_fn(middleware::note_route))
-            .fallback(topics::basics::not_found)
-            .layer(DefaultBodyLimit::max(state.config.body_limit));
+            .fallback(topics::basics::not_found);
         // `Router::layer` wraps each route separately, inside the router's own 405 handling.
         // Mounting the app as a fallback service puts these layers around everything, so the
         // capture middleware sees final responses (a 405 with its Allow header included).
@@ -117,7 +117,7 @@ impl RunningLab {
     pub async fn stop(self) -> std::io::Result<()> {
         self.state.shutdown.cancel();
         let mut handle = self.handle;
-        let result = match tokio::time::timeout(SHUTDOWN_GRACE, &mut handle).await {
+        let result = match tokio::time::timeout(STOP_DEADLINE, &mut handle).await {
             Ok(joined) => joined.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             Err(_) => {
                 handle.abort();
@@ -174,15 +174,20 @@ pub async fn start(config: LabConfig) -> Result<RunningLab, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
-    let app = lab
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = lab.router();
+    let config = &lab.state.config;
+    let timeouts = config.timeouts;
+    let max_connections = config
+        .max_connections
+        .unwrap_or_else(listen::connection_cap);
     let token = lab.state.shutdown.clone();
-    let handle = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(token.cancelled_owned())
-            .await
-    });
+    let handle = tokio::spawn(listen::serve(
+        listener,
+        app,
+        timeouts,
+        max_connections,
+        token,
+    ));
     Ok(RunningLab {
         addr,
         state: lab.state,

@@ -3,6 +3,7 @@
 
 use super::db::{Db, DbLocation};
 use super::error::ProblemType;
+use super::listen::Timeouts;
 use super::trace::TraceStore;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub struct LabConfig {
     pub trace_capacity: usize,
     /// Largest request body read, in bytes.
     pub body_limit: usize,
+    /// How long the lab waits on a client at each point where one could stall it.
+    pub timeouts: Timeouts,
+    /// Most connections served at once; `None`: as many as the file limit allows.
+    pub max_connections: Option<usize>,
 }
 
 impl LabConfig {
@@ -45,6 +50,8 @@ impl LabConfig {
             tracing: true,
             trace_capacity: DEFAULT_TRACE_CAPACITY,
             body_limit: DEFAULT_BODY_LIMIT,
+            timeouts: Timeouts::default(),
+            max_connections: None,
         }
     }
 }
