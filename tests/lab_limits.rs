@@ -302,3 +302,37 @@ async fn stalled_clients_cannot_use_up_the_labs_files() {
     assert_eq!(reply.status(), 200);
     drop(stalled);
 }
+
+#[tokio::test]
+async fn text_that_looks_empty_or_holds_control_characters_gets_a_field_level_422() {
+    use crate::util::{assert_problem, lab, send_json};
+    let (_lab, app) = lab();
+    for title in ["\u{0}", "\u{200b}", "\u{feff}", "ok\u{7}"] {
+        let reply = send_json(
+            &app,
+            "POST",
+            "/tasks",
+            serde_json::json!({ "title": title }),
+        )
+        .await;
+        let body = assert_problem(&reply, 422);
+        assert_eq!(body["errors"][0]["field"], "title", "{title:?}: {body}");
+    }
+    let reply = send_json(
+        &app,
+        "POST",
+        "/users",
+        serde_json::json!({ "email": "nul@example.com", "name": "\u{0}" }),
+    )
+    .await;
+    assert_eq!(assert_problem(&reply, 422)["errors"][0]["field"], "name");
+    // Visible text glued with a zero-width joiner is still text.
+    let reply = send_json(
+        &app,
+        "POST",
+        "/tasks",
+        serde_json::json!({ "title": "👩\u{200d}💻 ship it" }),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+}

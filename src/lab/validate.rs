@@ -183,6 +183,13 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// True for a character that shows: not whitespace, and not an invisible format character
+/// such as a zero-width space or a byte-order mark (Unicode category Cf).
+fn is_visible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !c.is_whitespace() && !c.is_control() && c.general_category() != GeneralCategory::Format
+}
+
 /// Field problems a trace sentence lists before saying how many more there are.
 const LISTED_IN_TRACE: usize = 8;
 /// Longest field name repeated back to a client (a key can be as long as the body).
@@ -213,11 +220,23 @@ pub fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Why `text` is not an acceptable title/name of `min..=max` characters, if it is not.
+/// Why `text` is not an acceptable title/name of `min..=max` characters, if it is not: control
+/// characters anywhere, nothing visible ("looks empty" is empty), or the wrong length.
 pub fn length_problem(text: &str, min: usize, max: usize) -> Option<String> {
     let count = text.chars().count();
-    if text.trim().is_empty() {
+    if let Some((position, c)) = text.chars().enumerate().find(|(_, c)| c.is_control()) {
+        Some(format!(
+            "must not contain control characters (U+{:04X} at character {})",
+            u32::from(c),
+            position + 1
+        ))
+    } else if text.trim().is_empty() {
         Some(format!("must not be blank (1–{max} characters)"))
+    } else if !text.chars().any(is_visible) {
+        Some(format!(
+            "has no visible character, only spaces or invisible ones such as U+{:04X} (1–{max} characters)",
+            u32::from(text.chars().find(|c| !c.is_whitespace()).unwrap_or(' '))
+        ))
     } else if count < min || count > max {
         Some(format!("must be {min}–{max} characters, got {count}"))
     } else {
@@ -234,8 +253,11 @@ pub fn email_problem(email: &str) -> Option<&'static str> {
     if email.len() > 254 {
         return Some("is longer than 254 characters");
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.chars().any(char::is_whitespace) {
         return Some("must not contain spaces");
+    }
+    if email.chars().any(|c| !is_visible(c)) {
+        return Some("must not contain control or invisible characters");
     }
     let Some((local, domain)) = email.split_once('@') else {
         return Some("is not an email address (no @)");
@@ -311,6 +333,8 @@ mod tests {
             "@example.com",
             "a@@b.com",
             "a b@c.com",
+            "a\u{200b}@example.com",
+            "a\u{0}@example.com",
             "a@.com",
             "a@b..com",
         ] {
@@ -329,6 +353,25 @@ mod tests {
                 .contains("got 61")
         );
         assert_eq!(length_problem(&"x".repeat(60), 1, 60), None);
+    }
+
+    #[test]
+    fn text_that_looks_empty_is_empty_and_control_characters_are_refused() {
+        for invisible in ["\u{200b}", "\u{feff}", " \u{200b}\u{2060} ", "\u{00a0}"] {
+            let problem = length_problem(invisible, 1, 60).expect(invisible);
+            assert!(
+                problem.contains("blank") || problem.contains("no visible character"),
+                "{problem}"
+            );
+        }
+        for control in ["\u{0}", "a\u{7}b", "tab\there"] {
+            let problem = length_problem(control, 1, 60).expect(control);
+            assert!(problem.contains("control characters"), "{problem}");
+        }
+        // Visible text with joiners, accents and right-to-left marks stays valid.
+        for fine in ["👩\u{200d}💻", "Zoë", "שלום\u{200f}", "a\u{200b}b"] {
+            assert_eq!(length_problem(fine, 1, 60), None, "{fine}");
+        }
     }
 
     #[test]
