@@ -88,6 +88,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_TRACE_CAPACITY as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub trace_capacity: u32,
 
+    /// Also answer requests addressed to this host name (besides localhost and IP addresses).
+    /// Any other name gets 421, so a web page cannot reach the lab through DNS rebinding.
+    /// Repeat for several names.
+    #[arg(long, value_name = "NAME", value_parser = parse_host_name)]
+    pub allowed_host: Vec<String>,
+
+    /// Let web pages from this origin (e.g. http://localhost:3000) change data; other sites'
+    /// pages are refused with 403 (CSRF). Repeat for several origins.
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
+    pub allowed_origin: Vec<String>,
+
     /// Seconds a client may take to send a request's head; also how long an idle keep-alive
     /// connection stays open. Clients that stall are disconnected, so they cannot use up the
     /// lab's connections.
@@ -162,6 +173,15 @@ pub struct TraceArgs {
     #[arg(long, default_value = "http://127.0.0.1:4747", env = "REQLAB_URL")]
     pub url: String,
 
+    /// The lab token `reqlab serve` printed, for a lab that listens beyond this machine.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REQLAB_LAB_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
     /// How many recent traces to print (without --follow).
     #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
@@ -234,6 +254,36 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub content: ContentArgs,
+}
+
+fn parse_host_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok || s.parse::<IpAddr>().is_ok() {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{s}` is not a host name (give the name alone, like lab.example.test, without a scheme or port)"
+        ))
+    }
+}
+
+fn parse_origin(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s)
+        .map_err(|_| format!("`{s}` is not an origin like http://localhost:3000"))?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !bare {
+        return Err(format!(
+            "`{s}` is not an origin: give scheme, host and port only, like http://localhost:3000"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

@@ -1,6 +1,7 @@
 //! reqlab's integration tests: one binary, shared helpers in `util`.
 //!
 //! - `lab_router`: the lab app driven without sockets (`oneshot`).
+//! - `lab_guard`: Host, Origin, the lab token and transfer codings, checked before routing.
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
@@ -20,6 +21,7 @@ mod cli;
 mod content;
 mod fixture_apps;
 mod hostile;
+mod lab_guard;
 mod lab_limits;
 mod lab_router;
 mod lab_server;

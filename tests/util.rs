@@ -66,6 +66,10 @@ pub async fn send(
     let mut request = Request::builder()
         .method(Method::from_bytes(method.as_bytes()).unwrap())
         .uri(path);
+    // Every HTTP/1.1 client names the host it means; the lab refuses requests that do not.
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request = request.header("host", "127.0.0.1:4747");
+    }
     for (k, v) in headers {
         request = request.header(*k, *v);
     }

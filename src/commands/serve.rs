@@ -41,19 +41,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             head: Duration::from_secs(args.header_timeout),
             ..Timeouts::default()
         },
+        allowed_hosts: args.allowed_host,
+        allowed_origins: args.allowed_origin,
+        // Beyond this machine, the lab's own endpoints (every request's data) need a token.
+        lab_token: (!args.host.is_loopback()).then(|| uuid::Uuid::new_v4().simple().to_string()),
         ..LabConfig::ephemeral()
     };
+    let token = config.lab_token.clone();
     let tracing = config.tracing;
     let mut lab = start(config).await?;
     let url = lab.url();
 
     // The one line tools wait for; everything else goes to stderr.
     println!("listening on {url}");
-    if !args.host.is_loopback() {
+    if let Some(token) = &token {
         anstream::eprintln!(
-            "{} listening on {} makes the lab reachable from other machines; it has no authentication",
+            "{} listening on {} makes the lab reachable from other machines. Its endpoints are open to anyone who can reach it; /_lab/* (every request's data) needs the lab token {} (send Authorization: Bearer TOKEN, or reqlab trace --token TOKEN). Other machines reach it by this machine's IP address; to use a host name, add --allowed-host NAME.",
             paint(style::WARN, "warning:"),
-            args.host
+            args.host,
+            paint(style::STRONG, token)
         );
     }
     anstream::eprintln!(

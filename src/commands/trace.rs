@@ -21,8 +21,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let base = args.url.trim_end_matches('/').to_string();
     reqwest::Url::parse(&base).with_context(|| format!("--url {base} is not a URL"))?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &args.token {
+        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| anyhow::anyhow!("--token holds characters a header cannot carry"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
+        .default_headers(headers)
         .build()?;
     let width = term::output_width(None);
     if args.follow {
@@ -95,6 +102,7 @@ async fn parse_json<T: serde::de::DeserializeOwned>(
     if status == reqwest::StatusCode::NOT_FOUND {
         bail!("{url} answered 404: is this a reqlab lab server? (start one with `reqlab serve`)");
     }
+    refused(status, url)?;
     if !status.is_success() {
         bail!("{url} answered {status}");
     }
@@ -102,6 +110,19 @@ async fn parse_json<T: serde::de::DeserializeOwned>(
         .json()
         .await
         .with_context(|| format!("{url} did not answer with reqlab trace JSON"))
+}
+
+/// The lab's guards, explained: a missing token, or a host name it does not answer to.
+fn refused(status: reqwest::StatusCode, url: &str) -> anyhow::Result<()> {
+    match status.as_u16() {
+        401 => bail!(
+            "{url} needs the lab token: this lab listens beyond its own machine; pass --token TOKEN (`reqlab serve` printed it)"
+        ),
+        421 => bail!(
+            "{url} does not answer to that host name; use 127.0.0.1, or start the lab with --allowed-host NAME"
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn unreachable_error(url: &str, err: &reqwest::Error) -> anyhow::Error {
@@ -197,6 +218,9 @@ async fn follow(
             }
             Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
                 bail!("{url} answered 404: is {base} a reqlab lab server?");
+            }
+            Ok(response) if refused(response.status(), &url).is_err() => {
+                refused(response.status(), &url)?;
             }
             Ok(response) => bail!("{url} answered {}", response.status()),
             Err(e) if e.is_connect() || e.is_timeout() => {

@@ -67,6 +67,22 @@ pub static REQUEST_TIMEOUT: ProblemType = ProblemType {
     explanation: "The server waits a bounded time for each part of a request, so a client that stalls cannot hold a connection (and its memory) forever. Send the whole request promptly.",
 };
 
+/// 401: the lab's own endpoints need the lab token (the lab listens beyond this machine).
+pub static LAB_TOKEN: ProblemType = ProblemType {
+    slug: "lab-token",
+    status: Some(401),
+    title: "The lab token is missing or wrong",
+    explanation: "When the lab listens on an address other machines can reach, its own endpoints (/_lab/*), which show every request's data, need the token `reqlab serve` printed when it started.",
+};
+
+/// 403: a web page on another origin tried to change data.
+pub static CROSS_SITE_REQUEST: ProblemType = ProblemType {
+    slug: "cross-site-request",
+    status: Some(403),
+    title: "A cross-site request may not change data here",
+    explanation: "A browser sends the Origin of the page that made a request. A page on another site must not be able to change your data just because your browser can reach the server (cross-site request forgery, CSRF). Origins you trust go on the allow-list: `reqlab serve --allowed-origin ORIGIN`.",
+};
+
 /// 409: the request conflicts with the current state (a duplicate).
 pub static CONFLICT: ProblemType = ProblemType {
     slug: "conflict",
@@ -91,6 +107,14 @@ pub static UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType {
     explanation: "The endpoint reads JSON; send the body with Content-Type: application/json.",
 };
 
+/// 421: the request names a host this server does not answer to.
+pub static MISDIRECTED_REQUEST: ProblemType = ProblemType {
+    slug: "misdirected-request",
+    status: Some(421),
+    title: "This server does not answer to that host name",
+    explanation: "The Host header names the server the client meant to reach. A local server that answers to any name can be read by a web page through DNS rebinding, so the lab answers to localhost, IP addresses and the names given with `reqlab serve --allowed-host NAME`.",
+};
+
 /// 422: well-formed input that breaks the input contract.
 pub static VALIDATION: ProblemType = ProblemType {
     slug: "validation",
@@ -107,6 +131,14 @@ pub static INTERNAL: ProblemType = ProblemType {
     explanation: "Something failed inside the lab. The response carries only the request id; the detail is in the lab's log.",
 };
 
+/// 501: the request uses a transfer coding the server does not implement.
+pub static UNSUPPORTED_TRANSFER_CODING: ProblemType = ProblemType {
+    slug: "unsupported-transfer-coding",
+    status: Some(501),
+    title: "The transfer coding is not implemented",
+    explanation: "A server must refuse a Transfer-Encoding it does not understand rather than guess where the body ends (RFC 9112, section 6.1): guessing is how request smuggling works. The lab decodes `chunked` only.",
+};
+
 /// Any other error status: one a learner asked `/status/{code}` for, or one the HTTP layer
 /// produced (a path segment that is not UTF-8, say). Its title is the status's reason phrase.
 pub static HTTP_STATUS: ProblemType = ProblemType {
@@ -117,12 +149,16 @@ pub static HTTP_STATUS: ProblemType = ProblemType {
 };
 
 /// The problem types any topic may answer with.
-pub static COMMON: [&ProblemType; 11] = [
+pub static COMMON: [&ProblemType; 15] = [
     &MALFORMED_JSON,
     &BAD_REQUEST,
+    &LAB_TOKEN,
+    &CROSS_SITE_REQUEST,
     &NOT_FOUND,
     &METHOD_NOT_ALLOWED,
     &REQUEST_TIMEOUT,
+    &MISDIRECTED_REQUEST,
+    &UNSUPPORTED_TRANSFER_CODING,
     &CONFLICT,
     &PAYLOAD_TOO_LARGE,
     &UNSUPPORTED_MEDIA_TYPE,

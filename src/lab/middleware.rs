@@ -5,10 +5,10 @@
 //! problem+json body, and adds `X-Response-Time-ms`.
 
 use super::error::{
-    BAD_REQUEST, INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, Problem,
+    BAD_REQUEST, INTERNAL, LAB_TOKEN, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, Problem,
     UNSUPPORTED_MEDIA_TYPE,
 };
-use super::extract::too_large;
+use super::guard;
 use super::listen::Timeouts;
 use super::state::LabState;
 use super::trace::{IdSource, Outcome, Timestamp, Tracer};
@@ -75,13 +75,20 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         timeouts: lab.config.timeouts,
     });
 
-    // A body declared bigger than the limit is refused before any of it is read, and before
-    // an `Expect: 100-continue` client is told to send it.
-    let mut response = match declared_length(req.headers()) {
-        Some(length) if length > lab.config.body_limit as u64 => {
-            too_large(&tracer, start, lab.config.body_limit).into_response()
+    let refused = guard::refuse(&lab.config, &req, &tracer, start);
+    let mut response = match refused {
+        Some(problem) => {
+            let token = problem.kind == &LAB_TOKEN;
+            let mut response = problem.into_response();
+            if token {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"reqlab lab\""),
+                );
+            }
+            response
         }
-        _ => next.run(req).await,
+        None => next.run(req).await,
     };
 
     if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
@@ -131,17 +138,6 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         }
     }
     response
-}
-
-/// The body length a request declares, if it declares one.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// Records which route matched (runs only for requests that matched one).

@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod listen;
 pub mod middleware;
 pub mod migrate;

@@ -37,6 +37,12 @@ pub struct LabConfig {
     pub timeouts: Timeouts,
     /// Most connections served at once; `None`: as many as the file limit allows.
     pub max_connections: Option<usize>,
+    /// Host names answered besides loopback ones and the bound address.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (besides the lab's own) whose pages may change data.
+    pub allowed_origins: Vec<String>,
+    /// The token `/_lab/*` needs; set when the lab listens beyond loopback.
+    pub lab_token: Option<String>,
 }
 
 impl LabConfig {
@@ -52,6 +58,9 @@ impl LabConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             timeouts: Timeouts::default(),
             max_connections: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            lab_token: None,
         }
     }
 }

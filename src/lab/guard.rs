@@ -1,0 +1,279 @@
+//! The checks every request passes before it is routed: who it is addressed to (`Host`), where
+//! a state change comes from (`Origin`), whether the lab's own endpoints may be read (a token
+//! when the lab is reachable beyond this machine), and what the body is declared to be.
+//!
+//! A lab that teaches good servers must be one: these are the defaults a real service needs
+//! against DNS rebinding, cross-site request forgery and oversized uploads.
+
+use super::error::{
+    BAD_REQUEST, CROSS_SITE_REQUEST, LAB_TOKEN, MISDIRECTED_REQUEST, Problem,
+    UNSUPPORTED_TRANSFER_CODING,
+};
+use super::extract::too_large;
+use super::state::LabConfig;
+use super::trace::{Outcome, Tracer};
+use crate::stage::Stage;
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, Version, header};
+use std::time::Instant;
+
+/// Why a request is refused before routing, if it is.
+pub fn refuse(
+    config: &LabConfig,
+    req: &Request,
+    tracer: &Tracer,
+    start: Instant,
+) -> Option<Problem> {
+    let (method, version, headers) = (req.method(), req.version(), req.headers());
+    let (path, query) = (req.uri().path(), req.uri().query());
+    let refused = |sentence: String, problem: Problem| {
+        tracer.note(Stage::Security, Outcome::Fail, sentence);
+        Some(problem)
+    };
+
+    let hosts: Vec<&str> = headers
+        .get_all(header::HOST)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let host = match hosts.as_slice() {
+        [] if version == Version::HTTP_10 || version == Version::HTTP_09 => None,
+        [] => {
+            return refused(
+                "an HTTP/1.1 request must name its Host, and this one does not → 400".into(),
+                Problem::new(
+                    &BAD_REQUEST,
+                    "HTTP/1.1 requests must carry a Host header (RFC 9112, section 3.2).",
+                ),
+            );
+        }
+        [one] => Some(*one),
+        _ => {
+            return refused(
+                format!(
+                    "the request names {} Host headers; it must name one → 400",
+                    hosts.len()
+                ),
+                Problem::new(
+                    &BAD_REQUEST,
+                    "A request must carry exactly one Host header (RFC 9112, section 3.2).",
+                ),
+            );
+        }
+    };
+    if let Some(host) = host {
+        if !host_is_allowed(config, host) {
+            return refused(
+                format!(
+                    "Host `{}` is not a name this lab answers to; a web page using DNS rebinding could otherwise read it → 421",
+                    shorten(host)
+                ),
+                Problem::new(
+                    &MISDIRECTED_REQUEST,
+                    format!(
+                        "This lab answers requests addressed to localhost or an IP address{}; `{}` is not one of them. To reach it by that name, start it with `reqlab serve --allowed-host NAME`.",
+                        config
+                            .allowed_hosts
+                            .iter()
+                            .map(|h| format!(", {h}"))
+                            .collect::<String>(),
+                        shorten(host)
+                    ),
+                ),
+            );
+        }
+    }
+
+    if let Some(token) = &config.lab_token {
+        if path.starts_with("/_lab/") && !carries_token(headers, query, token) {
+            return refused(
+                "the lab's own endpoints need the lab token when the lab is reachable from other machines → 401".into(),
+                Problem::new(
+                    &LAB_TOKEN,
+                    "The lab listens beyond this machine, so /_lab/* needs the token `reqlab serve` printed when it started: send `Authorization: Bearer TOKEN` or `?token=TOKEN`.",
+                ),
+            );
+        }
+    }
+
+    if changes_state(method) {
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            if !origin_is_allowed(config, origin, host) {
+                return refused(
+                    format!(
+                        "a {method} from the web page at `{}`, which is neither this lab's own origin nor on its allow-list: refused as a possible cross-site request forgery (CSRF) → 403",
+                        shorten(origin)
+                    ),
+                    Problem::new(
+                        &CROSS_SITE_REQUEST,
+                        format!(
+                            "A page at `{}` may not change data here. To allow a front end you run yourself, start the lab with `reqlab serve --allowed-origin {}`.",
+                            shorten(origin),
+                            shorten(origin)
+                        ),
+                    ),
+                );
+            }
+        }
+    }
+
+    if let Some(codings) = headers
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    {
+        let unknown: Vec<&str> = codings
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.eq_ignore_ascii_case("chunked"))
+            .collect();
+        if !unknown.is_empty() {
+            return refused(
+                format!(
+                    "the body uses the transfer coding `{}`, which this server does not implement → 501",
+                    shorten(&unknown.join(", "))
+                ),
+                Problem::new(
+                    &UNSUPPORTED_TRANSFER_CODING,
+                    "This server decodes only `Transfer-Encoding: chunked` (RFC 9112, section 6.1); send the body plainly or chunked.",
+                ),
+            );
+        }
+    }
+
+    // A body declared bigger than the limit is refused before any of it is read, and before
+    // an `Expect: 100-continue` client is told to send it.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > config.body_limit as u64) {
+        return Some(too_large(tracer, start, config.body_limit));
+    }
+    None
+}
+
+/// Methods that may change state, which a cross-site page must not send.
+fn changes_state(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// True for `localhost`, any IP address, and `--allowed-host` names. DNS rebinding needs a
+/// host *name* the attacker controls, so an address written as digits is always safe.
+fn host_is_allowed(config: &LabConfig, host: &str) -> bool {
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority
+        .host()
+        .trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if name == "localhost" {
+        return true;
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    config
+        .allowed_hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(&name))
+}
+
+/// True for the lab's own origin (the scheme and the `Host` it was reached by) and the
+/// origins on its allow-list.
+fn origin_is_allowed(config: &LabConfig, origin: &str, host: Option<&str>) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if host.is_some_and(|h| origin.eq_ignore_ascii_case(&format!("http://{h}"))) {
+        return true;
+    }
+    config
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+}
+
+/// True when the request carries the lab token, as a bearer token or a `token` query parameter.
+fn carries_token(headers: &HeaderMap, query: Option<&str>, token: &str) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes()));
+    let in_query = query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == "token" && constant_time_eq(v.as_bytes(), token.as_bytes()))
+    });
+    bearer || in_query
+}
+
+/// Compares secrets without an early exit that would tell an attacker how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A client-supplied value, cut short for a sentence.
+fn shorten(text: &str) -> String {
+    super::validate::shorten(text, 80)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_addresses_and_allowed_hosts_pass() {
+        let mut config = LabConfig::ephemeral();
+        for ok in [
+            "127.0.0.1:4747",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:4747",
+            "127.0.0.2",
+        ] {
+            assert!(host_is_allowed(&config, ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:4747",
+            "lab.classroom.test",
+            "",
+            "a b",
+        ] {
+            assert!(!host_is_allowed(&config, bad), "{bad}");
+        }
+        // A classroom reaches the instructor's lab by its address.
+        assert!(host_is_allowed(&config, "10.0.0.5:4747"));
+        config.allowed_hosts.push("lab.classroom.test".into());
+        assert!(host_is_allowed(&config, "lab.classroom.test:4747"));
+    }
+
+    #[test]
+    fn only_the_labs_own_origin_and_the_allow_list_may_change_state() {
+        let mut config = LabConfig::ephemeral();
+        let host = Some("127.0.0.1:4747");
+        assert!(origin_is_allowed(&config, "http://127.0.0.1:4747", host));
+        assert!(!origin_is_allowed(&config, "http://evil.example", host));
+        assert!(!origin_is_allowed(&config, "null", host));
+        config.allowed_origins.push("http://localhost:3000".into());
+        assert!(origin_is_allowed(&config, "http://localhost:3000", host));
+    }
+
+    #[test]
+    fn tokens_come_as_bearer_or_query() {
+        let mut headers = HeaderMap::new();
+        assert!(!carries_token(&headers, None, "s3cret"));
+        assert!(carries_token(
+            &headers,
+            Some("limit=5&token=s3cret"),
+            "s3cret"
+        ));
+        headers.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(carries_token(&headers, None, "s3cret"));
+        assert!(!carries_token(&headers, None, "s3cre"));
+    }
+}
