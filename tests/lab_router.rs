@@ -670,3 +670,35 @@ async fn with_tracing_off_nothing_is_recorded_but_ids_still_flow() {
     assert_problem(&reply, 404);
     assert!(lab.state.traces.is_empty());
 }
+
+#[tokio::test]
+async fn every_response_says_whether_a_cache_may_keep_it() {
+    let (_lab, app) = lab();
+    let cases = [
+        ("GET", "/", "no-cache"),
+        ("GET", "/health", "no-store"),
+        ("GET", "/echo", "no-store"),
+        ("GET", "/methods", "public, max-age=86400"),
+        ("GET", "/status/200", "no-store"),
+        ("GET", "/tasks", "private, no-cache"),
+        ("GET", "/tasks/1", "private, no-cache"),
+        ("GET", "/users/1", "private, no-cache"),
+        ("GET", "/tasks/999", "no-store"),
+        ("DELETE", "/tasks", "no-store"),
+        ("GET", "/nowhere", "no-store"),
+        ("GET", "/_lab/traces", "no-store"),
+        ("GET", "/_lab/problems/validation", "public, max-age=86400"),
+    ];
+    for (method, path, policy) in cases {
+        let reply = send(&app, method, path, &[], Body::empty()).await;
+        assert_eq!(
+            reply.header("cache-control"),
+            Some(policy),
+            "{method} {path} answered {}",
+            reply.status
+        );
+    }
+    let created = get(&app, "/status/201").await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("location"), Some("/"));
+}

@@ -37,6 +37,20 @@ pub struct RequestContext {
     pub timeouts: Timeouts,
 }
 
+/// `Cache-Control` for what no cache may keep.
+static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+/// A layer that gives a route's responses this `Cache-Control` (unless they set their own):
+/// each topic decides what of its answers caches may keep.
+pub fn cache_control(
+    policy: &'static str,
+) -> tower_http::set_header::SetResponseHeaderLayer<HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(policy),
+    )
+}
+
 /// Longest client-supplied request id the lab accepts.
 const MAX_REQUEST_ID_LEN: usize = 200;
 
@@ -108,10 +122,19 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             tracing::error!("request {request_id}: internal error: {}", problem.detail);
         }
         response.headers_mut().remove(header::CONTENT_LENGTH);
+        // An error describes one request at one moment: no cache may keep it.
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, NO_STORE.clone());
         *response.body_mut() = Body::from(problem.to_json(&request_id));
     }
 
     let headers = response.headers_mut();
+    // Every response states whether it may be cached; a route that allows it says so itself
+    // ([`cache_control`]), everything else is private to this request.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert_with(|| NO_STORE.clone());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(X_REQUEST_ID.clone(), value);
     }

@@ -4,6 +4,7 @@ use super::Topic;
 use crate::lab::db::DbError;
 use crate::lab::error::Problem;
 use crate::lab::extract::{is_json_media_type, read_body};
+use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
@@ -37,12 +38,17 @@ pub static TOPIC: Topic = Topic {
 
 fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
     Ok(Router::new()
-        .route("/", get(welcome))
+        // The front page changes only when the lab does: keep it, but ask again each time.
+        .route("/", get(welcome).layer(cache_control("no-cache")))
         .route("/health", get(health))
         .route("/echo", any(echo))
         .route("/echo/{*rest}", any(echo))
         .route("/status/{code}", get(status_demo))
-        .route("/methods", get(methods))
+        // A fixed table: any cache may keep it for a day.
+        .route(
+            "/methods",
+            get(methods).layer(cache_control("public, max-age=86400")),
+        )
         .with_state(Arc::clone(lab)))
 }
 
@@ -192,7 +198,8 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
         "class": class,
         "meaning": meaning,
     }));
-    if (300..400).contains(&code) {
+    // A 201 says where the new resource lives, and a redirect where to go.
+    if code == 201 || (300..400).contains(&code) {
         return Ok((status, [(header::LOCATION, "/")], body).into_response());
     }
     Ok((status, body).into_response())

@@ -5,6 +5,7 @@ use super::Topic;
 use crate::lab::db::DbError;
 use crate::lab::error::Problem;
 use crate::lab::extract::QueryPairs;
+use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::Trace;
@@ -42,7 +43,11 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
         .route("/_lab/traces", get(list_traces))
         .route("/_lab/traces/stream", get(stream_traces))
         .route("/_lab/traces/{request_id}", get(get_trace))
-        .route("/_lab/problems/{slug}", get(problem_type))
+        // Problem type pages are documentation: any cache may keep them for a day.
+        .route(
+            "/_lab/problems/{slug}",
+            get(problem_type).layer(cache_control("public, max-age=86400")),
+        )
         .with_state(Arc::clone(lab)))
 }
 

@@ -7,6 +7,7 @@ use crate::lab::cursor::{CursorCodec, CursorError};
 use crate::lab::db::{Db, DbError, Sql};
 use crate::lab::error::{Problem, ProblemType};
 use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
+use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
@@ -110,6 +111,8 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
                 .delete(delete_task),
         )
         .route("/tasks/{id}/complete", post(complete_task))
+        // Tasks change at any time: a cache may keep one only if it asks again before use.
+        .layer(cache_control("private, no-cache"))
         .with_state(Arc::new(tasks)))
 }
 

@@ -10,6 +10,7 @@ use crate::lab::clock;
 use crate::lab::db::{DbError, Sql};
 use crate::lab::error::{CONFLICT, Problem};
 use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
+use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
@@ -71,6 +72,8 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
     Ok(Router::new()
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(get_user))
+        // Users are personal data that change: private, and asked for again before use.
+        .layer(cache_control("private, no-cache"))
         .with_state(Arc::clone(lab)))
 }
 
