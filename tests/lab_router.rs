@@ -702,3 +702,87 @@ async fn every_response_says_whether_a_cache_may_keep_it() {
     assert_eq!(created.status, 201);
     assert_eq!(created.header("location"), Some("/"));
 }
+
+#[tokio::test]
+async fn small_edges_of_the_protocol() {
+    let (lab, app) = lab();
+    // One spelling per id.
+    assert_eq!(get(&app, "/tasks/2").await.status, 200);
+    for other in ["/tasks/02", "/tasks/+2", "/tasks/2.0", "/tasks/%202"] {
+        assert_problem(&get(&app, other).await, 404);
+    }
+
+    // JSON nested past the parser's depth says so.
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let reply = send(
+        &app,
+        "POST",
+        "/tasks",
+        &[("content-type", "application/json")],
+        deep,
+    )
+    .await;
+    let body = assert_problem(&reply, 400);
+    assert_contains!(
+        body["detail"].as_str().unwrap(),
+        "nested more than 128 levels"
+    );
+
+    // TRACE never hands credentials back.
+    let reply = send(
+        &app,
+        "TRACE",
+        "/echo",
+        &[
+            ("cookie", "session=s3cret"),
+            ("authorization", "Bearer t0ken"),
+            ("x-kept", "yes"),
+        ],
+        Body::empty(),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    assert!(
+        !text.contains("s3cret") && !text.contains("t0ken"),
+        "{text}"
+    );
+    assert_contains!(text, "x-kept");
+
+    // OPTIONS is answered with what the path supports.
+    let reply = send(&app, "OPTIONS", "/tasks", &[], Body::empty()).await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
+
+    // A 405's trace says the path matched and the method did not.
+    let reply = send(&app, "DELETE", "/tasks", &[], Body::empty()).await;
+    let trace = lab.state.traces.get(reply.request_id()).unwrap();
+    let routing: Vec<(Outcome, &str)> = trace
+        .events
+        .iter()
+        .filter(|e| e.stage == Stage::Routing)
+        .map(|e| (e.outcome, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        routing,
+        [
+            (
+                Outcome::Ok,
+                "the path matches route /tasks; its methods decide next"
+            ),
+            (
+                Outcome::Fail,
+                "/tasks exists but does not accept DELETE; Allow: GET, HEAD, POST → 405"
+            ),
+        ]
+    );
+
+    // A query string is parsed, and the trace says so.
+    let reply = get(&app, "/tasks?limit=3&done=false").await;
+    let trace = lab.state.traces.get(reply.request_id()).unwrap();
+    assert!(
+        trace.events.iter().any(|e| e.stage == Stage::Parsing
+            && e.message == "parsed the query string: 2 parameters (limit, done)"),
+        "{:#?}",
+        trace.events
+    );
+}

@@ -202,6 +202,14 @@ fn json_error_sentence(err: &serde_json::Error, empty: bool) -> String {
     if empty {
         return "the body is empty".into();
     }
+    // serde_json stops at 128 levels of nesting, so a deep body cannot exhaust the stack.
+    if err.to_string().starts_with("recursion limit exceeded") {
+        return format!(
+            "it is nested more than 128 levels deep (stopped at line {} column {})",
+            err.line(),
+            err.column()
+        );
+    }
     let what = match err.classify() {
         serde_json::error::Category::Eof => "it ends too early",
         serde_json::error::Category::Syntax => "unexpected character",
@@ -218,12 +226,39 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let tracer = tracer_of(&parts.extensions);
+        let start = Instant::now();
         match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
-            Ok(Query(pairs)) => Ok(QueryPairs(pairs)),
-            Err(_) => Err(Problem::new(
-                &BAD_REQUEST,
-                "The query string is not valid URL encoding.",
-            )),
+            Ok(Query(pairs)) => {
+                if !pairs.is_empty() {
+                    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+                    names.dedup();
+                    tracer.timed(
+                        Stage::Parsing,
+                        start,
+                        Outcome::Ok,
+                        format_args!(
+                            "parsed the query string: {} parameter{} ({})",
+                            pairs.len(),
+                            if pairs.len() == 1 { "" } else { "s" },
+                            names.join(", ")
+                        ),
+                    );
+                }
+                Ok(QueryPairs(pairs))
+            }
+            Err(_) => {
+                tracer.timed(
+                    Stage::Parsing,
+                    start,
+                    Outcome::Fail,
+                    "the query string is not valid URL encoding → 400",
+                );
+                Err(Problem::new(
+                    &BAD_REQUEST,
+                    "The query string is not valid URL encoding.",
+                ))
+            }
         }
     }
 }
@@ -252,9 +287,14 @@ impl QueryPairs {
 }
 
 /// Parses a resource id from a path segment; anything but a positive integer names nothing → 404.
+///
+/// An id has one spelling: `/tasks/2` names task 2, while `/tasks/02` and `/tasks/+2` name
+/// nothing, so a resource never has two URLs.
 pub fn parse_id(raw: &str, noun: &str, tracer: &Tracer) -> Result<i64, Problem> {
+    let canonical =
+        !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
     match raw.parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
+        Ok(id) if canonical && id > 0 => Ok(id),
         _ => {
             tracer.note(
                 Stage::Parsing,

@@ -15,7 +15,7 @@ use super::trace::{IdSource, Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -191,6 +191,20 @@ fn method_not_allowed(
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(", ");
+    if method == axum::http::Method::OPTIONS {
+        // OPTIONS asks what a resource supports: the answer is the Allow list, not an error.
+        let allow = format!("{allow}, OPTIONS");
+        tracer.note(
+            Stage::Routing,
+            Outcome::Ok,
+            format_args!("OPTIONS asks what {path} supports: Allow: {allow} → 204"),
+        );
+        let mut out = StatusCode::NO_CONTENT.into_response();
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            out.headers_mut().insert(header::ALLOW, value);
+        }
+        return out;
+    }
     tracer.note(
         Stage::Routing,
         Outcome::Fail,

@@ -89,11 +89,37 @@ async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
             }
         }
     }
+    // TRACE must not hand credentials back: a script that can send TRACE could read the
+    // cookies it cannot otherwise see (cross-site tracing, RFC 9110 section 9.3.8).
+    let tracing_request = req.method() == axum::http::Method::TRACE;
+    let credentials = [
+        header::COOKIE,
+        header::AUTHORIZATION,
+        header::PROXY_AUTHORIZATION,
+    ];
+    let mut withheld = Vec::new();
     let headers: Vec<Value> = req
         .headers()
         .iter()
+        .filter(|(name, _)| {
+            let secret = tracing_request && credentials.contains(name);
+            if secret {
+                withheld.push(name.as_str().to_string());
+            }
+            !secret
+        })
         .map(|(name, value)| json!([name.as_str(), String::from_utf8_lossy(value.as_bytes())]))
         .collect();
+    if !withheld.is_empty() {
+        tracer.note(
+            Stage::Security,
+            Outcome::Ok,
+            format_args!(
+                "left {} out of the TRACE echo: credentials are never reflected",
+                withheld.join(", ")
+            ),
+        );
+    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -485,7 +485,14 @@ impl RecordedTrace {
             }
             Message::Routed => {
                 let route = self.route.as_ref().map_or("", |r| r.as_str());
-                format!("matched route {} {route}", self.method)
+                // A route is a path and its methods; when the method turned out not to be
+                // one of them (405), or the request only asked which they are (OPTIONS),
+                // only the path matched.
+                if self.status == 405 || self.method == Method::OPTIONS {
+                    format!("the path matches route {route}; its methods decide next")
+                } else {
+                    format!("matched route {} {route}", self.method)
+                }
             }
             Message::Sent { status, bytes } => {
                 let reason = axum::http::StatusCode::from_u16(*status)
