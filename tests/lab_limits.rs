@@ -336,3 +336,112 @@ async fn text_that_looks_empty_or_holds_control_characters_gets_a_field_level_42
     .await;
     assert_eq!(reply.status, 201);
 }
+
+/// Sends raw bytes to the lab and reads its answer until it closes the connection or goes
+/// quiet: the status line and the parsed problem body.
+async fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> (String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&seen);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_string)
+                })
+                .and_then(|n| n.trim().parse::<usize>().ok());
+            if length.is_some_and(|n| body.len() >= n) {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    assert_contains!(
+        head.to_ascii_lowercase(),
+        "content-type: application/problem+json"
+    );
+    let status_line = head.lines().next().unwrap_or("").to_string();
+    (
+        status_line,
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("{text}")),
+    )
+}
+
+#[tokio::test]
+async fn requests_hyper_cannot_parse_get_the_one_problem_shape_and_a_trace() {
+    let lab = reqlab::lab::start(reqlab::lab::LabConfig::ephemeral())
+        .await
+        .unwrap();
+    let long_target = format!(
+        "GET /{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (b"GARBAGE\r\n\r\n".to_vec(), "HTTP/1.1 400 Bad Request", "a character HTTP does not allow"),
+        (b"GET /x HTTP/9.9\r\n\r\n".to_vec(), "HTTP/1.1 400 Bad Request", "HTTP/1.0 or HTTP/1.1"),
+        (long_target.into_bytes(), "HTTP/1.1 414 URI Too Long", "too long"),
+        (
+            b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello".to_vec(),
+            "HTTP/1.1 400 Bad Request",
+            "request-smuggling",
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "b".repeat(9000)).into_bytes(),
+            "HTTP/1.1 414 URI Too Long",
+            "reads up to 8192",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n", "c".repeat(20_000)).into_bytes(),
+            "HTTP/1.1 431 Request Header Fields Too Large",
+            "reads up to 16384",
+        ),
+    ];
+    for (bytes, status_line, detail) in cases {
+        let (line, problem) = raw_exchange(lab.addr, &bytes).await;
+        assert_eq!(line, status_line);
+        assert_contains!(problem["detail"].as_str().unwrap(), detail);
+        let id = problem["request_id"].as_str().unwrap();
+        let trace = lab
+            .state
+            .traces
+            .get(id)
+            .unwrap_or_else(|| panic!("no trace for {status_line}: {problem}"));
+        assert_eq!(trace.status, problem["status"]);
+    }
+    lab.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_status_line_uses_the_rfc_9110_names() {
+    let lab = reqlab::lab::start(reqlab::lab::LabConfig::ephemeral())
+        .await
+        .unwrap();
+    let (line, _) = raw_exchange(
+        lab.addr,
+        b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await;
+    assert_eq!(line, "HTTP/1.1 422 Unprocessable Content");
+    let (line, _) = raw_exchange(
+        lab.addr,
+        b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 999999\r\n\r\n",
+    )
+    .await;
+    assert_eq!(line, "HTTP/1.1 413 Content Too Large");
+    lab.stop().await.unwrap();
+}

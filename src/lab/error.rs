@@ -99,12 +99,28 @@ pub static PAYLOAD_TOO_LARGE: ProblemType = ProblemType {
     explanation: "The server caps body size so one request cannot exhaust its memory. The cap is set with `reqlab serve --body-limit`.",
 };
 
+/// 414: the request target is longer than the server reads.
+pub static URI_TOO_LONG: ProblemType = ProblemType {
+    slug: "uri-too-long",
+    status: Some(414),
+    title: "The URL is too long",
+    explanation: "The server caps the length of a request's path and query so one request cannot exhaust its memory. Data that big belongs in a body.",
+};
+
 /// 415: the body is not in a format the endpoint reads.
 pub static UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType {
     slug: "unsupported-media-type",
     status: Some(415),
     title: "The body's media type is not supported",
     explanation: "The endpoint reads JSON; send the body with Content-Type: application/json.",
+};
+
+/// 431: the request's head (its line and headers) is larger than the server reads.
+pub static HEADERS_TOO_LARGE: ProblemType = ProblemType {
+    slug: "headers-too-large",
+    status: Some(431),
+    title: "The request's headers are too large",
+    explanation: "The server caps the size of a request's head so one request cannot exhaust its memory. Oversized cookies or tokens are the usual cause.",
 };
 
 /// 421: the request names a host this server does not answer to.
@@ -149,7 +165,9 @@ pub static HTTP_STATUS: ProblemType = ProblemType {
 };
 
 /// The problem types any topic may answer with.
-pub static COMMON: [&ProblemType; 15] = [
+pub static COMMON: [&ProblemType; 17] = [
+    &URI_TOO_LONG,
+    &HEADERS_TOO_LARGE,
     &MALFORMED_JSON,
     &BAD_REQUEST,
     &LAB_TOKEN,

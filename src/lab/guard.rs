@@ -6,8 +6,8 @@
 //! against DNS rebinding, cross-site request forgery and oversized uploads.
 
 use super::error::{
-    BAD_REQUEST, CROSS_SITE_REQUEST, LAB_TOKEN, MISDIRECTED_REQUEST, Problem,
-    UNSUPPORTED_TRANSFER_CODING,
+    BAD_REQUEST, CROSS_SITE_REQUEST, HEADERS_TOO_LARGE, LAB_TOKEN, MISDIRECTED_REQUEST, Problem,
+    UNSUPPORTED_TRANSFER_CODING, URI_TOO_LONG,
 };
 use super::extract::too_large;
 use super::state::LabConfig;
@@ -16,6 +16,11 @@ use crate::stage::Stage;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, Version, header};
 use std::time::Instant;
+
+/// Longest request target (path and query) read, in bytes.
+pub const MAX_TARGET: usize = 8 * 1024;
+/// Largest request head (line and headers) read, in bytes.
+pub const MAX_HEAD: usize = 16 * 1024;
 
 /// Why a request is refused before routing, if it is.
 pub fn refuse(
@@ -30,6 +35,39 @@ pub fn refuse(
         tracer.note(Stage::Security, Outcome::Fail, sentence);
         Some(problem)
     };
+
+    let target_length = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_length > MAX_TARGET {
+        return refused(
+            format!(
+                "the request target is {target_length} bytes, over the {MAX_TARGET}-byte limit → 414"
+            ),
+            Problem::new(
+                &URI_TOO_LONG,
+                format!(
+                    "The URL's path and query are {target_length} bytes; this server reads up to {MAX_TARGET}. Data that big belongs in a body."
+                ),
+            ),
+        );
+    }
+    let head_size: usize = target_length
+        + headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if head_size > MAX_HEAD {
+        return refused(
+            format!(
+                "the request's head is {head_size} bytes, over the {MAX_HEAD}-byte limit → 431"
+            ),
+            Problem::new(
+                &HEADERS_TOO_LARGE,
+                format!(
+                    "The request's line and headers are {head_size} bytes; this server reads up to {MAX_HEAD}."
+                ),
+            ),
+        );
+    }
 
     let hosts: Vec<&str> = headers
         .get_all(header::HOST)

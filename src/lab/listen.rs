@@ -20,6 +20,9 @@ use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutWriter;
 use tokio_util::sync::CancellationToken;
 
+use super::trace::TraceStore;
+use super::wire::Wire;
+
 /// How long the lab waits on a client, at each point where a client could stall it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -50,6 +53,8 @@ impl Default for Timeouts {
 const RESERVED_FILES: u64 = 64;
 /// Most connections served at once, however high the file limit is.
 const MAX_CONNECTIONS: usize = 1024;
+/// Most bytes a connection buffers while reading (a request head must fit in it).
+const MAX_BUFFER: usize = 64 * 1024;
 /// How long shutdown waits for in-flight requests before closing anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -65,17 +70,20 @@ pub fn connection_cap() -> usize {
 }
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets open requests finish
-/// (for up to a grace period).
+/// (for up to a grace period). Requests hyper refuses by itself are traced into `traces`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     timeouts: Timeouts,
     max_connections: usize,
+    traces: Option<Arc<TraceStore>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(timeouts.head)
+        // A client's request head may not make a connection hold more than this.
+        .max_buf_size(MAX_BUFFER)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
@@ -102,7 +110,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let mut writer = TimeoutWriter::new(stream);
         writer.set_timeout(Some(timeouts.write));
-        let io = TokioIo::new(Box::pin(writer));
+        let io = TokioIo::new(Wire::new(Box::pin(writer), traces.clone()));
         let service = TowerToHyperService::new(app.clone());
         let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {

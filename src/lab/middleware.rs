@@ -129,6 +129,12 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         *response.body_mut() = Body::from(problem.to_json(&request_id));
     }
 
+    // The status line says the RFC 9110 name, as the lessons do.
+    if let Some(reason) = crate::status::renamed(response.status().as_u16()) {
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
+    }
     let headers = response.headers_mut();
     // Every response states whether it may be cached; a route that allows it says so itself
     // ([`cache_control`]), everything else is private to this request.

@@ -23,6 +23,7 @@ pub mod state;
 pub mod topics;
 pub mod trace;
 pub mod validate;
+pub mod wire;
 
 pub use state::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_TRACE_CAPACITY, LabConfig, LabState};
 
@@ -182,11 +183,13 @@ pub async fn start(config: LabConfig) -> Result<RunningLab, StartError> {
         .max_connections
         .unwrap_or_else(listen::connection_cap);
     let token = lab.state.shutdown.clone();
+    let traces = config.tracing.then(|| Arc::clone(&lab.state.traces));
     let handle = tokio::spawn(listen::serve(
         listener,
         app,
         timeouts,
         max_connections,
+        traces,
         token,
     ));
     Ok(RunningLab {

@@ -495,10 +495,7 @@ impl RecordedTrace {
                 }
             }
             Message::Sent { status, bytes } => {
-                let reason = axum::http::StatusCode::from_u16(*status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("");
+                let reason = crate::status::reason(*status);
                 let size = Size(*bytes);
                 format!("sent {status} {reason} with {size}")
             }
