@@ -160,6 +160,12 @@ pub fn print_error(err: &anyhow::Error) {
     }
 }
 
+/// Standard output for a command's results: styled (or not) by `anstream`, and tolerant of a
+/// reader that stops early (see [`PipeTolerant`]).
+pub fn stdout() -> PipeTolerant<anstream::AutoStream<std::io::StdoutLock<'static>>> {
+    PipeTolerant::new(anstream::stdout().lock())
+}
+
 /// A writer that treats a closed pipe (`reqlab check … | head`) as the reader having seen
 /// enough: later writes are dropped instead of failing, so the command still finishes its
 /// work and exits with its own status.

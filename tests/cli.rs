@@ -171,3 +171,36 @@ async fn trace_prints_readable_blocks() {
     });
     lab.stop().await.unwrap();
 }
+
+#[test]
+fn a_reader_that_stops_early_never_makes_a_command_panic() {
+    let data = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 8] = [
+        &["completions", "fish"],
+        &["completions", "bash"],
+        &["lessons"],
+        &["lessons", "--format", "json"],
+        &["learn", "5"],
+        &["check", "--list"],
+        &["progress"],
+        &["dev", "check"],
+    ];
+    for args in commands {
+        let mut child = reqlab(data.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before reading anything, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.to_lowercase().contains("broken pipe"),
+            "reqlab {}: {err}",
+            args.join(" ")
+        );
+        assert_ne!(out.status.code(), Some(101), "reqlab {}", args.join(" "));
+    }
+}

@@ -75,3 +75,34 @@ fn every_lesson_is_a_chapter_of_the_book() {
         );
     }
 }
+
+#[test]
+fn the_declared_rust_version_covers_every_locked_dependency() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|n| n.parse().unwrap_or(0)).collect() };
+    let packages = metadata["packages"].as_array().unwrap();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "reqlab")
+        .and_then(|p| p["rust_version"].as_str())
+        .expect("Cargo.toml declares rust-version");
+    for p in packages {
+        if let Some(needed) = p["rust_version"].as_str() {
+            assert!(
+                version(needed) <= version(ours),
+                "{} {} needs Rust {needed}, but Cargo.toml and the README say {ours}",
+                p["name"],
+                p["version"]
+            );
+        }
+    }
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert_contains!(readme, format!("{ours} or newer"));
+}

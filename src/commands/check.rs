@@ -148,7 +148,7 @@ impl Printer {
                     std::fs::File::create(path)
                         .with_context(|| format!("cannot write {}", path.display()))?,
                 )),
-                None => Box::new(term::PipeTolerant::new(anstream::stdout())),
+                None => Box::new(term::stdout()),
             };
             self.sink = Some(sink);
         }
@@ -208,7 +208,7 @@ impl Printer {
 
 /// `reqlab check --list`: every challenge, with the lesson that teaches it.
 fn list(course: &Course) -> anyhow::Result<ExitCode> {
-    let mut out = term::PipeTolerant::new(anstream::stdout());
+    let mut out = term::stdout();
     let width = course
         .challenges
         .iter()

@@ -15,13 +15,16 @@ use crate::course::Course;
 use crate::lab::{LabConfig, start};
 use crate::term::paint;
 use crate::view::style;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Checks the course; exit 0 when clean, 1 when a preset misbehaves.
 pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
+    let mut out = crate::term::stdout();
     let presets: usize = course.lessons.iter().map(|l| l.presets.len()).sum();
-    anstream::println!(
+    writeln!(
+        out,
         "{} {} lessons, {} sections, {presets} presets: formats, ids and references are valid",
         paint(style::OK, "ok"),
         course.lessons.len(),
@@ -30,7 +33,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|l| l.sections.len())
             .sum::<usize>(),
-    );
+    )?;
     let client = Client::new(Duration::from_secs(10))?;
     let mut failures = 0;
     for lesson in &course.lessons {
@@ -48,23 +51,25 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             };
             if let Some(problem) = outcome {
                 failures += 1;
-                anstream::println!(
+                writeln!(
+                    out,
                     "{} {}/{}: {} {} {problem}",
                     paint(style::FAIL, "fail"),
                     lesson.id,
                     preset.id,
                     preset.request.method,
                     preset.request.path
-                );
+                )?;
             }
         }
         lab.stop().await?;
     }
     if failures == 0 {
-        anstream::println!(
+        writeln!(
+            out,
             "{} every preset got its expected status from a fresh lab",
             paint(style::OK, "ok")
-        );
+        )?;
     }
     let before = failures;
     for challenge in course.challenges.iter().filter(|c| c.lesson.is_some()) {
@@ -80,28 +85,31 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
         lab.stop().await?;
         for check in outcome.checks.iter().filter(|c| c.status != Status::Pass) {
             failures += 1;
-            anstream::println!(
+            writeln!(
+                out,
                 "{} challenge {}: the lab does not pass `{}`: {}",
                 paint(style::FAIL, "fail"),
                 challenge.id,
                 check.name,
                 check.finding.as_ref().map_or("", |f| f.message.as_str())
-            );
+            )?;
         }
     }
     if failures == before {
-        anstream::println!(
+        writeln!(
+            out,
             "{} the lab passes every lesson's challenge",
             paint(style::OK, "ok")
-        );
+        )?;
     }
     if failures == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
-        anstream::println!(
+        writeln!(
+            out,
             "{} {failures} problem(s) with presets or challenges",
             paint(style::FAIL, "fail")
-        );
+        )?;
         Ok(ExitCode::from(1))
     }
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 pub fn run(course: &Course, args: LearnArgs) -> anyhow::Result<ExitCode> {
     let lesson = find(course, &args.lesson)?;
     let width = term::output_width(args.width);
-    let mut out = anstream::stdout().lock();
+    let mut out = crate::term::stdout();
     let look = if term::colors_on_stdout() {
         markdown::Look::Styled
     } else {

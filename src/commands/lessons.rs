@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 /// Prints every lesson in course order.
 pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
-    let mut out = anstream::stdout().lock();
+    let mut out = crate::term::stdout();
     match args.format {
         ListFormat::Json => {
             let lessons: Vec<_> = course

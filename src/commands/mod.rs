@@ -24,12 +24,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Progress(args) => progress::run(&load(&args.content)?, args),
         Command::Dev(DevCommand::Check(content)) => dev::check(&load(&content)?).await,
         Command::Completions(args) => {
-            clap_complete::generate(
-                args.shell,
-                &mut Cli::command(),
-                "reqlab",
-                &mut std::io::stdout(),
-            );
+            // Generated into memory first: clap_complete panics when its writer fails, and a
+            // reader such as `head` may close the pipe early.
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "reqlab", &mut script);
+            let mut out = crate::term::stdout();
+            std::io::Write::write_all(&mut out, &script)?;
+            std::io::Write::flush(&mut out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -29,7 +29,7 @@ pub fn run(course: &Course, args: ProgressArgs) -> anyhow::Result<ExitCode> {
 
 fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Result<ExitCode> {
     let passes = progress.first_passes()?;
-    let mut out = anstream::stdout().lock();
+    let mut out = crate::term::stdout();
     if format == ListFormat::Json {
         let rows: Vec<_> = course
             .challenges

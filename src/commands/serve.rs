@@ -1,12 +1,15 @@
 //! `reqlab serve`: run the lab server until Ctrl-C.
 
 use crate::cli::ServeArgs;
-use crate::lab::db::DbLocation;
+use crate::lab::StartError;
+use crate::lab::db::{DbError, DbLocation};
 use crate::lab::listen::Timeouts;
+use crate::lab::migrate::SchemaError;
 use crate::lab::{LabConfig, start};
 use crate::paths;
 use crate::term::paint;
 use crate::view::style;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,11 +52,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let token = config.lab_token.clone();
     let tracing = config.tracing;
-    let mut lab = start(config).await?;
+    let mut lab = start(config)
+        .await
+        .map_err(|e| explain_start_error(e, &db_shown))?;
     let url = lab.url();
 
     // The one line tools wait for; everything else goes to stderr.
-    println!("listening on {url}");
+    let mut out = crate::term::stdout();
+    writeln!(out, "listening on {url}")?;
+    out.flush()?;
     if let Some(token) = &token {
         anstream::eprintln!(
             "{} listening on {} makes the lab reachable from other machines. Its endpoints are open to anyone who can reach it; /_lab/* (every request's data) needs the lab token {} (send Authorization: Bearer TOKEN, or reqlab trace --token TOKEN). Other machines reach it by this machine's IP address; to use a host name, add --allowed-host NAME.",
@@ -83,6 +90,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             result?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A database file SQLite cannot read gets a sentence naming it and the way to start fresh.
+fn explain_start_error(err: StartError, db_shown: &str) -> anyhow::Error {
+    let unreadable = |e: &rusqlite::Error| {
+        matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+        )
+    };
+    let sqlite = match &err {
+        StartError::Db(DbError::Sqlite(e)) => Some(e),
+        StartError::Db(DbError::Schema(SchemaError::Sqlite(e))) => Some(e),
+        _ => None,
+    };
+    match sqlite {
+        Some(e) if unreadable(e) => anyhow::anyhow!(
+            "the lab database {db_shown} is not a SQLite database, or it is damaged ({e}). To start fresh, move it aside (mv {db_shown} {db_shown}.broken) and run again; --db PATH uses another file, --memory none at all"
+        ),
+        _ => err.into(),
     }
 }
 

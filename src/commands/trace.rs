@@ -78,7 +78,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             )
         );
     }
-    let mut out = anstream::stdout().lock();
+    let mut out = crate::term::stdout();
     for trace in &traces {
         print_trace(&mut out, trace, args.format, width)?;
     }
@@ -188,12 +188,9 @@ async fn follow(
                     match next {
                         Some(Ok(event)) if event.event == "trace" => {
                             match serde_json::from_str::<Trace>(&event.data) {
-                                Ok(trace) => print_trace(
-                                    &mut anstream::stdout().lock(),
-                                    &trace,
-                                    format,
-                                    width,
-                                )?,
+                                Ok(trace) => {
+                                    print_trace(&mut crate::term::stdout(), &trace, format, width)?
+                                }
                                 Err(e) => anstream::eprintln!(
                                     "{} a trace could not be read: {e}",
                                     paint(style::WARN, "warning:")
