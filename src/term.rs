@@ -58,10 +58,10 @@ pub fn output_width(requested: Option<u16>) -> u16 {
     if let Some(w) = requested {
         return w;
     }
-    if std::io::stdout().is_terminal() {
-        if let Ok((cols, _)) = crossterm::terminal::size() {
-            return cols.clamp(20, 120);
-        }
+    if std::io::stdout().is_terminal()
+        && let Ok((cols, _)) = crossterm::terminal::size()
+    {
+        return cols.clamp(20, 120);
     }
     std::env::var("COLUMNS")
         .ok()

@@ -160,10 +160,10 @@ impl Plan {
 
     /// Re-runs whenever a file under the watched path changes (the path must exist).
     pub fn with_watch(mut self, watch: Option<Watch>) -> anyhow::Result<Plan> {
-        if let Some(w) = &watch {
-            if !w.path.exists() {
-                bail!("--watch {}: no such file or folder", w.path.display());
-            }
+        if let Some(w) = &watch
+            && !w.path.exists()
+        {
+            bail!("--watch {}: no such file or folder", w.path.display());
         }
         self.watch = watch;
         Ok(self)

@@ -203,12 +203,11 @@ fn capture(source: &Capture, r: &Received) -> Result<String, String> {
 
 /// `lesson#section` → where to read; anything else is shown as written.
 pub fn resolve_hint(hint: &str, course: &Course) -> String {
-    if let Some((lesson_id, section_id)) = hint.split_once('#') {
-        if let Some(lesson) = course.lesson(lesson_id) {
-            if let Some(section) = lesson.section(section_id) {
-                return format!("read “{}” in `reqlab learn {}`", section.title, lesson.id);
-            }
-        }
+    if let Some((lesson_id, section_id)) = hint.split_once('#')
+        && let Some(lesson) = course.lesson(lesson_id)
+        && let Some(section) = lesson.section(section_id)
+    {
+        return format!("read “{}” in `reqlab learn {}`", section.title, lesson.id);
     }
     hint.to_string()
 }

@@ -48,12 +48,12 @@ pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(&settings);
     let mut failure: Option<anyhow::Error> = None;
     let mut handle = |event: Event, failure: &mut Option<anyhow::Error>| {
-        if failure.is_none() {
-            if let Err(e) = printer.print(&event) {
-                // The report cannot be written: stop the checks, then say why.
-                cancel.cancel();
-                *failure = Some(e);
-            }
+        if failure.is_none()
+            && let Err(e) = printer.print(&event)
+        {
+            // The report cannot be written: stop the checks, then say why.
+            cancel.cancel();
+            *failure = Some(e);
         }
     };
     let session = settings.plan.run(EventSink::to(tx), cancel.clone());

@@ -293,10 +293,10 @@ impl RawAssertion {
         if set.is_empty() && self.status.is_none() && self.body != Some(BodySubject::Empty) {
             return Err("say what must hold (exists, equals, matches, …)".into());
         }
-        if let Some(status) = &self.status {
-            if status.is_empty() || status.iter().any(|s| !(100..=599).contains(s)) {
-                return Err("status must list codes between 100 and 599".into());
-            }
+        if let Some(status) = &self.status
+            && (status.is_empty() || status.iter().any(|s| !(100..=599).contains(s)))
+        {
+            return Err("status must list codes between 100 and 599".into());
         }
         let matches = match &self.matches {
             Some(source) => {

@@ -97,13 +97,12 @@ impl Request {
     /// the request's own.
     fn headers_to_send(&self, content_type: Option<&'static str>) -> Vec<(String, String)> {
         let mut headers = self.headers.clone();
-        if let Some(content_type) = content_type {
-            if !headers
+        if let Some(content_type) = content_type
+            && !headers
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            {
-                headers.insert(0, ("Content-Type".into(), content_type.into()));
-            }
+        {
+            headers.insert(0, ("Content-Type".into(), content_type.into()));
         }
         headers
     }
@@ -124,24 +123,24 @@ impl Request {
     /// The request as a curl command against `base`. A repeated body is too long to paste,
     /// so the shell repeats it and pipes it in.
     pub fn curl(&self, base: &str) -> String {
-        if let Body::Raw { text, repeat } = &self.body {
-            if *repeat > 1 {
-                let url = format!("{}{}", base.trim_end_matches('/'), self.path);
-                let piped = crate::curl::command(
-                    self.method.as_str(),
-                    &url,
-                    &self.headers_to_send(None),
-                    Some(b"@-"),
-                )
-                .replace("--data-raw @-", "--data-binary @-");
-                let printf_arg = format!("%.0s{}", text.replace('%', "%%"));
-                return format!(
-                    "printf {} $(seq {repeat}) | {piped}",
-                    shlex::try_quote(&printf_arg)
-                        .map(|q| q.into_owned())
-                        .unwrap_or_else(|_| "x".into()),
-                );
-            }
+        if let Body::Raw { text, repeat } = &self.body
+            && *repeat > 1
+        {
+            let url = format!("{}{}", base.trim_end_matches('/'), self.path);
+            let piped = crate::curl::command(
+                self.method.as_str(),
+                &url,
+                &self.headers_to_send(None),
+                Some(b"@-"),
+            )
+            .replace("--data-raw @-", "--data-binary @-");
+            let printf_arg = format!("%.0s{}", text.replace('%', "%%"));
+            return format!(
+                "printf {} $(seq {repeat}) | {piped}",
+                shlex::try_quote(&printf_arg)
+                    .map(|q| q.into_owned())
+                    .unwrap_or_else(|_| "x".into()),
+            );
         }
         self.outgoing(base).curl()
     }

@@ -186,15 +186,15 @@ impl Db {
     pub fn close(&self) {
         // Readers first: a checkpoint cannot move pages a reader may still need.
         self.readers.lock().expect("reader pool lock").clear();
-        if let Some(writer) = self.writer.lock().expect("writer lock").take() {
-            if self.is_file {
-                let checkpoint: WriteJob = Box::new(|conn| {
-                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-                        tracing::warn!("could not checkpoint the lab database: {e}");
-                    }
-                });
-                let _ = writer.send(checkpoint);
-            }
+        if let Some(writer) = self.writer.lock().expect("writer lock").take()
+            && self.is_file
+        {
+            let checkpoint: WriteJob = Box::new(|conn| {
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                    tracing::warn!("could not checkpoint the lab database: {e}");
+                }
+            });
+            let _ = writer.send(checkpoint);
         }
         if let Some(thread) = self
             .writer_thread

@@ -99,60 +99,60 @@ pub fn refuse(
             );
         }
     };
-    if let Some(host) = host {
-        if !host_is_allowed(config, host) {
-            return refused(
+    if let Some(host) = host
+        && !host_is_allowed(config, host)
+    {
+        return refused(
+            format!(
+                "Host `{}` is not a name this lab answers to; a web page using DNS rebinding could otherwise read it → 421",
+                shorten(host)
+            ),
+            Problem::new(
+                &MISDIRECTED_REQUEST,
                 format!(
-                    "Host `{}` is not a name this lab answers to; a web page using DNS rebinding could otherwise read it → 421",
+                    "This lab answers requests addressed to localhost or an IP address{}; `{}` is not one of them. To reach it by that name, start it with `reqlab serve --allowed-host NAME`.",
+                    config
+                        .allowed_hosts
+                        .iter()
+                        .map(|h| format!(", {h}"))
+                        .collect::<String>(),
                     shorten(host)
                 ),
-                Problem::new(
-                    &MISDIRECTED_REQUEST,
-                    format!(
-                        "This lab answers requests addressed to localhost or an IP address{}; `{}` is not one of them. To reach it by that name, start it with `reqlab serve --allowed-host NAME`.",
-                        config
-                            .allowed_hosts
-                            .iter()
-                            .map(|h| format!(", {h}"))
-                            .collect::<String>(),
-                        shorten(host)
-                    ),
-                ),
-            );
-        }
+            ),
+        );
     }
 
-    if let Some(token) = &config.lab_token {
-        if path.starts_with("/_lab/") && !carries_token(headers, query, token) {
-            return refused(
+    if let Some(token) = &config.lab_token
+        && path.starts_with("/_lab/")
+        && !carries_token(headers, query, token)
+    {
+        return refused(
                 "the lab's own endpoints need the lab token when the lab is reachable from other machines → 401".into(),
                 Problem::new(
                     &LAB_TOKEN,
                     "The lab listens beyond this machine, so /_lab/* needs the token `reqlab serve` printed when it started: send `Authorization: Bearer TOKEN` or `?token=TOKEN`.",
                 ),
             );
-        }
     }
 
-    if changes_state(method) {
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            if !origin_is_allowed(config, origin, host) {
-                return refused(
-                    format!(
-                        "a {method} from the web page at `{}`, which is neither this lab's own origin nor on its allow-list: refused as a possible cross-site request forgery (CSRF) → 403",
-                        shorten(origin)
-                    ),
-                    Problem::new(
-                        &CROSS_SITE_REQUEST,
-                        format!(
-                            "A page at `{}` may not change data here. To allow a front end you run yourself, start the lab with `reqlab serve --allowed-origin {}`.",
-                            shorten(origin),
-                            shorten(origin)
-                        ),
-                    ),
-                );
-            }
-        }
+    if changes_state(method)
+        && let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !origin_is_allowed(config, origin, host)
+    {
+        return refused(
+            format!(
+                "a {method} from the web page at `{}`, which is neither this lab's own origin nor on its allow-list: refused as a possible cross-site request forgery (CSRF) → 403",
+                shorten(origin)
+            ),
+            Problem::new(
+                &CROSS_SITE_REQUEST,
+                format!(
+                    "A page at `{}` may not change data here. To allow a front end you run yourself, start the lab with `reqlab serve --allowed-origin {}`.",
+                    shorten(origin),
+                    shorten(origin)
+                ),
+            ),
+        );
     }
 
     if let Some(codings) = headers

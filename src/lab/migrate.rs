@@ -124,10 +124,10 @@ fn apply(conn: &mut Connection, schema: &Schema) -> Result<(), SchemaError> {
     for sql in &schema.migrations[current as usize..] {
         tx.execute_batch(sql)?;
     }
-    if current == 0 {
-        if let Some(seed) = schema.seed {
-            seed(&tx)?;
-        }
+    if current == 0
+        && let Some(seed) = schema.seed
+    {
+        seed(&tx)?;
     }
     tx.execute(
         "INSERT INTO lab_schema (topic, version) VALUES (?1, ?2)
