@@ -250,8 +250,10 @@ fn usage_mistakes_exit_2() {
         "{}",
         stderr(&out)
     );
+    // A target without a scheme is taken as http:// (see the next test); another scheme is
+    // a mistake.
     let out = reqlab(data.path())
-        .args(["check", "rest-crud", "--target", "localhost:8000"])
+        .args(["check", "rest-crud", "--target", "ftp://localhost:8000"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -2,6 +2,7 @@
 //! check results on standard output (or `--output`), everything else on standard error.
 
 use crate::check::event::{Event, EventSink};
+use crate::check::http::Tls;
 use crate::check::plan::{Plan, Selection, Target, Watch};
 use crate::check::session::Ending;
 use crate::cli::{CheckArgs, CheckFormat};
@@ -30,7 +31,7 @@ struct Settings {
 /// Runs the command.
 pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.list {
-        return list(&course);
+        return list(&course, args.format);
     }
     let settings = resolve(course, args)?;
 
@@ -81,15 +82,35 @@ pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where the checks go when neither --target nor --run says.
+const DEFAULT_TARGET: &str = "http://127.0.0.1:8000";
+
 /// Turns the arguments into settings, or the usage error (exit 2) that stops the command.
 fn resolve(course: Course, args: CheckArgs) -> anyhow::Result<Settings> {
-    let target = Target::parse(&args.target)?;
+    if args.challenge.is_none() && !args.all {
+        anyhow::bail!(
+            "name the challenge to run: `reqlab check --list` shows them (or a lesson's id or number), and --all runs every one"
+        );
+    }
+    let target = Target::parse(args.target.as_deref().unwrap_or(DEFAULT_TARGET))?;
     // A report that cannot be written should stop the run before any server starts.
     if let Some(path) = &args.output {
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let timeout = Duration::from_secs_f64(args.timeout);
-    let mut plan = Plan::new(Arc::new(course), target, timeout).with_server(args.run)?;
+    let mut tls = Tls {
+        insecure: args.insecure,
+        ..Tls::default()
+    };
+    if let Some(path) = &args.cacert {
+        tls = tls.with_ca_file(path)?;
+    }
+    let plan = Plan::new(Arc::new(course), target, timeout).with_tls(tls);
+    let mut plan = match (args.run, args.target.is_some()) {
+        // Without --target, the server says where it listens.
+        (Some(command), false) => plan.with_server_anywhere(command),
+        (command, _) => plan.with_server(command)?,
+    };
     // clap requires a challenge unless --all (or --list) is given.
     let selection = match args.challenge.as_deref() {
         Some(id) if !args.all => Selection::One(id),
@@ -206,9 +227,39 @@ impl Printer {
     }
 }
 
+/// One challenge in `reqlab check --list --format json`.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    /// The lesson that teaches it, if it is written.
+    lesson: Option<&'a str>,
+    checks: usize,
+}
+
 /// `reqlab check --list`: every challenge, with the lesson that teaches it.
-fn list(course: &Course) -> anyhow::Result<ExitCode> {
+fn list(course: &Course, format: CheckFormat) -> anyhow::Result<ExitCode> {
     let mut out = term::PipeTolerant::new(anstream::stdout());
+    if format == CheckFormat::Json {
+        let listed: Vec<Listed> = course
+            .challenges
+            .iter()
+            .map(|c| Listed {
+                id: &c.id,
+                title: &c.title,
+                summary: &c.summary,
+                lesson: c.lesson.as_deref(),
+                checks: c.checks.len(),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &listed)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if matches!(format, CheckFormat::Junit | CheckFormat::Tap) {
+        anyhow::bail!("--list prints text or json; --format junit and tap are for check results");
+    }
     let width = course
         .challenges
         .iter()
@@ -236,7 +287,7 @@ fn list(course: &Course) -> anyhow::Result<ExitCode> {
         "\n{}",
         paint(
             style::DIM,
-            "Run one with: reqlab check <id> --target http://127.0.0.1:8000"
+            "Run one with: reqlab check <id or lesson number> --target http://127.0.0.1:8000"
         )
     )?;
     Ok(ExitCode::SUCCESS)

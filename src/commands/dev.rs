@@ -20,6 +20,21 @@ use std::time::Duration;
 
 /// Checks the course; exit 0 when clean, 1 when a preset misbehaves.
 pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
+    // Problems that load but must not ship, each with its file and line.
+    let authoring: Vec<String> = course
+        .challenges
+        .iter()
+        .flat_map(|c| c.authoring_problems.iter().map(|e| e.to_string()))
+        .collect();
+    if !authoring.is_empty() {
+        for problem in &authoring {
+            anstream::println!("{} {problem}", paint(style::FAIL, "error"));
+        }
+        anyhow::bail!(
+            "{} problem(s) in challenge files; every `matches` needs a `describe`",
+            authoring.len()
+        );
+    }
     let presets: usize = course.lessons.iter().map(|l| l.presets.len()).sum();
     anstream::println!(
         "{} {} lessons, {} sections, {presets} presets: formats, ids and references are valid",

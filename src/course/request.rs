@@ -187,6 +187,22 @@ impl Outgoing {
         }
         cmd
     }
+
+    /// The request as a curl command for a script: `flags` first, and each `{{name}}` read
+    /// from the shell variable `$name` (see [`crate::check::repro`]).
+    pub fn shell(&self, flags: &[&str]) -> String {
+        let mut cmd = crate::curl::shell(
+            flags,
+            self.method.as_str(),
+            &self.url,
+            &self.headers,
+            self.body.as_deref(),
+        );
+        if self.follow_redirects {
+            cmd.push_str(" -L");
+        }
+        cmd
+    }
 }
 
 #[cfg(test)]
