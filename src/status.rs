@@ -16,7 +16,7 @@ pub fn reason(code: u16) -> &'static str {
 pub fn meaning(code: u16) -> Option<&'static str> {
     Some(match code {
         200 => "it worked, and the body is the result",
-        201 => "a new resource was created (say where with Location)",
+        201 => "a new resource was created; say where with Location",
         202 => "the work was accepted and will happen later",
         204 => "it worked, and there is no body",
         301 | 308 => "the resource moved for good",

@@ -6,8 +6,10 @@
 //! - `content`: the lesson files and the loader's error messages.
 //! - `check_session`: the check session's event stream, consumed as a library.
 //! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
+//! - `check_tls`: `reqlab check` against an https server with a self-signed certificate.
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
+//! - `reproduce`: failures' printed reproductions, replayed against fresh fixture servers.
 
 // First, so its macros are visible to the modules below.
 #[macro_use]
@@ -15,9 +17,11 @@ mod util;
 
 mod check_cli;
 mod check_session;
+mod check_tls;
 mod cli;
 mod content;
 mod fixture_apps;
 mod hostile;
 mod lab_router;
 mod lab_server;
+mod reproduce;
