@@ -27,7 +27,7 @@ pub fn meaning(code: u16) -> Option<&'static str> {
         403 => "the client is known but not allowed to do this",
         404 => "there is nothing at this path",
         405 => "this path exists, but not with this method",
-        409 => "the request conflicts with the current state (a duplicate, say)",
+        409 => "the request conflicts with the current state, such as a duplicate",
         413 => "the body is too large",
         415 => "the body's content type is not one the server reads",
         422 => "the body is well-formed but its values are invalid",
@@ -56,7 +56,7 @@ pub fn advice(expected: &[u16], actual: u16) -> String {
         None => text.push_str(&format!("; it answered {}", name(actual))),
     }
     if actual == 500 {
-        text.push_str(": look at your server's output for the exception");
+        text.push_str(": see the exception your server printed");
     }
     text
 }
@@ -100,6 +100,6 @@ mod tests {
             advice(&[405], 501),
             "answer 405 Method Not Allowed (this path exists, but not with this method); 501 Not Implemented means the server does not implement this method at all"
         );
-        assert!(advice(&[409], 500).ends_with("look at your server's output for the exception"));
+        assert!(advice(&[409], 500).ends_with("see the exception your server printed"));
     }
 }

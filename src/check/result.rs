@@ -137,6 +137,16 @@ pub struct ChallengeOutcome {
 }
 
 impl CheckOutcome {
+    /// True when the check did not run because nothing listens where the server should
+    /// (said once, by the check that found out).
+    pub fn not_run_unreachable(&self) -> bool {
+        self.status == Status::Skip
+            && self.finding.as_ref().is_some_and(|f| {
+                f.message
+                    .starts_with(&format!("{NOT_RUN}nothing is listening"))
+            })
+    }
+
     /// What the result means for the run (see [`Verdict`]).
     pub fn verdict(&self) -> Verdict {
         match (self.status, self.severity) {

@@ -79,7 +79,7 @@ pub async fn run_challenge(
         let mark = settings.server_log.as_ref().map(ServerLog::mark);
         let mut outcome = run_check(check, index, course, &mut conv).await;
         if let (Some(log), Some(mark)) = (&settings.server_log, mark) {
-            if matches!(outcome.status, Status::Fail | Status::Warn) {
+            if outcome.status == Status::Fail {
                 log.settle(OUTPUT_QUIET, OUTPUT_WAIT).await;
                 outcome.server_output = ServerOutput::from_lines(&log.since(mark));
             }

@@ -457,6 +457,37 @@ mod tests {
         }
     }
 
+    /// A re-run waits for the previous server to let go of its port, up to a deadline.
+    #[tokio::test]
+    async fn a_rerun_waits_for_the_port_to_be_released() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = held.local_addr().unwrap().to_string();
+        let port = held.local_addr().unwrap().port();
+        let listen = Listen::At {
+            addr: addr.clone(),
+            from_target: true,
+        };
+        let command = format!("exec python3 -m http.server {port} --bind 127.0.0.1");
+        let events = EventSink::discard();
+        let short = Some(Duration::from_millis(300));
+        let err = LearnerServer::start(&command, &listen, START_DEADLINE, short, &events)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StartError::PortStillBusy { .. }), "{err}");
+        assert!(err.to_string().contains("still in use"), "{err}");
+        let release = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        let wait = Some(Duration::from_secs(10));
+        let mut server = LearnerServer::start(&command, &listen, START_DEADLINE, wait, &events)
+            .await
+            .expect("starts once the port is free");
+        assert_eq!(server.base(), format!("http://{addr}"));
+        server.stop().await;
+        release.await.unwrap();
+    }
+
     #[test]
     fn a_listening_line_says_where() {
         assert_eq!(

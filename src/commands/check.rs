@@ -149,6 +149,8 @@ struct Printer {
     output: Option<PathBuf>,
     /// Where the current run's report goes; opened when the run's first result arrives.
     sink: Option<Box<dyn Write>>,
+    /// Checks of the current challenge not run because nothing listens.
+    not_run: usize,
 }
 
 impl Printer {
@@ -157,6 +159,7 @@ impl Printer {
             format: settings.format,
             output: settings.output.clone(),
             sink: None,
+            not_run: 0,
         }
     }
 
@@ -189,9 +192,19 @@ impl Printer {
                 term::write_lines(sink, &view::heading(id, title, target, *checks))?;
                 sink.flush()?;
             }
+            // Checks that cannot reach the server are one line per challenge, not one each.
+            Event::CheckFinished { outcome, .. } if text && outcome.not_run_unreachable() => {
+                self.not_run += 1;
+            }
             Event::CheckFinished { outcome, .. } if text => {
                 let sink = self.sink()?;
                 term::write_lines(sink, &view::check_lines(outcome))?;
+                sink.flush()?;
+            }
+            Event::ChallengeFinished(_) if text && self.not_run > 0 => {
+                let line = view::not_run_line(std::mem::take(&mut self.not_run));
+                let sink = self.sink()?;
+                term::write_lines(sink, &[line])?;
                 sink.flush()?;
             }
             Event::Report(outcomes) => {

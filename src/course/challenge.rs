@@ -24,6 +24,10 @@
 //! capture = { task_id = "json:id" }
 //! expect = [ { status = [201] }, { json = "id", exists = true } ]
 //! ```
+//!
+//! A `matches` pattern carries `describe = "…"`: what it accepts, in words a learner reads
+//! instead of the pattern (loading accepts one without; `reqlab dev check` does not). Capture
+//! names become shell variables in reproductions, so they are lower-case words.
 
 use super::assertion::{Assertion, RawAssertion};
 use super::error::ContentError;

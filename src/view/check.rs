@@ -154,6 +154,16 @@ pub fn server_output_lines(out: &ServerOutput) -> Vec<Line<'static>> {
     lines
 }
 
+/// One line for the checks of a challenge that did not run because the server is not there
+/// (the check that found out said so).
+pub fn not_run_line(count: usize) -> Line<'static> {
+    let s = if count == 1 { "" } else { "s" };
+    Line::styled(
+        format!("  - {count} check{s} not run: nothing is listening"),
+        DIM,
+    )
+}
+
 /// An evidence line: the indent, a dim label padded to a column, then the text.
 fn labelled(label: &str, text: Vec<Span<'static>>) -> Line<'static> {
     let mut spans = vec![
