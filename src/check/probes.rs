@@ -146,7 +146,7 @@ async fn offset_pages(
     let created = create_items(conv, collection, create, count).await?;
     let mut list: Vec<String> = Vec::new();
     let mut position: HashMap<String, usize> = HashMap::new();
-    loop {
+    let last_page = loop {
         let offset = list.len();
         let path = with_query(collection, &format!("limit={MAX_LIMIT}&offset={offset}"));
         let (items, _, exchange) = fetch_page(conv, &path).await?;
@@ -170,7 +170,7 @@ async fn offset_pages(
             list.push(id);
         }
         if short {
-            break;
+            break exchange;
         }
         if list.len() >= MAX_LISTED {
             let msg = format!(
@@ -178,7 +178,7 @@ async fn offset_pages(
             );
             return Err(Finding::new(msg, Some(exchange)));
         }
-    }
+    };
     let mut spots = Vec::new();
     for id in &created {
         let Some(&at) = position.get(id) else {
@@ -186,7 +186,7 @@ async fn offset_pages(
                 "item {id}, which this check created with POST {collection}, is never listed: reading GET {collection}?limit={MAX_LIMIT}&offset=… to the end ({} items) does not return it",
                 list.len()
             );
-            return Err(Finding::new(msg, None));
+            return Err(Finding::new(msg, Some(last_page)));
         };
         spots.push(at);
     }
@@ -241,6 +241,7 @@ async fn cursor_walk(
     let mut uses: Vec<String> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut inserted = 0usize;
+    let mut last_page = None;
     for page in 1..=max_pages {
         let exchange = conv
             .send_json_using(Method::GET, &path, None, &uses)
@@ -280,7 +281,10 @@ async fn cursor_walk(
             return Err(Finding::new(msg, Some(exchange)));
         }
         let cursor = match next {
-            Value::Null => break,
+            Value::Null => {
+                last_page = Some(exchange);
+                break;
+            }
             Value::String(c) if !c.is_empty() => c,
             Value::Number(n) => n.to_string(),
             other => {
@@ -330,7 +334,7 @@ async fn cursor_walk(
             "{} item(s) that existed before the walk were never returned (first: {first}): the cursor skips items",
             missed.len()
         );
-        return Err(Finding::new(msg, None));
+        return Err(Finding::new(msg, last_page));
     }
     Ok(())
 }
