@@ -112,6 +112,27 @@ async fn fetch_page(conv: &mut Conversation, path: &str) -> Result<Page, Finding
     read_page(path, exchange)
 }
 
+/// Fetches the offset page at `offset` of size `limit` and returns its ids and exchange; a
+/// page longer than its limit is a finding.
+async fn offset_page(
+    conv: &mut Conversation,
+    collection: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<String>, Exchange), Finding> {
+    let path = with_query(collection, &format!("limit={limit}&offset={offset}"));
+    let (items, _, exchange) = fetch_page(conv, &path).await?;
+    if items.len() > limit {
+        let msg = format!(
+            "the page at offset={offset} has {} items but limit={limit}: a page must not be longer than the limit",
+            items.len()
+        );
+        return Err(Finding::new(msg, Some(exchange)));
+    }
+    let ids = page_ids(&items, &exchange)?;
+    Ok((ids, exchange))
+}
+
 /// The ids of a page's items, or the finding that they have none.
 fn page_ids(items: &[Value], exchange: &Exchange) -> Result<Vec<String>, Finding> {
     items
@@ -147,17 +168,7 @@ async fn offset_pages(
     let mut list: Vec<String> = Vec::new();
     let mut position: HashMap<String, usize> = HashMap::new();
     let last_page = loop {
-        let offset = list.len();
-        let path = with_query(collection, &format!("limit={MAX_LIMIT}&offset={offset}"));
-        let (items, _, exchange) = fetch_page(conv, &path).await?;
-        if items.len() > MAX_LIMIT {
-            let msg = format!(
-                "the page at offset={offset} has {} items but limit={MAX_LIMIT}: a page must not be longer than the limit",
-                items.len()
-            );
-            return Err(Finding::new(msg, Some(exchange)));
-        }
-        let ids = page_ids(&items, &exchange)?;
+        let (ids, exchange) = offset_page(conv, collection, MAX_LIMIT, list.len()).await?;
         let short = ids.len() < MAX_LIMIT;
         for id in ids {
             if let Some(first) = position.insert(id.clone(), list.len()) {
@@ -194,16 +205,7 @@ async fn offset_pages(
     let last = spots.iter().copied().max().unwrap_or(0);
     let mut offset = first / limit * limit;
     while offset <= last {
-        let path = with_query(collection, &format!("limit={limit}&offset={offset}"));
-        let (items, _, exchange) = fetch_page(conv, &path).await?;
-        if items.len() > limit {
-            let msg = format!(
-                "the page at offset={offset} has {} items but limit={limit}: a page must not be longer than the limit",
-                items.len()
-            );
-            return Err(Finding::new(msg, Some(exchange)));
-        }
-        let ids = page_ids(&items, &exchange)?;
+        let (ids, exchange) = offset_page(conv, collection, limit, offset).await?;
         let expected = &list[offset.min(list.len())..(offset + limit).min(list.len())];
         if ids != expected {
             let msg = match ids.iter().zip(expected).position(|(a, b)| a != b) {
