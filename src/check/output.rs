@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 const KEPT: usize = 2_000;
 /// Lines of plain output shown under a failed check.
 const SHOWN: usize = 12;
+/// Characters kept of one line (a server may print a whole response body on one line).
+const LINE_CHARS: usize = 2_000;
 
 /// The learner server's output so far, shared between the reader of its pipes and the
 /// runner (which marks where each check starts).
@@ -24,8 +26,13 @@ struct LogState {
 }
 
 impl ServerLog {
-    /// Adds a line the server printed.
+    /// Adds a line the server printed (a very long one is cut).
     pub fn push(&self, line: String) {
+        let line = if line.len() > LINE_CHARS {
+            crate::check::assert::shorten(&line, LINE_CHARS)
+        } else {
+            line
+        };
         let mut s = self.0.lock().expect("the log lock is never poisoned");
         if s.lines.len() == KEPT {
             s.lines.pop_front();
