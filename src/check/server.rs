@@ -7,7 +7,7 @@ use nix::sys::signal::Signal;
 use std::process::Stdio;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 pub const START_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the server gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Most bytes of the server's output read as one line.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
 /// How long a re-run waits for the previous server to let go of its port.
 pub const PORT_RELEASE: Duration = Duration::from_secs(10);
 
@@ -417,7 +419,9 @@ async fn pass_lines_on(reader: impl tokio::io::AsyncRead + Unpin, to: Reader) {
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line).await {
+        // A line without an end is passed on in pieces, so memory stays bounded.
+        let mut bounded = (&mut reader).take(MAX_LINE_BYTES);
+        match bounded.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line);
