@@ -40,7 +40,7 @@ pub enum Command {
     Trace(TraceArgs),
     /// Run a challenge's checks against your own server (or the lab, to see what passing looks like).
     #[command(
-        after_help = "Exit status: 0 when every must-check passes, 1 when one fails, 2 on a usage or configuration error.\n\nExamples:\n  reqlab check rest-crud --target http://127.0.0.1:8000\n  reqlab check rest-crud --run \"uvicorn main:app --port 8000\" --watch .\n  reqlab check --all --target lab\n  reqlab check --all --format junit --output reqlab.xml"
+        after_help = "Exit status: 0 when every must-check passes, 1 when one fails (or your server is not there), 2 on a usage or configuration error.\n\nA failure lists every request it depends on as sh commands that reproduce it on a fresh server; values earlier responses returned (an id) are read into shell variables with python3.\n\nExamples:\n  reqlab check rest-crud --target http://127.0.0.1:8000\n  reqlab check rest-crud --run \"uvicorn main:app --port 8000\" --watch .\n  reqlab check 2 --target localhost:3000\n  reqlab check --all --target lab\n  reqlab check --all --format junit --output reqlab.xml"
     )]
     Check(CheckArgs),
     /// Show which challenges you have passed; `reqlab progress reset` starts over.
@@ -207,8 +207,9 @@ pub enum CheckFormat {
 /// `reqlab check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The challenge to run (`reqlab check --list` shows them; `--all` runs every one).
-    #[arg(value_name = "CHALLENGE", required_unless_present_any = ["all", "list"], conflicts_with_all = ["all", "list"])]
+    /// The challenge to run, or a lesson's id or number for its challenge (`reqlab check
+    /// --list` shows them; `--all` runs every one).
+    #[arg(value_name = "CHALLENGE", conflicts_with_all = ["all", "list"])]
     pub challenge: Option<String>,
 
     /// Run every challenge (with `--target lab`: every challenge whose lesson exists).
@@ -219,24 +220,30 @@ pub struct CheckArgs {
     #[arg(long)]
     pub list: bool,
 
-    /// The server to check: its base URL, or `lab` for the embedded lab server.
-    #[arg(
-        long,
-        short,
-        default_value = "http://127.0.0.1:8000",
-        env = "REQLAB_TARGET"
-    )]
-    pub target: String,
+    /// The server to check: its base URL (`http://` is assumed without a scheme), or `lab`
+    /// for the embedded lab server. Default: http://127.0.0.1:8000, or with --run, the port
+    /// the command names or the address your server says it listens on.
+    #[arg(long, short, value_name = "URL", env = "REQLAB_TARGET")]
+    pub target: Option<String>,
 
     /// Start your server with this shell command first, wait for its port, stop it after.
     #[arg(long, value_name = "COMMAND")]
     pub run: Option<String>,
 
+    /// Trust the certificate(s) in this PEM file, for an https server with a self-signed
+    /// certificate.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Accept any certificate from an https server (encrypted, but not verified).
+    #[arg(long)]
+    pub insecure: bool,
+
     /// Re-run the checks whenever a file under this path changes (restarting --run's server).
     #[arg(long, value_name = "PATH")]
     pub watch: Option<PathBuf>,
 
-    /// Output format.
+    /// Output format (with --list: text or json).
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 

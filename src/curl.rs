@@ -7,14 +7,44 @@ pub fn command(
     headers: &[(String, String)],
     body: Option<&[u8]>,
 ) -> String {
-    let mut parts = vec!["curl".to_string(), "-i".to_string()];
+    build(&["-i"], method, url, headers, body, quote)
+}
+
+/// A curl command for a reproduction: `flags` come first (they are written shell-safe), and
+/// every `{{name}}` in the URL, headers or body reads the shell variable `$name`.
+pub fn shell(
+    flags: &[&str],
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> String {
+    build(flags, method, url, headers, body, quote_with_variables)
+}
+
+fn build(
+    flags: &[&str],
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+    quote: fn(&str) -> String,
+) -> String {
+    let mut parts = vec!["curl".to_string()];
     let implied = match body {
         Some(_) => "POST",
         None => "GET",
     };
+    let head = method == "HEAD" && method != implied;
+    parts.extend(
+        flags
+            .iter()
+            .filter(|f| !(head && **f == "-i"))
+            .map(|f| f.to_string()),
+    );
     if method != implied {
-        if method == "HEAD" {
-            parts = vec!["curl".into(), "-I".into()];
+        if head {
+            parts.push("-I".into());
         } else {
             parts.push("-X".into());
             parts.push(method.into());
@@ -32,10 +62,50 @@ pub fn command(
     parts.join(" ")
 }
 
-fn quote(s: &str) -> String {
+/// One shell word holding `s` exactly.
+pub fn quote(s: &str) -> String {
     shlex::try_quote(s)
         .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", s.replace('\0', "").replace('\'', r"'\''")))
+        .unwrap_or_else(|_| single_quoted(s))
+}
+
+fn single_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\0', "").replace('\'', r"'\''"))
+}
+
+/// Like [`quote`], but each `{{name}}` becomes `"$name"` (outside the single quotes).
+fn quote_with_variables(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    let mut any = false;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        let name = &after[..end];
+        let is_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !is_name {
+            out.push_str(&single_quoted(&rest[..start + 2]));
+            rest = after;
+            continue;
+        }
+        if start > 0 {
+            out.push_str(&single_quoted(&rest[..start]));
+        }
+        out.push_str(&format!("\"${name}\""));
+        any = true;
+        rest = &after[end + 2..];
+    }
+    if !any {
+        return quote(s);
+    }
+    if !rest.is_empty() {
+        out.push_str(&single_quoted(rest));
+    }
+    out
 }
 
 #[cfg(test)]

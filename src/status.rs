@@ -27,6 +27,56 @@ pub fn renamed(code: u16) -> Option<&'static str> {
     (library != Some(ours) && !ours.is_empty()).then_some(ours)
 }
 
+/// What a status code tells the client, in a phrase a learner can act on (`None` for codes
+/// reqlab's lessons do not use).
+pub fn meaning(code: u16) -> Option<&'static str> {
+    Some(match code {
+        200 => "it worked, and the body is the result",
+        201 => "a new resource was created; say where with Location",
+        202 => "the work was accepted and will happen later",
+        204 => "it worked, and there is no body",
+        301 | 308 => "the resource moved for good",
+        302 | 307 => "the resource is elsewhere for now",
+        304 => "the client's cached copy is still good, so no body is sent",
+        400 => "the request is malformed",
+        401 => "the client must authenticate (no or bad credentials)",
+        403 => "the client is known but not allowed to do this",
+        404 => "there is nothing at this path",
+        405 => "this path exists, but not with this method",
+        409 => "the request conflicts with the current state, such as a duplicate",
+        413 => "the body is too large",
+        415 => "the body's content type is not one the server reads",
+        422 => "the body is well-formed but its values are invalid",
+        429 => "too many requests; slow down",
+        500 => "the server crashed while handling it (an unhandled exception)",
+        501 => "the server does not implement this method at all",
+        503 => "the server cannot handle it right now",
+        _ => return None,
+    })
+}
+
+/// What to change when a server answered `actual` but the contract wants one of `expected`:
+/// the status to answer and why, and what the one it sent means.
+pub fn advice(expected: &[u16], actual: u16) -> String {
+    let name = |code: u16| format!("{code} {}", reason(code)).trim_end().to_string();
+    let wanted: Vec<String> = expected
+        .iter()
+        .map(|&code| match meaning(code) {
+            Some(m) => format!("{} ({m})", name(code)),
+            None => name(code),
+        })
+        .collect();
+    let mut text = format!("answer {}", wanted.join(" or "));
+    match meaning(actual) {
+        Some(m) => text.push_str(&format!("; {} means {m}", name(actual))),
+        None => text.push_str(&format!("; it answered {}", name(actual))),
+    }
+    if actual == 500 {
+        text.push_str(": see the exception your server printed");
+    }
+    text
+}
+
 /// The class of a status code, for colouring and grouping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -61,5 +111,14 @@ mod tests {
         assert_eq!(class(201), Class::Fine);
         assert_eq!(class(422), Class::ClientError);
         assert_eq!(class(503), Class::ServerError);
+    }
+
+    #[test]
+    fn advice_names_the_status_to_answer_and_why() {
+        assert_eq!(
+            advice(&[405], 501),
+            "answer 405 Method Not Allowed (this path exists, but not with this method); 501 Not Implemented means the server does not implement this method at all"
+        );
+        assert!(advice(&[409], 500).ends_with("see the exception your server printed"));
     }
 }

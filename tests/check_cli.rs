@@ -250,8 +250,10 @@ fn usage_mistakes_exit_2() {
         "{}",
         stderr(&out)
     );
+    // A target without a scheme is taken as http:// (see the next test); another scheme is
+    // a mistake.
     let out = reqlab(data.path())
-        .args(["check", "rest-crud", "--target", "localhost:8000"])
+        .args(["check", "rest-crud", "--target", "ftp://localhost:8000"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -420,4 +422,291 @@ fn watch_reruns_when_a_file_changes() {
     err.wait_for("watching", deadline);
     drop(guard);
     assert!(port_is_closed(port), "no server is left running");
+}
+
+/// The command line that starts a fixture app with uvicorn on `port` without naming the port
+/// (uvicorn reads it from its environment), so only its "running on" line says where.
+fn uvicorn_unnamed_port(challenge: &str, module: &str, port: u16) -> String {
+    format!(
+        "UVICORN_PORT={port} {} -m uvicorn {module}:app --app-dir {} --host 127.0.0.1",
+        fixture_python(),
+        repo()
+            .join("fixtures/learner-apps")
+            .join(challenge)
+            .display()
+    )
+}
+
+#[test]
+fn a_crash_shows_the_exception_and_the_learners_own_frame() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let command = uvicorn("validation", "broken_duplicate_crashes_500", port);
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--run", &command])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_contains!(
+        text,
+        "crashed   sqlite3.IntegrityError: UNIQUE constraint failed: users.email"
+    );
+    assert_contains!(text, "broken_duplicate_crashes_500.py\", line ");
+    assert_contains!(text, ", in create_user");
+    assert_contains!(text, "change    answer 409 Conflict");
+    assert!(port_is_closed(port), "the server was stopped");
+
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--format", "json", "--run", &command])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let crashed = v["challenges"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "duplicate email in any case returns 409")
+        .unwrap();
+    assert_eq!(
+        crashed["server_output"]["exception"],
+        "sqlite3.IntegrityError: UNIQUE constraint failed: users.email"
+    );
+    assert!(
+        crashed["server_output"]["own_frame"][0]
+            .as_str()
+            .unwrap()
+            .contains("broken_duplicate_crashes_500.py"),
+        "{crashed:#}"
+    );
+}
+
+#[test]
+fn run_without_target_checks_the_port_the_command_names() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "http-basics", "--run"])
+        .arg(uvicorn("http-basics", "good", port))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_contains!(stdout(&out), &format!("target http://127.0.0.1:{port}"));
+    assert!(port_is_closed(port));
+}
+
+#[test]
+fn run_without_target_or_port_checks_where_the_server_says_it_listens() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "http-basics", "--run"])
+        .arg(uvicorn_unnamed_port("http-basics", "good", port))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_contains!(stdout(&out), &format!("target http://127.0.0.1:{port}"));
+    assert!(port_is_closed(port));
+}
+
+#[test]
+fn a_server_listening_elsewhere_than_target_is_a_configuration_error() {
+    let (target, listens) = (free_port(), free_port());
+    let data = tempfile::tempdir().unwrap();
+    // The command names the port: caught before anything starts.
+    let out = reqlab(data.path())
+        .args(["check", "http-basics"])
+        .args(["--target", &format!("http://127.0.0.1:{target}"), "--run"])
+        .arg(uvicorn("http-basics", "good", listens))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains!(
+        stderr(&out),
+        &format!("your server listens on {listens} (says --run) but --target says {target}")
+    );
+    assert!(!stderr(&out).contains("started your server"));
+    // The server says so itself: caught as soon as it does, not after a long wait.
+    let start = std::time::Instant::now();
+    let out = reqlab(data.path())
+        .args(["check", "http-basics"])
+        .args(["--target", &format!("http://127.0.0.1:{target}"), "--run"])
+        .arg(uvicorn_unnamed_port("http-basics", "good", listens))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_contains!(
+        stderr(&out),
+        &format!("your server listens on 127.0.0.1:{listens} but --target says 127.0.0.1:{target}")
+    );
+    assert!(start.elapsed() < Duration::from_secs(25), "named at once");
+    assert!(port_is_closed(listens), "the server was stopped");
+}
+
+#[test]
+fn nothing_listening_is_one_failure_and_the_rest_not_run() {
+    let port = free_port();
+    let target = format!("http://127.0.0.1:{port}");
+    let course = reqlab::course::Course::load(&reqlab::course::ContentSource::Embedded).unwrap();
+    let total: usize = course.challenges.iter().map(|c| c.checks.len()).sum();
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "--all", "--target", &target])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the server is not there: exit 1"
+    );
+    let text = stdout(&out);
+    assert_contains!(
+        text,
+        &format!("0 passed, 1 failed, 0 warnings, {} not run", total - 1)
+    );
+    assert_eq!(text.matches('✗').count(), 1, "one ✗:\n{text}");
+    assert_eq!(
+        text.matches(&format!("nothing is listening on 127.0.0.1:{port}"))
+            .count(),
+        1,
+        "said once:\n{text}"
+    );
+
+    let out = reqlab(data.path())
+        .args(["check", "--all", "--target", &target, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tally"]["failed"], 1);
+    assert_eq!(v["tally"]["not_run"], total - 1);
+    let out = reqlab(data.path())
+        .args(["check", "--all", "--target", &target, "--format", "tap"])
+        .output()
+        .unwrap();
+    let tap = stdout(&out);
+    assert_eq!(tap.matches("\nnot ok ").count(), 1, "{tap}");
+    assert_eq!(tap.matches("# SKIP not run").count(), total - 1, "{tap}");
+    let out = reqlab(data.path())
+        .args(["check", "--all", "--target", &target, "--format", "junit"])
+        .output()
+        .unwrap();
+    let xml = stdout(&out);
+    assert_contains!(xml, &format!(r#"tests="{total}" failures="1""#));
+}
+
+#[test]
+fn a_wrong_status_says_what_to_answer_and_a_pattern_says_what_it_wants_in_words() {
+    let (_app, url) = start_app("rest-crud", "broken_create_returns_200");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "rest-crud", "--target", &url])
+        .output()
+        .unwrap();
+    assert_contains!(
+        stdout(&out),
+        "change    answer 201 Created (a new resource was created; say where with Location); 200 OK means it worked, and the body is the result"
+    );
+    let (_app, url) = start_app("validation", "broken_422_without_field");
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--target", &url])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_contains!(text, "expected  a body that names the field email");
+    assert!(!text.contains(r"(?i)\bemail"), "no raw pattern:\n{text}");
+}
+
+#[test]
+fn dev_check_wants_every_pattern_described_in_words() {
+    let lessons = tempfile::tempdir().unwrap();
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("lessons/."))
+        .arg(lessons.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let file = lessons.path().join("challenges/etag.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (before, after) = text.split_once(", describe = ").unwrap();
+    let rest = after.split_once(" }]").unwrap().1;
+    std::fs::write(&file, format!("{before} }}]{rest}")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // The file still loads: checks run as before.
+    let list = reqlab(data.path())
+        .args(["check", "--list", "--lessons"])
+        .arg(lessons.path())
+        .output()
+        .unwrap();
+    assert!(list.status.success(), "{}", stderr(&list));
+    let out = reqlab(data.path())
+        .args(["dev", "check", "--lessons"])
+        .arg(lessons.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_contains!(said, "challenges/etag.toml:31:");
+    assert_contains!(said, "needs `describe");
+}
+
+#[test]
+fn check_without_a_challenge_points_at_list_and_list_speaks_json() {
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path()).args(["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains!(stderr(&out), "reqlab check --list");
+    let out = reqlab(data.path())
+        .args(["check", "--list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let crud = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "rest-crud")
+        .unwrap();
+    assert_eq!(crud["lesson"], "rest-resources");
+    assert_eq!(crud["checks"], 6);
+}
+
+#[test]
+fn a_lesson_id_or_number_runs_its_challenge() {
+    let data = tempfile::tempdir().unwrap();
+    for name in ["rest-resources", "2"] {
+        let out = reqlab(data.path())
+            .args(["check", name, "--target", "lab"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_contains!(stdout(&out), "challenge rest-crud");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_without_a_scheme_is_http() {
+    let lab = reqlab::lab::start(reqlab::lab::LabConfig::ephemeral())
+        .await
+        .unwrap();
+    let port = lab.url().rsplit(':').next().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        reqlab(data.path())
+            .args([
+                "check",
+                "http-basics",
+                "--target",
+                &format!("localhost:{port}"),
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_contains!(stdout(&out), "target http://localhost:");
+    lab.stop().await.unwrap();
 }

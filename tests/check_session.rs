@@ -144,3 +144,63 @@ async fn a_cancelled_run_stops_the_learners_server() {
         "nothing listens on the server's port any more"
     );
 }
+
+/// With --watch, reading a watched file (as `cat main.py` or a server importing it does) is
+/// not a change; writing one is, and starts exactly one more run.
+#[tokio::test]
+async fn a_watch_loop_reruns_on_writes_and_not_on_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = dir.path().join("main.py");
+    let written = dir.path().join("routes.py");
+    std::fs::write(&read, "app = None\n").unwrap();
+    std::fs::write(&written, "routes = []\n").unwrap();
+    let mut plan = Plan::new(course(), Target::Lab, Duration::from_secs(5))
+        .with_watch(Some(reqlab::check::plan::Watch {
+            path: dir.path().to_path_buf(),
+            ignore: Vec::new(),
+        }))
+        .unwrap();
+    plan.choose(Selection::One("http-basics")).unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let run = plan.run(EventSink::to(tx), cancel.clone());
+    let drive = async {
+        let mut runs = 0;
+        let mut changes = Vec::new();
+        let mut watching = 0;
+        while let Some(event) = rx.recv().await {
+            match event {
+                Event::RunFinished { .. } => runs += 1,
+                Event::ChangeSeen { path, .. } => changes.push(path),
+                Event::Watching { .. } => {
+                    watching += 1;
+                    if watching == 1 {
+                        // Read the file many times, then write another one.
+                        for _ in 0..20 {
+                            assert_eq!(std::fs::read_to_string(&read).unwrap(), "app = None\n");
+                        }
+                        std::fs::write(&written, "routes = ['/health']\n").unwrap();
+                    } else {
+                        cancel.cancel();
+                    }
+                }
+                _ => {}
+            }
+        }
+        (runs, changes)
+    };
+    let (ending, (runs, changes)) =
+        tokio::time::timeout(DEADLINE, async { tokio::join!(run, drive) })
+            .await
+            .expect("the watch loop ends when cancelled");
+    assert_eq!(ending.unwrap(), Ending::Passed);
+    assert_eq!(
+        changes
+            .iter()
+            .map(|p| p.file_name().unwrap())
+            .collect::<Vec<_>>(),
+        [written.file_name().unwrap()],
+        "only the write counts"
+    );
+    assert_eq!(runs, 2, "the first run, and one for the write");
+}

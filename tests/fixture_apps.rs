@@ -103,6 +103,7 @@ async fn check_challenge(challenge: &str) {
         let (guard, url) = start_app(challenge, &app.module);
         let settings = RunSettings {
             timeout: Duration::from_secs(5),
+            ..RunSettings::default()
         };
         let outcome = run_challenge(def, &course, &url, settings, &EventSink::discard())
             .await

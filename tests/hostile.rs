@@ -73,6 +73,7 @@ async fn run_against(url: &str, follow: bool) -> ChallengeOutcome {
     let course = Course::load(&ContentSource::Embedded).unwrap();
     let settings = RunSettings {
         timeout: Duration::from_secs(1),
+        ..RunSettings::default()
     };
     tokio::time::timeout(
         DEADLINE,

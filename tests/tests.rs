@@ -8,8 +8,10 @@
 //! - `content`: the lesson files and the loader's error messages.
 //! - `check_session`: the check session's event stream, consumed as a library.
 //! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
+//! - `check_tls`: `reqlab check` against an https server with a self-signed certificate.
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
+//! - `reproduce`: failures' printed reproductions, replayed against fresh fixture servers.
 
 // First, so its macros are visible to the modules below.
 #[macro_use]
@@ -17,6 +19,7 @@ mod util;
 
 mod check_cli;
 mod check_session;
+mod check_tls;
 mod cli;
 mod content;
 mod fixture_apps;
@@ -25,3 +28,4 @@ mod lab_guard;
 mod lab_limits;
 mod lab_router;
 mod lab_server;
+mod reproduce;

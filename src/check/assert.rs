@@ -22,6 +22,9 @@ pub struct Mismatch {
     /// A line diff of expected and actual JSON, when both are multi-line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// What to change, when the mismatch says it (a wrong status: which one, and why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl Mismatch {
@@ -30,6 +33,7 @@ impl Mismatch {
             expected: expected.into(),
             actual: actual.into(),
             diff: None,
+            fix: None,
         }
     }
 }
@@ -41,10 +45,12 @@ pub fn check(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
             if allowed.contains(&r.status) {
                 Ok(())
             } else {
-                Err(Mismatch::new(
+                let mut m = Mismatch::new(
                     format!("status {}", join_or(allowed)),
                     format!("status {}", r.status),
-                ))
+                );
+                m.fix = Some(crate::status::advice(allowed, r.status));
+                Err(m)
             }
         }
         Assertion::Header { name, checks } => {
@@ -130,13 +136,10 @@ fn check_header(
         HeaderCheck::Matches(pattern) => match value {
             Some(v) if pattern.is_match(v) => Ok(()),
             Some(v) => Err(Mismatch::new(
-                format!("{name} matching /{pattern}/"),
+                pattern.expected(name),
                 format!("{name}: {v}"),
             )),
-            None => Err(Mismatch::new(
-                format!("{name} matching /{pattern}/"),
-                "no such header",
-            )),
+            None => Err(Mismatch::new(pattern.expected(name), "no such header")),
         },
         HeaderCheck::Lists(token) => {
             let token = vars
@@ -252,7 +255,7 @@ fn check_json_value(
                 return Ok(());
             }
             Err(Mismatch::new(
-                format!("{shown_path} matching /{pattern}/"),
+                pattern.expected(shown_path),
                 format!("{shown_path} = {}", excerpt(value)),
             ))
         }
@@ -508,7 +511,7 @@ fn check_text(c: &TextCheck, text: &str, lower: &str, vars: &Vars) -> Result<(),
                 return Ok(());
             }
             Err(Mismatch::new(
-                format!("a body matching /{pattern}/"),
+                pattern.expected("a body"),
                 format!("the body: {}", text_excerpt(text)),
             ))
         }

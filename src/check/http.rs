@@ -98,6 +98,34 @@ pub struct Exchange {
     pub response: Result<Received, TransportError>,
 }
 
+/// Which certificates an https server may present, beyond the system's trusted ones.
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    /// Extra trusted certificates (`--cacert FILE`), e.g. a learner's self-signed one.
+    pub extra_roots: Vec<reqwest::Certificate>,
+    /// Accept any certificate (`--insecure`): the connection is encrypted but not verified.
+    pub insecure: bool,
+}
+
+impl Tls {
+    /// Reads the PEM certificates in `path` (for `--cacert`).
+    pub fn with_ca_file(mut self, path: &std::path::Path) -> anyhow::Result<Tls> {
+        let pem =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("--cacert {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--cacert {}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)",
+                    path.display()
+                )
+            })?;
+        self.extra_roots.extend(certs);
+        Ok(self)
+    }
+}
+
 /// The HTTP client for one run: a shared cookie jar, a timeout, redirects off by default.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -107,11 +135,18 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client with a per-request `timeout`.
+    /// A client with a per-request `timeout` that trusts the system's certificates.
     pub fn new(timeout: Duration) -> anyhow::Result<Client> {
+        Client::with_tls(timeout, &Tls::default())
+    }
+
+    /// A client with a per-request `timeout` and these TLS settings.
+    pub fn with_tls(timeout: Duration, tls: &Tls) -> anyhow::Result<Client> {
         let jar = Arc::new(Jar::default());
         let build = |redirects: reqwest::redirect::Policy| {
             reqwest::Client::builder()
+                .tls_certs_merge(tls.extra_roots.iter().cloned())
+                .tls_danger_accept_invalid_certs(tls.insecure)
                 .cookie_provider(Arc::clone(&jar))
                 .redirect(redirects)
                 .timeout(timeout)

@@ -10,7 +10,9 @@
 //! - [`http`]: sending requests with timeouts and a body cap, recording each exchange.
 //! - [`assert`]: evaluating one assertion, explaining expected vs actual.
 //! - [`probes`]: built-in probes for behaviour steps cannot express.
-//! - [`server`]: starting the learner's server (`--run`) and waiting for its port.
+//! - [`server`]: starting the learner's server (`--run`), finding and waiting for its port.
+//! - [`output`]: what the learner's server printed, kept per check (a crash's traceback).
+//! - [`repro`]: reproductions — the requests a failure depends on, as `sh` commands.
 //! - [`watch`]: which file changes start another run.
 //! - [`result`]: what a run found, and the verdict rules.
 
@@ -22,8 +24,10 @@ pub mod assert;
 pub mod conversation;
 pub mod event;
 pub mod http;
+pub mod output;
 pub mod plan;
 pub mod probes;
+pub mod repro;
 pub mod result;
 pub mod run;
 pub mod server;

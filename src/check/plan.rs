@@ -1,6 +1,8 @@
 //! A check session's plan: which challenges, against which server, with what around them —
 //! resolved once, before anything starts, so every usage mistake is reported up front.
 
+use super::http::Tls;
+use super::server::{Listen, port_in_command};
 use crate::course::{Challenge, Course};
 use anyhow::bail;
 use std::path::PathBuf;
@@ -17,11 +19,19 @@ pub enum Target {
 }
 
 impl Target {
-    /// `lab`, or an http(s) base URL with a host.
+    /// `lab`, or an http(s) base URL with a host; without a scheme (`localhost:3000`),
+    /// `http://` is assumed.
     pub fn parse(raw: &str) -> anyhow::Result<Target> {
         if raw == "lab" {
             return Ok(Target::Lab);
         }
+        let with_scheme;
+        let raw = if raw.contains("://") {
+            raw
+        } else {
+            with_scheme = format!("http://{raw}");
+            &with_scheme
+        };
         let url = reqwest::Url::parse(raw).map_err(|_| {
             anyhow::anyhow!(
                 "--target `{raw}` is not a URL; use a base URL like http://127.0.0.1:8000, or `lab`"
@@ -37,7 +47,7 @@ impl Target {
 /// Which challenges to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection<'a> {
-    /// The challenge with this id.
+    /// The challenge with this id, or the challenge of the lesson with this id or number.
     One(&'a str),
     /// Every challenge (against the lab: every one whose lesson exists).
     All,
@@ -72,9 +82,13 @@ pub fn choose(
             ids: course.challenges.iter().map(|c| c.id.clone()).collect(),
             left_out: Vec::new(),
         }),
-        Selection::One(id) => match course.challenge(id) {
+        Selection::One(wanted) => match course
+            .challenge(wanted)
+            .or_else(|| lesson_challenge(course, wanted))
+        {
             Some(c) if c.lesson.is_none() && *target == Target::Lab => bail!(
-                "the lab does not serve `{id}` yet: it has the endpoints of written lessons only ({}); check your own server with --target URL",
+                "the lab does not serve `{}` yet: it has the endpoints of written lessons only ({}); check your own server with --target URL",
+                c.id,
                 course
                     .challenges
                     .iter()
@@ -90,12 +104,31 @@ pub fn choose(
             None => {
                 let ids: Vec<&str> = course.challenges.iter().map(|c| c.id.as_str()).collect();
                 bail!(
-                    "there is no challenge `{id}`; challenges are: {}",
+                    "there is no challenge `{wanted}`; challenges are: {} (or name a lesson by id or number; see `reqlab check --list`)",
                     ids.join(", ")
                 )
             }
         },
     }
+}
+
+/// The challenge of the lesson with this id or number.
+fn lesson_challenge<'c>(course: &'c Course, wanted: &str) -> Option<&'c Challenge> {
+    let number = wanted.parse::<u32>().ok();
+    let lesson = course
+        .lessons
+        .iter()
+        .find(|l| l.id == wanted || Some(l.number) == number)?;
+    course.challenge(lesson.challenge.as_deref()?)
+}
+
+/// The learner's server: the command that starts it, and where it will listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The shell command (`--run`).
+    pub command: String,
+    /// Where to wait for it.
+    pub listen: Listen,
 }
 
 /// Re-running on file changes.
@@ -118,10 +151,12 @@ pub struct Plan {
     pub(super) challenges: Vec<String>,
     /// The server checked.
     pub(super) target: Target,
-    /// A shell command that starts the learner's server first (`--run`).
-    pub(super) server: Option<String>,
+    /// The learner's server, started first (`--run`).
+    pub(super) server: Option<Server>,
     /// How long each response may take.
     pub(super) timeout: Duration,
+    /// Which certificates an https server may present.
+    pub(super) tls: Tls,
     /// The data directory where passes are recorded; `None` records nothing.
     pub(super) progress: Option<PathBuf>,
     /// Re-run on changes under a path.
@@ -137,18 +172,61 @@ impl Plan {
             target,
             server: None,
             timeout,
+            tls: Tls::default(),
             progress: None,
             watch: None,
         }
     }
 
-    /// Starts the learner's server with this shell command first (not with the lab).
+    /// Starts the learner's server with this shell command first (not with the lab), and
+    /// waits for it where the target says.
     pub fn with_server(mut self, command: Option<String>) -> anyhow::Result<Plan> {
-        if command.is_some() && self.target == Target::Lab {
+        let Some(command) = command else {
+            return Ok(self);
+        };
+        let Target::Url(url) = &self.target else {
             bail!("--run starts your own server; it cannot be combined with --target lab");
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        if let Some(named) = port_in_command(&command).filter(|p| *p != port) {
+            bail!(
+                "your server listens on {named} (says --run) but --target says {port}; make them agree, or leave out --target"
+            );
         }
-        self.server = command;
+        let addr = format!("{}:{port}", url.host_str().unwrap_or("127.0.0.1"));
+        self.server = Some(Server {
+            command,
+            listen: Listen::At {
+                addr,
+                from_target: true,
+            },
+        });
         Ok(self)
+    }
+
+    /// Starts the learner's server with this shell command first, and checks it wherever
+    /// it listens: at the port the command names, else where its first "listening on
+    /// http://…" line says (for `--run` without `--target`).
+    pub fn with_server_anywhere(mut self, command: String) -> Plan {
+        let listen = match port_in_command(&command) {
+            Some(port) => {
+                let url = format!("http://127.0.0.1:{port}");
+                self.target = Target::Url(reqwest::Url::parse(&url).expect("a valid URL"));
+                Listen::At {
+                    addr: format!("127.0.0.1:{port}"),
+                    from_target: false,
+                }
+            }
+            None => Listen::Announced,
+        };
+        self.server = Some(Server { command, listen });
+        self
+    }
+
+    /// Trusts these certificates (or any, with `insecure`) on an https server.
+    pub fn with_tls(mut self, tls: Tls) -> Plan {
+        self.tls = tls;
+        self
     }
 
     /// Chooses the challenges; returns the ids `--all` leaves out against the lab.

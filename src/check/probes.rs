@@ -5,8 +5,8 @@ use super::assert::{excerpt, text_of};
 use super::conversation::Conversation;
 use super::http::{Exchange, Outgoing};
 use super::result::Finding;
-use crate::course::challenge::Probe;
-use crate::course::jsonpath::the_list;
+use crate::course::challenge::{Capture, Probe};
+use crate::course::jsonpath::{JsonPath, the_list};
 use axum::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 /// Pages during which a cursor walk adds an item (enough to catch a cursor that shifts).
 const INSERTING_PAGES: usize = 2;
-/// Largest page size the contracts allow; the offset probe's reference list uses it.
+/// Largest page size the contracts allow; the offset probe reads the whole list with it.
 const MAX_LIMIT: usize = 100;
 
 /// Runs a probe.
@@ -42,29 +42,8 @@ pub async fn run(probe: &Probe, conv: &mut Conversation) -> Result<(), Finding> 
     }
 }
 
-/// Requests kept as context for a failure (the last few are what reproduces it).
-const EARLIER_KEPT: usize = 3;
-
-/// Remembers an exchange as context, keeping only the last few.
-fn remember(earlier: &mut Vec<Exchange>, exchange: Exchange) {
-    if earlier.len() == EARLIER_KEPT {
-        earlier.remove(0);
-    }
-    earlier.push(exchange);
-}
-
-fn finding(
-    message: impl Into<String>,
-    exchange: Option<Exchange>,
-    earlier: &[Exchange],
-) -> Finding {
-    Finding {
-        message: message.into(),
-        mismatch: None,
-        exchange,
-        earlier: earlier.to_vec(),
-    }
-}
+/// Most items the offset probe reads in pages of [`MAX_LIMIT`] before it gives up.
+const MAX_LISTED: usize = 10_000;
 
 /// Creates `count` items; returns their ids.
 async fn create_items(
@@ -72,15 +51,11 @@ async fn create_items(
     collection: &str,
     template: &Value,
     count: usize,
-    earlier: &mut Vec<Exchange>,
 ) -> Result<Vec<String>, Finding> {
     let mut ids = Vec::new();
     for n in 1..=count {
         conv.vars.set("n", &n.to_string());
-        let body = conv
-            .vars
-            .render_json(template)
-            .map_err(|e| finding(format!("not run: {e}"), None, earlier))?;
+        let body = conv.vars.render_json(template).map_err(Finding::not_run)?;
         let exchange = conv.send_json(Method::POST, collection, Some(&body)).await;
         let id = match &exchange.response {
             Ok(r) if (200..300).contains(&r.status) => {
@@ -91,57 +66,85 @@ async fn create_items(
                     "could not create the items to page through: POST {collection} answered {}",
                     r.status
                 );
-                return Err(finding(msg, Some(exchange), earlier));
+                return Err(Finding::new(msg, Some(exchange)));
             }
-            Err(e) => return Err(finding(e.to_string(), Some(exchange), earlier)),
+            Err(e) => return Err(Finding::new(e.to_string(), Some(exchange))),
         };
         let Some(id) = id else {
             let msg = format!("POST {collection} created an item but its JSON has no `id`");
-            return Err(finding(msg, Some(exchange), earlier));
+            return Err(Finding::new(msg, Some(exchange)));
         };
         ids.push(id);
-        remember(earlier, exchange);
     }
     Ok(ids)
 }
 
-/// Fetches a page and returns its list and the whole body.
-async fn fetch_page(
-    conv: &mut Conversation,
-    path: &str,
-    earlier: &[Exchange],
-) -> Result<(Vec<Value>, Value, Exchange), Finding> {
-    let exchange = conv.send_json(Method::GET, path, None).await;
+/// A page as fetched: its list, the whole body, and the exchange.
+type Page = (Vec<Value>, Value, Exchange);
+
+/// Checks that a fetched page answered 200 with a list.
+fn read_page(path: &str, exchange: Exchange) -> Result<Page, Finding> {
     let response = match &exchange.response {
         Ok(r) => r.clone(),
-        Err(e) => return Err(finding(e.to_string(), Some(exchange), earlier)),
+        Err(e) => return Err(Finding::new(e.to_string(), Some(exchange))),
     };
     if response.status != 200 {
         let msg = format!("GET {path} answered {}, expected 200", response.status);
-        return Err(finding(msg, Some(exchange), earlier));
+        return Err(Finding::new(msg, Some(exchange)));
     }
     let body = match response.json() {
         Ok(b) => b,
-        Err(why) => {
-            return Err(finding(
-                format!("GET {path}: {why}"),
-                Some(exchange),
-                earlier,
-            ));
-        }
+        Err(why) => return Err(Finding::new(format!("GET {path}: {why}"), Some(exchange))),
     };
     let Some(Value::Array(items)) = the_list(&body).cloned() else {
         let msg = format!(
             "GET {path} should answer a JSON array or an object with an `items` array; got {}",
             excerpt(&body)
         );
-        return Err(finding(msg, Some(exchange), earlier));
+        return Err(Finding::new(msg, Some(exchange)));
     };
     Ok((items, body, exchange))
 }
 
-fn ids_of(items: &[Value]) -> Option<Vec<String>> {
-    items.iter().map(|i| i.get("id").map(text_of)).collect()
+/// Fetches a page and returns its list and the whole body.
+async fn fetch_page(conv: &mut Conversation, path: &str) -> Result<Page, Finding> {
+    let exchange = conv.send_json(Method::GET, path, None).await;
+    read_page(path, exchange)
+}
+
+/// Fetches the offset page at `offset` of size `limit` and returns its ids and exchange; a
+/// page longer than its limit is a finding.
+async fn offset_page(
+    conv: &mut Conversation,
+    collection: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<String>, Exchange), Finding> {
+    let path = with_query(collection, &format!("limit={limit}&offset={offset}"));
+    let (items, _, exchange) = fetch_page(conv, &path).await?;
+    if items.len() > limit {
+        let msg = format!(
+            "the page at offset={offset} has {} items but limit={limit}: a page must not be longer than the limit",
+            items.len()
+        );
+        return Err(Finding::new(msg, Some(exchange)));
+    }
+    let ids = page_ids(&items, &exchange)?;
+    Ok((ids, exchange))
+}
+
+/// The ids of a page's items, or the finding that they have none.
+fn page_ids(items: &[Value], exchange: &Exchange) -> Result<Vec<String>, Finding> {
+    items
+        .iter()
+        .map(|i| i.get("id").map(text_of))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            Finding::new(
+                "the listed items have no `id` field",
+                Some(exchange.clone()),
+            )
+        })
 }
 
 fn with_query(collection: &str, query: &str) -> String {
@@ -149,6 +152,11 @@ fn with_query(collection: &str, query: &str) -> String {
     format!("{collection}{sep}{query}")
 }
 
+/// Creates items, reads the whole list in pages of [`MAX_LIMIT`], proves every created item
+/// is in it exactly once, then walks pages of `limit` across the created items and proves
+/// each page is the matching slice of the list. Comparing pages with the list alone would
+/// miss a bug that drops the same row from both; the created items are the check's own
+/// evidence of what must be there.
 async fn offset_pages(
     conv: &mut Conversation,
     collection: &str,
@@ -156,75 +164,66 @@ async fn offset_pages(
     count: usize,
     limit: usize,
 ) -> Result<(), Finding> {
-    let mut earlier = Vec::new();
-    create_items(conv, collection, create, count, &mut earlier).await?;
-    let pages = count.div_ceil(limit) + 1;
-    // The reference list: one page big enough to cover every page the walk fetches.
-    let reference = (pages * limit).clamp(limit, MAX_LIMIT);
-    let full_path = with_query(collection, &format!("limit={reference}&offset=0"));
-    let (full, _, full_exchange) = fetch_page(conv, &full_path, &earlier).await?;
-    let Some(full_ids) = ids_of(&full) else {
-        return Err(finding(
-            "the listed items have no `id` field",
-            Some(full_exchange),
-            &earlier,
-        ));
-    };
-    remember(&mut earlier, full_exchange);
-    let mut walked: Vec<String> = Vec::new();
-    let mut seen_at: HashMap<String, usize> = HashMap::new();
-    for page in 0..pages {
-        let offset = page * limit;
-        let path = with_query(collection, &format!("limit={limit}&offset={offset}"));
-        let (items, _, exchange) = fetch_page(conv, &path, &earlier).await?;
-        if items.len() > limit {
-            let msg = format!(
-                "the page at offset={offset} has {} items but limit={limit}: a page must not be longer than the limit",
-                items.len()
-            );
-            return Err(finding(msg, Some(exchange), &earlier));
-        }
-        let Some(ids) = ids_of(&items) else {
-            return Err(finding(
-                "the listed items have no `id` field",
-                Some(exchange),
-                &earlier,
-            ));
-        };
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(first) = seen_at.insert(id.clone(), offset) {
+    let created = create_items(conv, collection, create, count).await?;
+    let mut list: Vec<String> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    let last_page = loop {
+        let (ids, exchange) = offset_page(conv, collection, MAX_LIMIT, list.len()).await?;
+        let short = ids.len() < MAX_LIMIT;
+        for id in ids {
+            if let Some(first) = position.insert(id.clone(), list.len()) {
                 let msg = format!(
-                    "item {id} appears on the page at offset={first} and again at offset={offset}: pages overlap"
+                    "item {id} is listed at position {first} and again at position {} (pages of {MAX_LIMIT}): pages overlap, or offset is ignored",
+                    list.len()
                 );
-                return Err(finding(msg, Some(exchange), &earlier));
+                return Err(Finding::new(msg, Some(exchange)));
             }
-            let position = walked.len();
-            match full_ids.get(position) {
-                Some(expected) if expected == id => {}
-                Some(expected) => {
-                    let msg = format!(
-                        "position {position} (offset={offset}, item {i} of the page) holds {id}, but the reference list (limit={reference}) has {expected} there: pages skip or repeat items"
-                    );
-                    return Err(finding(msg, Some(exchange), &earlier));
-                }
-                None => {}
-            }
-            walked.push(id.clone());
+            list.push(id);
         }
-        let short = items.len() < limit;
-        remember(&mut earlier, exchange);
-        if short || walked.len() >= full_ids.len() {
-            break;
+        if short {
+            break exchange;
         }
+        if list.len() >= MAX_LISTED {
+            let msg = format!(
+                "the list still goes on after {MAX_LISTED} items in pages of {MAX_LIMIT}; is offset ignored?"
+            );
+            return Err(Finding::new(msg, Some(exchange)));
+        }
+    };
+    let mut spots = Vec::new();
+    for id in &created {
+        let Some(&at) = position.get(id) else {
+            let msg = format!(
+                "item {id}, which this check created with POST {collection}, is never listed: reading GET {collection}?limit={MAX_LIMIT}&offset=… to the end ({} items) does not return it",
+                list.len()
+            );
+            return Err(Finding::new(msg, Some(last_page)));
+        };
+        spots.push(at);
     }
-    let expected_len = full_ids.len().min(pages * limit);
-    if walked.len() < expected_len {
-        let msg = format!(
-            "walking pages of {limit} reached {} items, but the reference list has {}: the pages stop early or leave gaps",
-            walked.len(),
-            full_ids.len()
-        );
-        return Err(finding(msg, None, &earlier));
+    let first = spots.iter().copied().min().unwrap_or(0);
+    let last = spots.iter().copied().max().unwrap_or(0);
+    let mut offset = first / limit * limit;
+    while offset <= last {
+        let (ids, exchange) = offset_page(conv, collection, limit, offset).await?;
+        let expected = &list[offset.min(list.len())..(offset + limit).min(list.len())];
+        if ids != expected {
+            let msg = match ids.iter().zip(expected).position(|(a, b)| a != b) {
+                Some(i) => format!(
+                    "position {} (offset={offset}, item {i} of the page) holds {}, but the whole list (pages of {MAX_LIMIT}) has {} there: pages skip or repeat items",
+                    offset + i,
+                    ids[i],
+                    expected[i]
+                ),
+                None => format!(
+                    "the page at offset={offset} has {} items where the whole list has {} from there: the pages stop early or leave gaps",
+                    ids.len(),
+                    expected.len()
+                ),
+            };
+            return Err(Finding::new(msg, Some(exchange)));
+        }
+        offset += limit;
     }
     Ok(())
 }
@@ -236,39 +235,44 @@ async fn cursor_walk(
     count: usize,
     limit: usize,
 ) -> Result<(), Finding> {
-    let mut earlier = Vec::new();
-    let created = create_items(conv, collection, create, count, &mut earlier).await?;
+    let created = create_items(conv, collection, create, count).await?;
     // Far more pages than any lab-sized collection needs; a walk this long is not ending.
     let max_pages = 10_000;
+    let next_cursor = Capture::Json(JsonPath::parse("next_cursor").expect("a valid path"));
     let mut path = with_query(collection, &format!("limit={limit}"));
+    let mut uses: Vec<String> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut inserted = 0usize;
+    let mut last_page = None;
     for page in 1..=max_pages {
-        let (items, body, exchange) = fetch_page(conv, &path, &earlier).await?;
+        let exchange = conv
+            .send_json_using(Method::GET, &path, None, &uses)
+            .await
+            .map_err(Finding::not_run)?;
+        let shown_path = exchange
+            .request
+            .url
+            .trim_start_matches(conv.base())
+            .to_string();
+        let (items, body, exchange) = read_page(&shown_path, exchange)?;
         if !body.is_object() || body.get("next_cursor").is_none() {
             let msg = format!(
-                "GET {path} should answer an object with `items` and `next_cursor`; got {}",
+                "GET {shown_path} should answer an object with `items` and `next_cursor`; got {}",
                 excerpt(&body)
             );
-            return Err(finding(msg, Some(exchange), &earlier));
+            return Err(Finding::new(msg, Some(exchange)));
         }
         if items.len() > limit {
             let msg = format!("page {page} has {} items but limit={limit}", items.len());
-            return Err(finding(msg, Some(exchange), &earlier));
+            return Err(Finding::new(msg, Some(exchange)));
         }
-        let Some(ids) = ids_of(&items) else {
-            return Err(finding(
-                "the listed items have no `id` field",
-                Some(exchange),
-                &earlier,
-            ));
-        };
+        let ids = page_ids(&items, &exchange)?;
         for id in ids {
             if let Some(first) = seen.insert(id.clone(), page) {
                 let msg = format!(
                     "item {id} was returned on page {first} and again on page {page}: the cursor does not hold its place while items are added"
                 );
-                return Err(finding(msg, Some(exchange), &earlier));
+                return Err(Finding::new(msg, Some(exchange)));
             }
         }
         let next = body["next_cursor"].clone();
@@ -276,11 +280,13 @@ async fn cursor_walk(
             let msg = format!(
                 "page {page} is empty but next_cursor is not null: the last page must say next_cursor: null"
             );
-            return Err(finding(msg, Some(exchange), &earlier));
+            return Err(Finding::new(msg, Some(exchange)));
         }
-        remember(&mut earlier, exchange);
         let cursor = match next {
-            Value::Null => break,
+            Value::Null => {
+                last_page = Some(exchange);
+                break;
+            }
             Value::String(c) if !c.is_empty() => c,
             Value::Number(n) => n.to_string(),
             other => {
@@ -288,18 +294,19 @@ async fn cursor_walk(
                     "next_cursor should be a cursor (a string or number), or null on the last page; got {}",
                     excerpt(&other)
                 );
-                return Err(finding(msg, earlier.last().cloned(), &earlier));
+                return Err(Finding::new(msg, Some(exchange)));
             }
         };
+        // The next page's request reads the cursor this response returned.
+        let name = format!("cursor{page}");
+        let encoded: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+        conv.provide(&name, &encoded, next_cursor.clone(), true);
         // Add an item between the first page fetches: a cursor must keep its place; an
         // offset would not. Later pages only read, so repeated runs barely grow the data.
         if page <= INSERTING_PAGES {
             inserted += 1;
             conv.vars.set("n", &format!("new-{inserted}"));
-            let body = conv
-                .vars
-                .render_json(create)
-                .map_err(|e| finding(format!("not run: {e}"), None, &earlier))?;
+            let body = conv.vars.render_json(create).map_err(Finding::not_run)?;
             let exchange = conv.send_json(Method::POST, collection, Some(&body)).await;
             if !exchange
                 .response
@@ -307,18 +314,17 @@ async fn cursor_walk(
                 .is_ok_and(|r| (200..300).contains(&r.status))
             {
                 let msg = format!("could not add an item mid-walk with POST {collection}");
-                return Err(finding(msg, Some(exchange), &earlier));
+                return Err(Finding::new(msg, Some(exchange)));
             }
-            remember(&mut earlier, exchange);
         }
-        let encoded: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
-        path = with_query(collection, &format!("limit={limit}&cursor={encoded}"));
+        path = with_query(collection, &format!("limit={limit}&cursor={{{{{name}}}}}"));
+        uses = vec![name];
         if page == max_pages {
             let msg = format!(
                 "the walk did not end after {max_pages} pages ({} items seen): next_cursor never became null",
                 seen.len()
             );
-            return Err(finding(msg, None, &earlier));
+            return Err(Finding::new(msg, None));
         }
     }
     let missed: Vec<&String> = created
@@ -330,9 +336,27 @@ async fn cursor_walk(
             "{} item(s) that existed before the walk were never returned (first: {first}): the cursor skips items",
             missed.len()
         );
-        return Err(finding(msg, earlier.last().cloned(), &earlier));
+        return Err(Finding::new(msg, last_page));
     }
     Ok(())
+}
+
+/// Sends GET `path` with `Authorization: Bearer <token>`, shown as `shown_token`.
+async fn send_bearer(
+    conv: &mut Conversation,
+    path: &str,
+    token: &str,
+    shown_token: &str,
+    uses: &[String],
+) -> Exchange {
+    let bearer = |t: &str| {
+        let mut out = Outgoing::new(Method::GET, conv.url(path));
+        out.headers
+            .push(("Authorization".into(), format!("Bearer {t}")));
+        out
+    };
+    let (out, shown) = (bearer(token), bearer(shown_token));
+    conv.send_shown(out, shown, uses).await
 }
 
 async fn jwt_forgery(
@@ -342,20 +366,33 @@ async fn jwt_forgery(
     refused: &[u16],
 ) -> Result<(), Finding> {
     let Some(token) = conv.vars.get(token_var).map(str::to_string) else {
-        return Err(finding(
-            format!("not run: needs {{{{{token_var}}}}}, which an earlier check did not capture"),
-            None,
-            &[],
-        ));
+        return Err(Finding::not_run(format!(
+            "needs {{{{{token_var}}}}}, which an earlier check did not capture"
+        )));
     };
+    conv.depends_on(token_var);
     let parts: Vec<&str> = token.split('.').collect();
     let Some(payload) = jwt_payload(&token) else {
-        return Err(finding(
+        return Err(Finding::new(
             "the access token is not a JWT (three base64url parts: header, payload, signature), so it cannot be forged to test verification",
             None,
-            &[],
         ));
     };
+    // A server that refuses every token would refuse the forgeries too: the genuine token
+    // must be accepted first, or refusing the forged ones proves nothing.
+    let uses = [token_var.to_string()];
+    let genuine = send_bearer(conv, path, &token, &format!("{{{{{token_var}}}}}"), &uses).await;
+    match &genuine.response {
+        Ok(r) if (200..300).contains(&r.status) => {}
+        Ok(r) => {
+            let msg = format!(
+                "the genuine token gets {} on GET {path}, so refusing forged ones proves nothing yet",
+                r.status
+            );
+            return Err(Finding::not_run(msg));
+        }
+        Err(e) => return Err(Finding::new(e.to_string(), Some(genuine))),
+    }
     let encode =
         |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("JSON serializes"));
 
@@ -390,14 +427,11 @@ async fn jwt_forgery(
             "the server trusts the token's own alg header; pin the algorithm when verifying",
         ),
     ];
-    let mut earlier = Vec::new();
     for (forged, what, why) in forgeries {
-        let mut out = Outgoing::new(Method::GET, conv.url(path));
-        out.headers
-            .push(("Authorization".into(), format!("Bearer {forged}")));
-        let exchange = conv.send(out).await;
+        // The forged token is written out whole: pasted later, it needs no earlier request.
+        let exchange = send_bearer(conv, path, &forged, &forged, &[]).await;
         match &exchange.response {
-            Ok(r) if refused.contains(&r.status) => earlier.push(exchange),
+            Ok(r) if refused.contains(&r.status) => {}
             Ok(r) => {
                 let msg = format!(
                     "{what} got {} on GET {path}, expected {}: {why}",
@@ -408,9 +442,9 @@ async fn jwt_forgery(
                         .collect::<Vec<_>>()
                         .join(" or ")
                 );
-                return Err(finding(msg, Some(exchange), &earlier));
+                return Err(Finding::new(msg, Some(exchange)));
             }
-            Err(e) => return Err(finding(e.to_string(), Some(exchange), &earlier)),
+            Err(e) => return Err(Finding::new(e.to_string(), Some(exchange))),
         }
     }
     Ok(())
@@ -430,19 +464,17 @@ fn jwt_payload(token: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
-fn jwt_claims(conv: &Conversation, token_var: &str, claims: &[String]) -> Result<(), Finding> {
-    let Some(token) = conv.vars.get(token_var) else {
-        return Err(finding(
-            format!("not run: needs {{{{{token_var}}}}}, which an earlier check did not capture"),
-            None,
-            &[],
-        ));
+fn jwt_claims(conv: &mut Conversation, token_var: &str, claims: &[String]) -> Result<(), Finding> {
+    let Some(token) = conv.vars.get(token_var).map(str::to_string) else {
+        return Err(Finding::not_run(format!(
+            "needs {{{{{token_var}}}}}, which an earlier check did not capture"
+        )));
     };
-    let Some(payload) = jwt_payload(token) else {
-        return Err(finding(
+    conv.depends_on(token_var);
+    let Some(payload) = jwt_payload(&token) else {
+        return Err(Finding::new(
             "the access token is not a JWT whose payload is a JSON object",
             None,
-            &[],
         ));
     };
     let missing: Vec<&str> = claims
@@ -453,14 +485,12 @@ fn jwt_claims(conv: &Conversation, token_var: &str, claims: &[String]) -> Result
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Finding {
-        message: format!(
+    Err(Finding::new(
+        format!(
             "the token's payload has no {}; it carries {}",
             missing.join(", "),
             excerpt(&payload)
         ),
-        mismatch: None,
-        exchange: None,
-        earlier: Vec::new(),
-    })
+        None,
+    ))
 }

@@ -1,7 +1,10 @@
-//! What a challenge run found: per-check outcomes with the evidence behind each failure.
+//! What a challenge run found: per-check outcomes with the evidence behind each failure, and
+//! the verdict rules (one place: [`CheckOutcome::verdict`]).
 
 use super::assert::Mismatch;
 use super::http::Exchange;
+use super::output::ServerOutput;
+use super::repro::Reproduction;
 use crate::course::challenge::Severity;
 use crate::stage::Stage;
 use std::time::Duration;
@@ -20,25 +23,36 @@ pub enum Status {
     Skip,
 }
 
-/// What a check's result means for the run. This is the one place the rules live: a `must`
-/// check that could not run counts as failed; a `should` check that did not hold, or could
-/// not run, counts as a warning and never fails the run.
+/// What a check's result means for the run. This is the one place the rules live:
+/// - a `must` check that did not hold fails the run;
+/// - a check that could not run (nothing listening, or a value an earlier failure did not
+///   provide) is counted as "not run", not as another failure: one cause, one failure. A
+///   `must` check that did not run still keeps the run from passing — the failure that
+///   stopped it is reported once, where it happened;
+/// - a `should` check that did not hold is a warning and never fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// It held.
     Passed,
-    /// A `must` check did not hold, or could not run.
+    /// A `must` check did not hold.
     Failed,
     /// A `should` check did not hold: advice.
     Warned,
+    /// A `must` check could not run because of an earlier failure.
+    NotRun,
     /// A `should` check could not run.
     Skipped,
 }
 
 impl Verdict {
-    /// True when the run fails because of it.
+    /// True when the run cannot pass because of it.
     pub fn fails_run(self) -> bool {
-        self == Verdict::Failed
+        matches!(self, Verdict::Failed | Verdict::NotRun)
+    }
+
+    /// True when the check could not run at all.
+    pub fn not_run(self) -> bool {
+        matches!(self, Verdict::NotRun | Verdict::Skipped)
     }
 }
 
@@ -51,9 +65,35 @@ pub struct Finding {
     pub mismatch: Option<Mismatch>,
     /// The exchange that showed it.
     pub exchange: Option<Exchange>,
-    /// Requests sent earlier in the same check (to reproduce the state).
-    pub earlier: Vec<Exchange>,
+    /// Every request the verdict depends on, as shell commands that reproduce it on a fresh
+    /// server (filled in by the runner from the conversation).
+    pub reproduction: Reproduction,
 }
+
+impl Finding {
+    /// A finding with a message and the exchange that showed it.
+    pub fn new(message: impl Into<String>, exchange: Option<Exchange>) -> Finding {
+        Finding {
+            message: message.into(),
+            mismatch: None,
+            exchange,
+            reproduction: Reproduction::default(),
+        }
+    }
+
+    /// A check that could not run, and why.
+    pub fn not_run(reason: impl std::fmt::Display) -> Finding {
+        Finding::new(format!("{NOT_RUN}{reason}"), None)
+    }
+
+    /// True when the finding says the check could not run.
+    pub fn is_not_run(&self) -> bool {
+        self.message.starts_with(NOT_RUN)
+    }
+}
+
+/// How the message of a check that could not run begins.
+pub const NOT_RUN: &str = "not run: ";
 
 /// One check's outcome.
 #[derive(Debug, Clone)]
@@ -74,6 +114,8 @@ pub struct CheckOutcome {
     pub why: Option<String>,
     /// The evidence, unless it passed.
     pub finding: Option<Finding>,
+    /// What the learner's server (`--run`) printed while the check ran, when it did not pass.
+    pub server_output: Option<ServerOutput>,
 }
 
 /// A whole challenge run.
@@ -89,15 +131,29 @@ pub struct ChallengeOutcome {
     pub checks: Vec<CheckOutcome>,
     /// Total time.
     pub duration: Duration,
+    /// Why the server could not be reached, when a request found out (later challenges of
+    /// the same run are then not run).
+    pub unreachable: Option<String>,
 }
 
 impl CheckOutcome {
+    /// True when the check did not run because nothing listens where the server should
+    /// (said once, by the check that found out).
+    pub fn not_run_unreachable(&self) -> bool {
+        self.status == Status::Skip
+            && self.finding.as_ref().is_some_and(|f| {
+                f.message
+                    .starts_with(&format!("{NOT_RUN}nothing is listening"))
+            })
+    }
+
     /// What the result means for the run (see [`Verdict`]).
     pub fn verdict(&self) -> Verdict {
         match (self.status, self.severity) {
             (Status::Pass, _) => Verdict::Passed,
-            (Status::Fail, _) | (Status::Skip, Severity::Must) => Verdict::Failed,
+            (Status::Fail, _) => Verdict::Failed,
             (Status::Warn, _) => Verdict::Warned,
+            (Status::Skip, Severity::Must) => Verdict::NotRun,
             (Status::Skip, Severity::Should) => Verdict::Skipped,
         }
     }
@@ -109,14 +165,15 @@ impl ChallengeOutcome {
         !self.checks.iter().any(|c| c.verdict().fails_run())
     }
 
-    /// Counts of passed, failed and warned checks (see [`Verdict`]).
+    /// Counts of passed, failed, warned and not-run checks (see [`Verdict`]).
     pub fn tally(&self) -> Tally {
         let mut t = Tally::default();
         for c in &self.checks {
             match c.verdict() {
                 Verdict::Passed => t.passed += 1,
                 Verdict::Failed => t.failed += 1,
-                Verdict::Warned | Verdict::Skipped => t.warnings += 1,
+                Verdict::Warned => t.warnings += 1,
+                Verdict::NotRun | Verdict::Skipped => t.not_run += 1,
             }
         }
         t
@@ -132,15 +189,18 @@ pub fn total(outcomes: &[ChallengeOutcome]) -> Tally {
     t
 }
 
-/// Pass / fail / warning counts.
+/// Pass / fail / warning / not-run counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tally {
     /// Checks that passed.
     pub passed: usize,
-    /// `must` checks that failed or could not run.
+    /// `must` checks that did not hold.
     pub failed: usize,
     /// `should` checks that did not hold.
     pub warnings: usize,
+    /// Checks that could not run because of an earlier failure (nothing listening, a value
+    /// an earlier check did not provide).
+    pub not_run: usize,
 }
 
 impl std::ops::AddAssign for Tally {
@@ -148,6 +208,7 @@ impl std::ops::AddAssign for Tally {
         self.passed += o.passed;
         self.failed += o.failed;
         self.warnings += o.warnings;
+        self.not_run += o.not_run;
     }
 }
 
@@ -161,6 +222,10 @@ impl std::fmt::Display for Tally {
             self.failed,
             self.warnings,
             s(self.warnings)
-        )
+        )?;
+        if self.not_run > 0 {
+            write!(f, ", {} not run", self.not_run)?;
+        }
+        Ok(())
     }
 }

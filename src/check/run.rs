@@ -3,24 +3,41 @@
 use super::assert::{self, text_of};
 use super::conversation::Conversation;
 use super::event::{Event, EventSink};
-use super::http::{Exchange, Received};
+use super::http::{Client, Received, Tls};
+use super::output::{ServerLog, ServerOutput};
 use super::probes;
 use super::result::{ChallengeOutcome, CheckOutcome, Finding, Status};
 use crate::course::Course;
 use crate::course::challenge::{Capture, Challenge, Check, Procedure, Severity, Step};
 use std::time::{Duration, Instant};
 
+/// How long the learner's server must be quiet before a failed check's output is read (a
+/// traceback is printed just after the response it broke).
+pub const OUTPUT_QUIET: Duration = Duration::from_millis(200);
+/// The longest wait for that quiet.
+pub const OUTPUT_WAIT: Duration = Duration::from_secs(2);
+
 /// Settings for a run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunSettings {
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Which certificates an https server may present.
+    pub tls: Tls,
+    /// The learner's server output, when the session started the server (`--run`).
+    pub server_log: Option<ServerLog>,
+    /// Why the server could not be reached, when an earlier challenge of the same run found
+    /// out: then nothing is sent, and every check is "not run".
+    pub unreachable: Option<String>,
 }
 
 impl Default for RunSettings {
     fn default() -> RunSettings {
         RunSettings {
             timeout: Duration::from_secs(5),
+            tls: Tls::default(),
+            server_log: None,
+            unreachable: None,
         }
     }
 }
@@ -35,7 +52,11 @@ pub async fn run_challenge(
     events: &EventSink,
 ) -> anyhow::Result<ChallengeOutcome> {
     let start = Instant::now();
-    let mut conv = Conversation::new(base, settings.timeout, &challenge.id, events.clone())?;
+    let client = Client::with_tls(settings.timeout, &settings.tls)?;
+    let mut conv = Conversation::new(base, client, &challenge.id, events.clone());
+    if let Some(reason) = settings.unreachable.clone() {
+        conv.set_unreachable(reason);
+    }
     events
         .emit(Event::ChallengeStarted {
             id: challenge.id.clone(),
@@ -55,7 +76,14 @@ pub async fn run_challenge(
             })
             .await;
         conv.begin_check(index);
-        let outcome = run_check(check, course, &mut conv).await;
+        let mark = settings.server_log.as_ref().map(ServerLog::mark);
+        let mut outcome = run_check(check, index, course, &mut conv).await;
+        if let (Some(log), Some(mark)) = (&settings.server_log, mark)
+            && outcome.status == Status::Fail
+        {
+            log.settle(OUTPUT_QUIET, OUTPUT_WAIT).await;
+            outcome.server_output = ServerOutput::from_lines(&log.since(mark));
+        }
         events
             .emit(Event::CheckFinished {
                 challenge: challenge.id.clone(),
@@ -71,6 +99,7 @@ pub async fn run_challenge(
         target: conv.base().to_string(),
         checks,
         duration: start.elapsed(),
+        unreachable: conv.unreachable().map(str::to_string),
     };
     events
         .emit(Event::ChallengeFinished(Box::new(outcome.clone())))
@@ -78,7 +107,12 @@ pub async fn run_challenge(
     Ok(outcome)
 }
 
-async fn run_check(check: &Check, course: &Course, conv: &mut Conversation) -> CheckOutcome {
+async fn run_check(
+    check: &Check,
+    index: usize,
+    course: &Course,
+    conv: &mut Conversation,
+) -> CheckOutcome {
     let start = Instant::now();
     let mut outcome = CheckOutcome {
         name: check.name.clone(),
@@ -89,27 +123,27 @@ async fn run_check(check: &Check, course: &Course, conv: &mut Conversation) -> C
         hint: resolve_hint(&check.hint, course),
         why: check.why.clone(),
         finding: None,
+        server_output: None,
     };
     let result = if let Some(reason) = conv.unreachable() {
-        outcome.status = Status::Skip;
-        Err(Finding {
-            message: format!("not run: {reason}"),
-            mismatch: None,
-            exchange: None,
-            earlier: Vec::new(),
-        })
+        Err(Finding::not_run(reason))
     } else {
         match &check.procedure {
             Procedure::Probe(probe) => probes::run(probe, conv).await,
             Procedure::Steps(steps) => run_steps(steps, conv).await,
         }
     };
-    if let Err(finding) = result {
-        if outcome.status != Status::Skip {
-            outcome.status = match check.severity {
+    if let Err(mut finding) = result {
+        outcome.status = if finding.is_not_run() {
+            Status::Skip
+        } else {
+            match check.severity {
                 Severity::Must => Status::Fail,
                 Severity::Should => Status::Warn,
-            };
+            }
+        };
+        if outcome.status != Status::Skip {
+            finding.reproduction = conv.reproduction(index, finding.exchange.is_some());
         }
         outcome.finding = Some(finding);
     }
@@ -118,30 +152,19 @@ async fn run_check(check: &Check, course: &Course, conv: &mut Conversation) -> C
 }
 
 async fn run_steps(steps: &[Step], conv: &mut Conversation) -> Result<(), Finding> {
-    let mut earlier: Vec<Exchange> = Vec::new();
     for step in steps {
-        let out = match step.request.render(&conv.vars) {
-            Ok(request) => request.outgoing(conv.base()),
-            Err(why) => {
-                return Err(Finding {
-                    message: format!("not run: {why}"),
-                    mismatch: None,
-                    exchange: None,
-                    earlier,
-                });
-            }
+        let rendered = step
+            .request
+            .render(&conv.vars)
+            .and_then(|real| Ok((real, step.request.render(&conv.shown_vars())?)));
+        let (out, shown) = match rendered {
+            Ok((real, shown)) => (real.outgoing(conv.base()), shown.outgoing(conv.base())),
+            Err(why) => return Err(Finding::not_run(why)),
         };
-        let exchange = conv.send(out).await;
+        let exchange = conv.send_shown(out, shown, &step.uses).await;
         let response = match &exchange.response {
             Ok(r) => r.clone(),
-            Err(e) => {
-                return Err(Finding {
-                    message: e.to_string(),
-                    mismatch: None,
-                    exchange: Some(exchange),
-                    earlier,
-                });
-            }
+            Err(e) => return Err(Finding::new(e.to_string(), Some(exchange))),
         };
         for expectation in &step.expect {
             if let Err(m) = assert::check(expectation, &response, &conv.vars) {
@@ -149,31 +172,25 @@ async fn run_steps(steps: &[Step], conv: &mut Conversation) -> Result<(), Findin
                 // the later checks that need an id from this response.
                 for (name, source) in &step.capture {
                     if let Ok(value) = capture(source, &response) {
-                        conv.vars.set(name, &value);
+                        conv.provide(name, &value, source.clone(), false);
                     }
                 }
-                return Err(Finding {
-                    message: format!("expected {}", m.expected),
-                    mismatch: Some(m),
-                    exchange: Some(exchange),
-                    earlier,
-                });
+                let mut finding = Finding::new(format!("expected {}", m.expected), Some(exchange));
+                finding.mismatch = Some(m);
+                return Err(finding);
             }
         }
         for (name, source) in &step.capture {
             match capture(source, &response) {
-                Ok(value) => conv.vars.set(name, &value),
+                Ok(value) => conv.provide(name, &value, source.clone(), false),
                 Err(why) => {
-                    return Err(Finding {
-                        message: format!("could not read `{name}` from the response: {why}"),
-                        mismatch: None,
-                        exchange: Some(exchange),
-                        earlier,
-                    });
+                    return Err(Finding::new(
+                        format!("could not read `{name}` from the response: {why}"),
+                        Some(exchange),
+                    ));
                 }
             }
         }
-        earlier.push(exchange);
     }
     Ok(())
 }

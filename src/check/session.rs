@@ -4,10 +4,11 @@
 //! stops what it started before it returns.
 
 use super::event::{Event, EventSink};
+use super::output::ServerLog;
 use super::plan::{Plan, Target};
 use super::result::ChallengeOutcome;
-use super::run::{RunSettings, run_challenge};
-use super::server::{LearnerServer, START_DEADLINE, StartError};
+use super::run::{OUTPUT_QUIET, OUTPUT_WAIT, RunSettings, run_challenge};
+use super::server::{LearnerServer, PORT_RELEASE, START_DEADLINE};
 use super::watch::Watcher;
 use crate::lab::{LabConfig, RunningLab};
 use crate::progress::{OpenNote, Progress};
@@ -38,7 +39,7 @@ impl Plan {
         events: EventSink,
         cancel: CancellationToken,
     ) -> anyhow::Result<Ending> {
-        let mut ending = self.run_once(&events, &cancel).await?;
+        let mut ending = self.run_once(&events, &cancel, false).await?;
         if ending == Ending::Interrupted {
             return Ok(ending);
         }
@@ -65,7 +66,7 @@ impl Plan {
                     during_run: false,
                 })
                 .await;
-            ending = self.run_once(&events, &cancel).await?;
+            ending = self.run_once(&events, &cancel, true).await?;
             // Let the watcher report what the run itself touched, then forget it; an edit the
             // learner saved meanwhile still counts.
             tokio::select! {
@@ -82,7 +83,7 @@ impl Plan {
                         during_run: true,
                     })
                     .await;
-                ending = self.run_once(&events, &cancel).await?;
+                ending = self.run_once(&events, &cancel, true).await?;
                 if ending == Ending::Interrupted {
                     return Ok(ending);
                 }
@@ -90,11 +91,13 @@ impl Plan {
         }
     }
 
-    /// One run: start, check, stop, record.
+    /// One run: start, check, stop, record. A re-run first waits for the previous server to
+    /// let go of its port.
     async fn run_once(
         &self,
         events: &EventSink,
         cancel: &CancellationToken,
+        rerun: bool,
     ) -> anyhow::Result<Ending> {
         let mut lab: Option<RunningLab> = None;
         let mut learner: Option<LearnerServer> = None;
@@ -107,21 +110,15 @@ impl Plan {
                 url
             }
             Target::Url(url) => {
-                if let Some(command) = &self.server {
-                    let addr = format!(
-                        "{}:{}",
-                        url.host_str().unwrap_or("127.0.0.1"),
-                        url.port_or_known_default().unwrap_or(80)
-                    );
+                if let Some(server) = &self.server {
+                    let wait_free = rerun.then_some(PORT_RELEASE);
                     let started = tokio::select! {
-                        started = LearnerServer::start(command, &addr, START_DEADLINE, events) => started,
+                        started = LearnerServer::start(&server.command, &server.listen, START_DEADLINE, wait_free, events) => started,
                         _ = cancel.cancelled() => return Ok(Ending::Interrupted),
                     };
                     match started {
                         Ok(server) => learner = Some(server),
-                        Err(e @ (StartError::PortBusy { .. } | StartError::Spawn { .. })) => {
-                            return Err(e.into());
-                        }
+                        Err(e) if e.is_configuration() => return Err(e.into()),
                         Err(e) => {
                             events
                                 .emit(Event::ServerDidNotStart {
@@ -133,11 +130,15 @@ impl Plan {
                         }
                     }
                 }
-                url.as_str().trim_end_matches('/').to_string()
+                match &learner {
+                    Some(server) => server.base().to_string(),
+                    None => url.as_str().trim_end_matches('/').to_string(),
+                }
             }
         };
 
-        let checks = self.run_challenges(&base, events);
+        let log = learner.as_ref().map(|s| s.log().clone());
+        let checks = self.run_challenges(&base, log, events);
         let outcomes = tokio::select! {
             outcomes = checks => Some(outcomes),
             _ = cancel.cancelled() => None,
@@ -147,6 +148,9 @@ impl Plan {
         }
 
         if let Some(mut server) = learner {
+            // What the server prints about the last requests (a traceback) comes just after
+            // them; let it arrive before the server stops.
+            server.log().settle(OUTPUT_QUIET, OUTPUT_WAIT).await;
             if let Some(status) = server.exited() {
                 events.emit(Event::ServerExited { status }).await;
             }
@@ -179,14 +183,22 @@ impl Plan {
     async fn run_challenges(
         &self,
         base: &str,
+        server_log: Option<ServerLog>,
         events: &EventSink,
     ) -> anyhow::Result<Vec<ChallengeOutcome>> {
-        let settings = RunSettings {
+        let mut settings = RunSettings {
             timeout: self.timeout,
+            tls: self.tls.clone(),
+            server_log,
+            unreachable: None,
         };
         let mut outcomes = Vec::new();
         for challenge in self.challenges() {
-            outcomes.push(run_challenge(challenge, &self.course, base, settings, events).await?);
+            let outcome =
+                run_challenge(challenge, &self.course, base, settings.clone(), events).await?;
+            // One server that is not there is one failure: the later challenges do not run.
+            settings.unreachable = outcome.unreachable.clone();
+            outcomes.push(outcome);
         }
         Ok(outcomes)
     }

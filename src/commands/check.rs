@@ -2,6 +2,7 @@
 //! check results on standard output (or `--output`), everything else on standard error.
 
 use crate::check::event::{Event, EventSink};
+use crate::check::http::Tls;
 use crate::check::plan::{Plan, Selection, Target, Watch};
 use crate::check::session::Ending;
 use crate::cli::{CheckArgs, CheckFormat};
@@ -30,7 +31,7 @@ struct Settings {
 /// Runs the command.
 pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.list {
-        return list(&course);
+        return list(&course, args.format);
     }
     let settings = resolve(course, args)?;
 
@@ -81,15 +82,35 @@ pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where the checks go when neither --target nor --run says.
+const DEFAULT_TARGET: &str = "http://127.0.0.1:8000";
+
 /// Turns the arguments into settings, or the usage error (exit 2) that stops the command.
 fn resolve(course: Course, args: CheckArgs) -> anyhow::Result<Settings> {
-    let target = Target::parse(&args.target)?;
+    if args.challenge.is_none() && !args.all {
+        anyhow::bail!(
+            "name the challenge to run: `reqlab check --list` shows them (or a lesson's id or number), and --all runs every one"
+        );
+    }
+    let target = Target::parse(args.target.as_deref().unwrap_or(DEFAULT_TARGET))?;
     // A report that cannot be written should stop the run before any server starts.
     if let Some(path) = &args.output {
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let timeout = Duration::from_secs_f64(args.timeout);
-    let mut plan = Plan::new(Arc::new(course), target, timeout).with_server(args.run)?;
+    let mut tls = Tls {
+        insecure: args.insecure,
+        ..Tls::default()
+    };
+    if let Some(path) = &args.cacert {
+        tls = tls.with_ca_file(path)?;
+    }
+    let plan = Plan::new(Arc::new(course), target, timeout).with_tls(tls);
+    let mut plan = match (args.run, args.target.is_some()) {
+        // Without --target, the server says where it listens.
+        (Some(command), false) => plan.with_server_anywhere(command),
+        (command, _) => plan.with_server(command)?,
+    };
     // clap requires a challenge unless --all (or --list) is given.
     let selection = match args.challenge.as_deref() {
         Some(id) if !args.all => Selection::One(id),
@@ -128,6 +149,8 @@ struct Printer {
     output: Option<PathBuf>,
     /// Where the current run's report goes; opened when the run's first result arrives.
     sink: Option<Box<dyn Write>>,
+    /// Checks of the current challenge not run because nothing listens.
+    not_run: usize,
 }
 
 impl Printer {
@@ -136,6 +159,7 @@ impl Printer {
             format: settings.format,
             output: settings.output.clone(),
             sink: None,
+            not_run: 0,
         }
     }
 
@@ -168,9 +192,19 @@ impl Printer {
                 term::write_lines(sink, &view::heading(id, title, target, *checks))?;
                 sink.flush()?;
             }
+            // Checks that cannot reach the server are one line per challenge, not one each.
+            Event::CheckFinished { outcome, .. } if text && outcome.not_run_unreachable() => {
+                self.not_run += 1;
+            }
             Event::CheckFinished { outcome, .. } if text => {
                 let sink = self.sink()?;
                 term::write_lines(sink, &view::check_lines(outcome))?;
+                sink.flush()?;
+            }
+            Event::ChallengeFinished(_) if text && self.not_run > 0 => {
+                let line = view::not_run_line(std::mem::take(&mut self.not_run));
+                let sink = self.sink()?;
+                term::write_lines(sink, &[line])?;
                 sink.flush()?;
             }
             Event::Report(outcomes) => {
@@ -206,9 +240,39 @@ impl Printer {
     }
 }
 
+/// One challenge in `reqlab check --list --format json`.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    /// The lesson that teaches it, if it is written.
+    lesson: Option<&'a str>,
+    checks: usize,
+}
+
 /// `reqlab check --list`: every challenge, with the lesson that teaches it.
-fn list(course: &Course) -> anyhow::Result<ExitCode> {
+fn list(course: &Course, format: CheckFormat) -> anyhow::Result<ExitCode> {
     let mut out = term::stdout();
+    if format == CheckFormat::Json {
+        let listed: Vec<Listed> = course
+            .challenges
+            .iter()
+            .map(|c| Listed {
+                id: &c.id,
+                title: &c.title,
+                summary: &c.summary,
+                lesson: c.lesson.as_deref(),
+                checks: c.checks.len(),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &listed)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if matches!(format, CheckFormat::Junit | CheckFormat::Tap) {
+        anyhow::bail!("--list prints text or json; --format junit and tap are for check results");
+    }
     let width = course
         .challenges
         .iter()
@@ -236,7 +300,7 @@ fn list(course: &Course) -> anyhow::Result<ExitCode> {
         "\n{}",
         paint(
             style::DIM,
-            "Run one with: reqlab check <id> --target http://127.0.0.1:8000"
+            "Run one with: reqlab check <id or lesson number> --target http://127.0.0.1:8000"
         )
     )?;
     Ok(ExitCode::SUCCESS)

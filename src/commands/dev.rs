@@ -22,6 +22,21 @@ use std::time::Duration;
 /// Checks the course; exit 0 when clean, 1 when a preset misbehaves.
 pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     let mut out = crate::term::stdout();
+    // Problems that load but must not ship, each with its file and line.
+    let authoring: Vec<String> = course
+        .challenges
+        .iter()
+        .flat_map(|c| c.authoring_problems.iter().map(|e| e.to_string()))
+        .collect();
+    if !authoring.is_empty() {
+        for problem in &authoring {
+            writeln!(out, "{} {problem}", paint(style::FAIL, "error"))?;
+        }
+        anyhow::bail!(
+            "{} problem(s) in challenge files; every `matches` needs a `describe`",
+            authoring.len()
+        );
+    }
     let presets: usize = course.lessons.iter().map(|l| l.presets.len()).sum();
     writeln!(
         out,

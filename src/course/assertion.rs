@@ -102,20 +102,33 @@ pub enum TextCheck {
     Matches(Pattern),
 }
 
-/// A regular expression, compiled when the challenge loads; shown as written.
+/// A regular expression, compiled when the challenge loads, with the author's description
+/// of what it accepts (`describe`), which a mismatch shows instead of the pattern.
 #[derive(Debug, Clone)]
-pub struct Pattern(regex::Regex);
+pub struct Pattern {
+    regex: regex::Regex,
+    describe: Option<String>,
+}
 
 impl Pattern {
     /// True when the pattern matches somewhere in `text`.
     pub fn is_match(&self, text: &str) -> bool {
-        self.0.is_match(text)
+        self.regex.is_match(text)
+    }
+
+    /// What a match looks like, in words: the author's description, or else `subject`
+    /// followed by the pattern itself.
+    pub fn expected(&self, subject: &str) -> String {
+        match &self.describe {
+            Some(words) => words.clone(),
+            None => format!("{subject} matching /{}/", self.regex.as_str()),
+        }
     }
 }
 
 impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        f.write_str(self.regex.as_str())
     }
 }
 
@@ -212,6 +225,8 @@ pub struct RawAssertion {
     equals: Option<Value>,
     not_in: Option<Vec<Value>>,
     matches: Option<String>,
+    /// What `matches` accepts, in the author's words (shown instead of the pattern).
+    describe: Option<String>,
     lists: Option<String>,
     #[serde(rename = "type")]
     json_type: Option<Vec<String>>,
@@ -235,6 +250,12 @@ impl RawAssertion {
         texts.extend(self.not_in.iter().flatten().filter_map(Value::as_str));
         texts.extend(self.in_order.iter().flatten().map(String::as_str));
         texts
+    }
+
+    /// True when the assertion has a `matches` pattern without a `describe` in words:
+    /// loading accepts it, `reqlab dev check` does not.
+    pub fn lacks_description(&self) -> bool {
+        self.matches.is_some() && self.describe.as_deref().is_none_or(|d| d.trim().is_empty())
     }
 
     /// The typed assertion, or why the table is malformed.
@@ -293,17 +314,22 @@ impl RawAssertion {
         if set.is_empty() && self.status.is_none() && self.body != Some(BodySubject::Empty) {
             return Err("say what must hold (exists, equals, matches, …)".into());
         }
+        if self.describe.is_some() && self.matches.is_none() {
+            return Err(
+                "`describe` says in words what `matches` accepts; it needs `matches`".into(),
+            );
+        }
         if let Some(status) = &self.status
             && (status.is_empty() || status.iter().any(|s| !(100..=599).contains(s)))
         {
             return Err("status must list codes between 100 and 599".into());
         }
         let matches = match &self.matches {
-            Some(source) => {
-                Some(Pattern(regex::Regex::new(source).map_err(|e| {
-                    format!("`matches` is not a valid regular expression: {e}")
-                })?))
-            }
+            Some(source) => Some(Pattern {
+                regex: regex::Regex::new(source)
+                    .map_err(|e| format!("`matches` is not a valid regular expression: {e}"))?,
+                describe: self.describe.clone(),
+            }),
             None => None,
         };
         let path = self.json.as_deref().map(JsonPath::parse).transpose()?;

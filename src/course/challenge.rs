@@ -24,6 +24,10 @@
 //! capture = { task_id = "json:id" }
 //! expect = [ { status = [201] }, { json = "id", exists = true } ]
 //! ```
+//!
+//! A `matches` pattern carries `describe = "…"`: what it accepts, in words a learner reads
+//! instead of the pattern (loading accepts one without; `reqlab dev check` does not). Capture
+//! names become shell variables in reproductions, so they are lower-case words.
 
 use super::assertion::{Assertion, RawAssertion};
 use super::error::ContentError;
@@ -53,6 +57,9 @@ pub struct Challenge {
     pub checks: Vec<Check>,
     /// The lesson that teaches it (filled in by the loader; not written in the file).
     pub lesson: Option<String>,
+    /// Problems that do not stop the file loading but that `reqlab dev check` refuses (a
+    /// `matches` pattern without a `describe` in words), with file and line.
+    pub authoring_problems: Vec<ContentError>,
 }
 
 /// One check: a claim about the learner's server.
@@ -101,10 +108,12 @@ pub struct Step {
     pub capture: Vec<(String, Capture)>,
     /// Assertions on the response, all of which must hold.
     pub expect: Vec<Assertion>,
+    /// The variables the request and its assertions use (captured earlier, or built in).
+    pub uses: Vec<String>,
 }
 
 /// Where a captured value comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Capture {
     /// A value in the JSON body (`json:<path>`).
     Json(JsonPath),
@@ -135,8 +144,9 @@ impl Capture {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Probe {
-    /// Creates items, then walks `limit`/`offset` pages and proves they are disjoint and
-    /// consecutive, with no gaps, against the full list.
+    /// Creates items, reads the whole list in pages of 100, proves every created item is in
+    /// it exactly once, then walks `limit`/`offset` pages across the created items and proves
+    /// each is the matching slice of the list: disjoint, consecutive, no gaps.
     OffsetPages {
         /// Collection path, e.g. `/tasks`.
         collection: String,
@@ -305,7 +315,7 @@ struct RawStep {
     #[serde(default)]
     capture: BTreeMap<String, String>,
     #[serde(default)]
-    expect: Vec<RawAssertion>,
+    expect: Vec<Spanned<RawAssertion>>,
 }
 
 impl Challenge {
@@ -336,9 +346,25 @@ impl Challenge {
         let mut names = HashSet::new();
         let mut captured: HashSet<String> = HashSet::new();
         let mut checks = Vec::new();
+        let mut authoring_problems = Vec::new();
         for raw_check in raw.checks {
             let offset = raw_check.span().start;
             let raw_check = raw_check.into_inner();
+            for step in &raw_check.steps {
+                for a in step
+                    .expect
+                    .iter()
+                    .filter(|a| a.get_ref().lacks_description())
+                {
+                    authoring_problems.push(at(
+                        a.span().start,
+                        format!(
+                            "check `{}`: a `matches` pattern needs `describe = \"…\"`: what it accepts, in words a learner reads instead of the pattern",
+                            raw_check.name
+                        ),
+                    ));
+                }
+            }
             if !names.insert(raw_check.name.clone()) {
                 errors.push(at(
                     offset,
@@ -364,6 +390,7 @@ impl Challenge {
             summary: raw.summary,
             checks,
             lesson: None,
+            authoring_problems,
         })
     }
 }
@@ -442,8 +469,9 @@ fn parse_step(raw: RawStep, captured: &HashSet<String>) -> Result<Step, Vec<Stri
     let json_strings = raw.json.iter().flat_map(json_strings).collect::<Vec<_>>();
     texts.extend(json_strings.iter().map(String::as_str));
     for a in &raw.expect {
-        texts.extend(a.templates());
+        texts.extend(a.get_ref().templates());
     }
+    let mut uses: Vec<String> = Vec::new();
     for text in texts {
         for var in template::variables(text) {
             if !template::BUILT_INS.contains(&var.as_str()) && !captured.contains(&var) {
@@ -452,17 +480,33 @@ fn parse_step(raw: RawStep, captured: &HashSet<String>) -> Result<Step, Vec<Stri
                     template::BUILT_INS.join(", ")
                 ));
             }
+            if !uses.contains(&var) {
+                uses.push(var);
+            }
         }
     }
     let mut expect = Vec::new();
     for (i, a) in raw.expect.into_iter().enumerate() {
-        match a.parse() {
+        match a.into_inner().parse() {
             Ok(a) => expect.push(a),
             Err(p) => problems.push(format!("expectation {}: {p}", i + 1)),
         }
     }
     let mut capture = Vec::new();
     for (name, source) in raw.capture {
+        let is_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !is_name {
+            // Reproductions turn captures into shell variables.
+            problems.push(format!(
+                "capture `{name}`: name it with lower-case letters, digits and _ (it becomes a shell variable)"
+            ));
+        }
         match Capture::parse(&source) {
             Ok(c) => capture.push((name, c)),
             Err(p) => problems.push(format!("capture `{name}`: {p}")),
@@ -490,6 +534,7 @@ fn parse_step(raw: RawStep, captured: &HashSet<String>) -> Result<Step, Vec<Stri
         },
         capture,
         expect,
+        uses,
     })
 }
 

@@ -26,6 +26,11 @@ impl JsonPath {
         resolve(root, &self.segments)
     }
 
+    /// The steps of the path, in order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
     /// True for `$list`, which reads as "the list" rather than as a field.
     pub fn is_the_list(&self) -> bool {
         self.segments == [Segment::List]
@@ -49,7 +54,7 @@ pub fn the_list(body: &Value) -> Option<&Value> {
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+pub enum Segment {
     /// An object field.
     Field(String),
     /// An array index.

@@ -175,12 +175,27 @@ impl Outgoing {
 
     /// The request as a curl command.
     pub fn curl(&self) -> String {
-        let mut cmd = crate::curl::command(
+        self.with_redirects(crate::curl::command(
             self.method.as_str(),
             &self.url,
             &self.headers,
             self.body.as_deref(),
-        );
+        ))
+    }
+
+    /// The request as a curl command for a script: `flags` first, and each `{{name}}` read
+    /// from the shell variable `$name` (see [`crate::check::repro`]).
+    pub fn shell(&self, flags: &[&str]) -> String {
+        self.with_redirects(crate::curl::shell(
+            flags,
+            self.method.as_str(),
+            &self.url,
+            &self.headers,
+            self.body.as_deref(),
+        ))
+    }
+
+    fn with_redirects(&self, mut cmd: String) -> String {
         if self.follow_redirects {
             cmd.push_str(" -L");
         }

@@ -5,7 +5,8 @@
 use super::style::{self, DIM};
 use crate::check::event::Event;
 use crate::check::http::{Exchange, Received};
-use crate::check::result::{ChallengeOutcome, CheckOutcome, Status, Tally, Verdict};
+use crate::check::output::ServerOutput;
+use crate::check::result::{ChallengeOutcome, CheckOutcome, NOT_RUN, Status, Tally, Verdict};
 use crate::course::challenge::Severity;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -37,7 +38,7 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
         Verdict::Passed => ("✓", style::OK),
         Verdict::Failed => ("✗", style::FAIL),
         Verdict::Warned => ("!", style::WARN),
-        Verdict::Skipped => ("-", DIM),
+        Verdict::NotRun | Verdict::Skipped => ("-", DIM),
     };
     let note = match (c.status, c.severity) {
         (Status::Skip, _) => " (not run)",
@@ -57,7 +58,7 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
     ])];
     let Some(f) = &c.finding else { return lines };
     if c.status == Status::Skip {
-        let reason = f.message.trim_start_matches("not run: ");
+        let reason = f.message.trim_start_matches(NOT_RUN);
         // "Nothing is listening" was already said by the check that found it.
         if !reason.starts_with("nothing is listening") {
             lines.push(labelled("not run", vec![Span::raw(reason.to_string())]));
@@ -70,14 +71,11 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
             vec![Span::styled(f.message.clone(), style::FAIL)],
         ));
     }
-    for earlier in &f.earlier {
-        lines.push(labelled(
-            "before",
-            vec![Span::styled(earlier.request.curl(), DIM)],
-        ));
+    for line in f.reproduction.setup_lines() {
+        lines.push(labelled("before", vec![Span::styled(line, DIM)]));
     }
     if let Some(ex) = &f.exchange {
-        lines.extend(exchange_lines(ex));
+        lines.extend(exchange_lines(ex, f.reproduction.request_line()));
     }
     if let Some(m) = &f.mismatch {
         lines.push(labelled(
@@ -104,11 +102,66 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
             }
         }
     }
+    if let Some(out) = &c.server_output {
+        lines.extend(server_output_lines(out));
+    }
+    if let Some(fix) = f.mismatch.as_ref().and_then(|m| m.fix.as_ref()) {
+        lines.push(labelled("change", vec![Span::raw(fix.clone())]));
+    }
     if let Some(why) = &c.why {
         lines.push(labelled("matters", vec![Span::raw(why.clone())]));
     }
     lines.push(labelled("hint", vec![Span::raw(c.hint.clone())]));
     lines
+}
+
+/// What the learner's server printed during a check: a crash's exception and the learner's
+/// own frame first, then its last lines.
+pub fn server_output_lines(out: &ServerOutput) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(exception) = &out.exception {
+        lines.push(labelled(
+            "crashed",
+            vec![Span::styled(exception.clone(), style::FAIL)],
+        ));
+        for (i, frame) in out.own_frame.iter().enumerate() {
+            let text = if i == 0 {
+                format!("at {frame}")
+            } else {
+                format!("   {frame}")
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("{PAD}          ")),
+                Span::styled(text, style::ID),
+            ]));
+        }
+    }
+    let heading = if out.omitted > 0 {
+        format!(
+            "your server printed ({} earlier lines not shown):",
+            out.omitted
+        )
+    } else {
+        "your server printed:".to_string()
+    };
+    lines.push(labelled("server", vec![Span::styled(heading, DIM)]));
+    for line in &out.last_lines {
+        lines.push(Line::from(vec![
+            Span::raw(BODY_PAD),
+            Span::raw(crate::check::assert::shorten(line, 200)),
+        ]));
+    }
+    lines
+}
+
+/// One line for the checks of a challenge that did not run because the server is not there
+/// (the check that found out said so).
+pub fn not_run_line(count: usize) -> Line<'static> {
+    let s = if count == 1 { "" } else { "s" };
+    Line::styled(
+        format!("  - {count} check{s} not run: nothing is listening"),
+        DIM,
+    )
 }
 
 /// An evidence line: the indent, a dim label padded to a column, then the text.
@@ -122,12 +175,11 @@ fn labelled(label: &str, text: Vec<Span<'static>>) -> Line<'static> {
     Line::from(spans)
 }
 
-/// A request as curl and what came back: status, headers, the start of the body.
-pub fn exchange_lines(ex: &Exchange) -> Vec<Line<'static>> {
-    let mut lines = vec![labelled(
-        "request",
-        vec![Span::styled(ex.request.curl(), style::ID)],
-    )];
+/// A request as curl (`shown`, when a reproduction reads earlier values from shell
+/// variables) and what came back: status, headers, the start of the body.
+pub fn exchange_lines(ex: &Exchange, shown: Option<String>) -> Vec<Line<'static>> {
+    let curl = shown.unwrap_or_else(|| ex.request.curl());
+    let mut lines = vec![labelled("request", vec![Span::styled(curl, style::ID)])];
     let Ok(r) = &ex.response else { return lines };
     lines.push(labelled(
         "response",
@@ -186,8 +238,11 @@ pub fn summary(outcomes: &[ChallengeOutcome]) -> Vec<Line<'static>> {
     if outcomes.len() > 1 {
         lines.push(Line::default());
         for o in outcomes {
+            let tally = o.tally();
             let mark = if o.passed() {
                 Span::styled("passed", style::OK)
+            } else if tally.failed == 0 && tally.not_run > 0 {
+                Span::styled("not run", DIM)
             } else {
                 Span::styled("failed", style::FAIL)
             };
@@ -308,12 +363,9 @@ mod tests {
             duration: Duration::from_millis(3),
             hint: "read “HTTP” in `reqlab learn http-basics`".into(),
             why: None,
-            finding: (status != Status::Pass).then(|| Finding {
-                message: "not run: nothing is listening on 127.0.0.1:8000".into(),
-                mismatch: None,
-                exchange: None,
-                earlier: Vec::new(),
-            }),
+            finding: (status != Status::Pass)
+                .then(|| Finding::not_run("nothing is listening on 127.0.0.1:8000")),
+            server_output: None,
         }
     }
 
@@ -326,7 +378,9 @@ mod tests {
             skipped, "  - [response]      GET /health returns 200 (not run)  3 ms\n",
             "the unreachable server was already reported"
         );
-        let failed = plain_text(&check_lines(&outcome(Status::Skip, Severity::Must)));
-        assert!(failed.starts_with("  ✗ [response] "), "{failed}");
+        // One cause, one failure: a must-check that could not run is "not run", not another ✗.
+        let not_run = plain_text(&check_lines(&outcome(Status::Skip, Severity::Must)));
+        assert!(not_run.starts_with("  - [response] "), "{not_run}");
+        assert!(not_run.contains("(not run)"), "{not_run}");
     }
 }

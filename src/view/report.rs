@@ -5,6 +5,7 @@
 
 use super::check::{body_excerpt, check_lines};
 use super::markdown::plain_text;
+use crate::check::output::ServerOutput;
 use crate::check::result::{ChallengeOutcome, CheckOutcome, Status, Tally, Verdict, total};
 use crate::course::challenge::Severity;
 use crate::stage::Stage;
@@ -48,10 +49,19 @@ struct JsonCheck<'a> {
     expected: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     actual: Option<&'a str>,
+    /// What to change (a wrong status: which one to answer, and why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request: Option<JsonRequest<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response: Option<JsonResponse<'a>>,
+    /// `sh` lines that reproduce the failure on a fresh server, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reproduce: Vec<String>,
+    /// What the learner's server printed while the check ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_output: Option<&'a ServerOutput>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,10 +113,13 @@ fn json_check(c: &CheckOutcome) -> JsonCheck<'_> {
         message: finding.map(|f| f.message.as_str()),
         expected: mismatch.map(|m| m.expected.as_str()),
         actual: mismatch.map(|m| m.actual.as_str()),
+        fix: mismatch.and_then(|m| m.fix.as_deref()),
         request: exchange.map(|ex| JsonRequest {
             method: ex.request.method.as_str(),
             url: &ex.request.url,
-            curl: ex.request.curl(),
+            curl: finding
+                .and_then(|f| f.reproduction.request_line())
+                .unwrap_or_else(|| ex.request.curl()),
         }),
         response: exchange
             .and_then(|ex| ex.response.as_ref().ok())
@@ -115,6 +128,8 @@ fn json_check(c: &CheckOutcome) -> JsonCheck<'_> {
                 headers: &r.headers,
                 body: body_excerpt(r).join("\n"),
             }),
+        reproduce: finding.map(|f| f.reproduction.lines()).unwrap_or_default(),
+        server_output: c.server_output.as_ref(),
     }
 }
 
@@ -135,11 +150,7 @@ pub fn junit(outcomes: &[ChallengeOutcome]) -> anyhow::Result<String> {
     suites.push_attribute(("time", format!("{time:.3}").as_str()));
     w.write_event(Event::Start(suites))?;
     for o in outcomes {
-        let skipped = o
-            .checks
-            .iter()
-            .filter(|c| c.verdict() == Verdict::Skipped)
-            .count();
+        let skipped = o.checks.iter().filter(|c| c.verdict().not_run()).count();
         let mut suite = BytesStart::new("testsuite");
         suite.push_attribute(("name", o.id.as_str()));
         suite.push_attribute(("tests", o.checks.len().to_string().as_str()));
@@ -159,7 +170,7 @@ pub fn junit(outcomes: &[ChallengeOutcome]) -> anyhow::Result<String> {
                 // The evidence a learner reads, as plain text.
                 let details = xml_safe(&plain_text(&check_lines(c)));
                 match c.verdict() {
-                    Verdict::Skipped => {
+                    Verdict::Skipped | Verdict::NotRun => {
                         let mut skipped = BytesStart::new("skipped");
                         skipped.push_attribute(("message", message.as_str()));
                         w.write_event(Event::Empty(skipped))?;
@@ -206,7 +217,7 @@ pub fn tap(outcomes: &[ChallengeOutcome]) -> String {
             n += 1;
             let (ok, directive) = match c.verdict() {
                 Verdict::Passed => (true, ""),
-                Verdict::Skipped => (true, " # SKIP not run"),
+                Verdict::Skipped | Verdict::NotRun => (true, " # SKIP not run"),
                 Verdict::Warned => (false, " # TODO advice not followed"),
                 Verdict::Failed => (false, ""),
             };
@@ -229,8 +240,31 @@ pub fn tap(outcomes: &[ChallengeOutcome]) -> String {
                     s.push_str(&format!("  expected: {}\n", yaml_str(&m.expected)));
                     s.push_str(&format!("  actual: {}\n", yaml_str(&m.actual)));
                 }
+                if let Some(fix) = f.mismatch.as_ref().and_then(|m| m.fix.as_ref()) {
+                    s.push_str(&format!("  change: {}\n", yaml_str(fix)));
+                }
                 if let Some(ex) = &f.exchange {
-                    s.push_str(&format!("  curl: {}\n", yaml_str(&ex.request.curl())));
+                    let curl = f
+                        .reproduction
+                        .request_line()
+                        .unwrap_or_else(|| ex.request.curl());
+                    s.push_str(&format!("  curl: {}\n", yaml_str(&curl)));
+                }
+                let repro = f.reproduction.lines();
+                if !repro.is_empty() {
+                    s.push_str("  reproduce:\n");
+                    for line in repro {
+                        s.push_str(&format!("    - {}\n", yaml_str(&line)));
+                    }
+                }
+                if let Some(out) = &c.server_output {
+                    if let Some(e) = &out.exception {
+                        s.push_str(&format!("  crashed: {}\n", yaml_str(e)));
+                    }
+                    s.push_str("  server_output:\n");
+                    for line in &out.last_lines {
+                        s.push_str(&format!("    - {}\n", yaml_str(line)));
+                    }
                 }
                 s.push_str(&format!("  hint: {}\n", yaml_str(&c.hint)));
                 s.push_str("  ...\n");
