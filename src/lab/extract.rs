@@ -8,7 +8,6 @@ use super::error::{
     UNSUPPORTED_MEDIA_TYPE,
 };
 use super::listen::Timeouts;
-use super::middleware::RequestContext;
 use super::trace::{Outcome, Size, Tracer};
 use crate::stage::Stage;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -17,6 +16,17 @@ use axum::http::request::Parts;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use std::time::Instant;
+
+/// What extractors and handlers need from the capture middleware, as one request extension.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request's tracer (off for lab-internal requests or with tracing disabled).
+    pub tracer: Tracer,
+    /// The largest body the lab reads.
+    pub body_limit: usize,
+    /// How long reading a body may pause and take in all.
+    pub timeouts: Timeouts,
+}
 
 /// The request's tracer (an off tracer outside the lab's middleware, e.g. in unit tests).
 fn tracer_of(extensions: &axum::http::Extensions) -> Tracer {

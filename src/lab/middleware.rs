@@ -8,8 +8,8 @@ use super::error::{
     BAD_REQUEST, INTERNAL, LAB_TOKEN, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, Problem,
     UNSUPPORTED_MEDIA_TYPE,
 };
+use super::extract::RequestContext;
 use super::guard;
-use super::listen::Timeouts;
 use super::state::LabState;
 use super::trace::{IdSource, Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
@@ -25,17 +25,6 @@ use std::time::Instant;
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Time the lab spent on the request, in milliseconds.
 pub static X_RESPONSE_TIME_MS: HeaderName = HeaderName::from_static("x-response-time-ms");
-
-/// What extractors and handlers need from the capture middleware, as one request extension.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    /// The request's tracer (off for lab-internal requests or with tracing disabled).
-    pub tracer: Tracer,
-    /// The largest body the lab reads.
-    pub body_limit: usize,
-    /// How long reading a body may pause and take in all.
-    pub timeouts: Timeouts,
-}
 
 /// `Cache-Control` for what no cache may keep.
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
