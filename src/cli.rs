@@ -1,6 +1,8 @@
 //! The command line, declared with clap. The `///` comments here are the `--help` text.
 
 use crate::term::ColorWhen;
+
+mod ids;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use std::path::PathBuf;
     propagate_version = true
 )]
 #[command(
-    after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself"
+    after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab send http-basics   the lesson's ready-made requests, to send to the lab\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself"
 )]
 pub struct Cli {
     /// When to use colors: `auto` uses them on a terminal unless NO_COLOR is set.
@@ -38,6 +40,11 @@ pub enum Command {
     Learn(LearnArgs),
     /// Show the lab server's request traces (recent ones, one by id, or live with --follow).
     Trace(TraceArgs),
+    /// Send a lesson's ready-made request to the lab and show the exchange and its trace.
+    #[command(
+        after_help = "Exit status: 0 when the lab answers with the status the lesson expects, 1 when it does not, 2 on a usage error.\n\nExamples:\n  reqlab send validation                 list the validation lesson's requests\n  reqlab send validation/bad-email       send one\n  reqlab send 5 bad-email --format json"
+    )]
+    Send(SendArgs),
     /// Run a challenge's checks against your own server (or the lab, to see what passing looks like).
     #[command(
         after_help = "Exit status: 0 when every must-check passes, 1 when one fails (or your server is not there), 2 on a usage or configuration error.\n\nA failure lists every request it depends on as sh commands that reproduce it on a fresh server; values earlier responses returned (an id) are read into shell variables with python3.\n\nExamples:\n  reqlab check rest-crud --target http://127.0.0.1:8000\n  reqlab check rest-crud --run \"uvicorn main:app --port 8000\" --watch .\n  reqlab check 2 --target localhost:3000\n  reqlab check --all --target lab\n  reqlab check --all --format junit --output reqlab.xml"
@@ -79,6 +86,10 @@ pub struct ServeArgs {
     /// Keep the database in memory: a fresh, seeded lab that is gone when the server stops.
     #[arg(long)]
     pub memory: bool,
+
+    /// Start from the seeded demo data: the lab database is deleted and made anew.
+    #[arg(long, conflicts_with = "memory")]
+    pub reset: bool,
 
     /// Largest request body accepted, in bytes; bigger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = crate::lab::DEFAULT_BODY_LIMIT)]
@@ -131,6 +142,10 @@ pub struct LessonsArgs {
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 
+    /// Where reqlab keeps its data (your progress, to mark what you have passed).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
     #[command(flatten)]
     pub content: ContentArgs,
 }
@@ -138,12 +153,72 @@ pub struct LessonsArgs {
 /// `reqlab learn`.
 #[derive(Debug, Args)]
 pub struct LearnArgs {
-    /// The lesson id (see `reqlab lessons`), or its number.
+    /// The lesson id (see `reqlab lessons`) or its number; `lesson#section` opens one section.
+    #[arg(value_parser = ids::lessons(true), hide_possible_values = true)]
     pub lesson: String,
+
+    /// Show only this section (its id, as check hints name it).
+    #[arg(long, value_name = "SECTION")]
+    pub section: Option<String>,
 
     /// Wrap text at this many columns (default: the terminal's width).
     #[arg(long, value_parser = clap::value_parser!(u16).range(20..=400))]
     pub width: Option<u16>,
+
+    /// Print straight to the terminal instead of through $PAGER.
+    #[arg(long)]
+    pub no_pager: bool,
+
+    /// Where reqlab keeps its data (the running lab's address, for the curl lines).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
+}
+
+/// Output formats for `reqlab send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SendFormat {
+    /// The exchange and its trace, for people.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `reqlab send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The request: `lesson/preset` (`validation/bad-email`), or a lesson (id or number) alone
+    /// to list its requests.
+    #[arg(value_name = "LESSON[/PRESET]", value_parser = ids::presets(), hide_possible_values = true)]
+    pub target: String,
+
+    /// The preset's id, when the lesson is given on its own (`reqlab send validation bad-email`).
+    #[arg(value_name = "PRESET")]
+    pub preset: Option<String>,
+
+    /// The lab's address (default: the lab `reqlab serve` runs; without one, a throwaway lab
+    /// is started for this request).
+    #[arg(long, env = "REQLAB_URL")]
+    pub url: Option<String>,
+
+    /// The lab token, for a lab that listens beyond this machine.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REQLAB_LAB_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SendFormat::Text)]
+    pub format: SendFormat,
+
+    /// Where reqlab keeps its data (the running lab's address).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 
     #[command(flatten)]
     pub content: ContentArgs,
@@ -169,9 +244,26 @@ pub struct TraceArgs {
     #[arg(long, short)]
     pub follow: bool,
 
-    /// The lab server's address.
-    #[arg(long, default_value = "http://127.0.0.1:4747", env = "REQLAB_URL")]
-    pub url: String,
+    /// The lab server's address (default: the lab `reqlab serve` runs, else
+    /// http://127.0.0.1:4747).
+    #[arg(long, env = "REQLAB_URL")]
+    pub url: Option<String>,
+
+    /// Only requests whose path starts with this (`/tasks`).
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
+
+    /// Only responses with this status, or class (`404`, `4xx`).
+    #[arg(long, value_name = "CODE", value_parser = parse_status_filter)]
+    pub status: Option<StatusFilter>,
+
+    /// Only requests with this method.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// Where reqlab keeps its data (the running lab's address).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 
     /// The lab token `reqlab serve` printed, for a lab that listens beyond this machine.
     #[arg(
@@ -209,7 +301,12 @@ pub enum CheckFormat {
 pub struct CheckArgs {
     /// The challenge to run, or a lesson's id or number for its challenge (`reqlab check
     /// --list` shows them; `--all` runs every one).
-    #[arg(value_name = "CHALLENGE", conflicts_with_all = ["all", "list"])]
+    #[arg(
+        value_name = "CHALLENGE",
+        value_parser = ids::challenges(),
+        hide_possible_values = true,
+        conflicts_with_all = ["all", "list"]
+    )]
     pub challenge: Option<String>,
 
     /// Run every challenge (with `--target lab`: every challenge whose lesson exists).
@@ -261,6 +358,37 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub content: ContentArgs,
+}
+
+/// A status to filter traces by: one code, or a class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code of this hundred (`4` for 4xx).
+    Class(u16),
+}
+
+impl StatusFilter {
+    /// True when `status` passes the filter.
+    pub fn admits(self, status: u16) -> bool {
+        match self {
+            StatusFilter::Code(code) => status == code,
+            StatusFilter::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+fn parse_status_filter(s: &str) -> Result<StatusFilter, String> {
+    let lower = s.to_ascii_lowercase();
+    if let Some(class) = lower.strip_suffix("xx") {
+        if let Ok(c @ 1..=5) = class.parse::<u16>() {
+            return Ok(StatusFilter::Class(c));
+        }
+    } else if let Ok(code @ 100..=599) = lower.parse::<u16>() {
+        return Ok(StatusFilter::Code(code));
+    }
+    Err(format!("`{s}` is not a status (404) or a class (4xx)"))
 }
 
 fn parse_host_name(s: &str) -> Result<String, String> {

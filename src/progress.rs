@@ -126,6 +126,24 @@ impl Progress {
         })
     }
 
+    /// The ids of the challenges passed so far, read without creating or changing anything
+    /// (none when there is no store yet, or it cannot be read).
+    pub fn passed_ids(data_dir: &Path) -> Vec<String> {
+        let path = data_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Vec::new();
+        }
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let Ok(conn) = Connection::open_with_flags(&path, flags) else {
+            return Vec::new();
+        };
+        let read = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare("SELECT DISTINCT challenge FROM challenge_passes")?;
+            stmt.query_map([], |r| r.get(0))?.collect()
+        };
+        read().unwrap_or_default()
+    }
+
     /// Where the store lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -190,6 +208,16 @@ mod tests {
         assert_eq!(passes[0].challenge, "rest-crud");
         assert_eq!(p.reset().unwrap(), 2);
         assert!(p.first_passes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn passes_can_be_read_without_creating_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Progress::passed_ids(dir.path()).is_empty());
+        assert!(!dir.path().join(FILE_NAME).exists(), "nothing was created");
+        let (p, _) = Progress::open(dir.path()).unwrap();
+        p.record_pass("etag", "x", 1, 0).unwrap();
+        assert_eq!(Progress::passed_ids(dir.path()), ["etag"]);
     }
 
     #[test]

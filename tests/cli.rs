@@ -204,3 +204,25 @@ fn a_reader_that_stops_early_never_makes_a_command_panic() {
         assert_ne!(out.status.code(), Some(101), "reqlab {}", args.join(" "));
     }
 }
+
+#[test]
+fn completions_offer_lesson_preset_and_challenge_ids() {
+    let out = run(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = stdout(&out);
+    for id in [
+        "validation/bad-email",
+        "http-basics#",
+        "cursor-pagination",
+        "rest-crud",
+    ] {
+        assert_contains!(script, id);
+    }
+    // Offered, not imposed: the command itself explains an unknown id.
+    let help = run(&["learn", "--help"]);
+    assert!(
+        !stdout(&help).contains("possible values"),
+        "{}",
+        stdout(&help)
+    );
+}

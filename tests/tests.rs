@@ -9,6 +9,7 @@
 //! - `check_session`: the check session's event stream, consumed as a library.
 //! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
 //! - `check_tls`: `reqlab check` against an https server with a self-signed certificate.
+//! - `send`: `reqlab send`, learn sections, progress marks, `serve --reset`, trace filters.
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
 //! - `reproduce`: failures' printed reproductions, replayed against fresh fixture servers.
@@ -29,3 +30,4 @@ mod lab_limits;
 mod lab_router;
 mod lab_server;
 mod reproduce;
+mod send;

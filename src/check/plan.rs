@@ -253,6 +253,11 @@ impl Plan {
         self
     }
 
+    /// The course the challenges come from.
+    pub fn course(&self) -> &Arc<Course> {
+        &self.course
+    }
+
     /// The server checked.
     pub fn target(&self) -> &Target {
         &self.target

@@ -8,6 +8,7 @@ use crate::check::session::Ending;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::course::Course;
 use crate::paths;
+use crate::progress::Progress;
 use crate::term::{self, paint};
 use crate::view::{check as view, report, style};
 use anyhow::Context;
@@ -31,7 +32,10 @@ struct Settings {
 /// Runs the command.
 pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.list {
-        return list(&course, args.format);
+        let passed = crate::paths::data_dir(args.data_dir.clone())
+            .map(|dir| Progress::passed_ids(&dir))
+            .unwrap_or_default();
+        return list(&course, args.format, &passed);
     }
     let settings = resolve(course, args)?;
 
@@ -151,6 +155,8 @@ struct Printer {
     sink: Option<Box<dyn Write>>,
     /// Checks of the current challenge not run because nothing listens.
     not_run: usize,
+    /// The course, to name the lesson after a passed challenge.
+    course: Arc<Course>,
 }
 
 impl Printer {
@@ -160,6 +166,7 @@ impl Printer {
             output: settings.output.clone(),
             sink: None,
             not_run: 0,
+            course: Arc::clone(settings.plan.course()),
         }
     }
 
@@ -222,6 +229,12 @@ impl Printer {
                 sink.flush()?;
             }
             Event::RunFinished { .. } => self.sink = None,
+            Event::Recorded { challenges } if text => {
+                self.note(event);
+                for id in challenges {
+                    term::eprint_line(&view::next_step(&self.course, id));
+                }
+            }
             Event::ChangeSeen {
                 during_run: false, ..
             } => {
@@ -249,10 +262,13 @@ struct Listed<'a> {
     /// The lesson that teaches it, if it is written.
     lesson: Option<&'a str>,
     checks: usize,
+    /// True when you have passed it against your own server.
+    passed: bool,
 }
 
 /// `reqlab check --list`: every challenge, with the lesson that teaches it.
-fn list(course: &Course, format: CheckFormat) -> anyhow::Result<ExitCode> {
+fn list(course: &Course, format: CheckFormat, passed: &[String]) -> anyhow::Result<ExitCode> {
+    let has_passed = |id: &str| passed.iter().any(|p| p == id);
     let mut out = term::stdout();
     if format == CheckFormat::Json {
         let listed: Vec<Listed> = course
@@ -264,6 +280,7 @@ fn list(course: &Course, format: CheckFormat) -> anyhow::Result<ExitCode> {
                 summary: &c.summary,
                 lesson: c.lesson.as_deref(),
                 checks: c.checks.len(),
+                passed: has_passed(&c.id),
             })
             .collect();
         serde_json::to_writer_pretty(&mut out, &listed)?;
@@ -284,9 +301,14 @@ fn list(course: &Course, format: CheckFormat) -> anyhow::Result<ExitCode> {
             Some(l) => format!("lesson {l}"),
             None => "no lesson yet".to_string(),
         };
+        let mark = if has_passed(&c.id) {
+            format!("  {}", paint(style::OK, "✓ passed"))
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "  {}  {} {}",
+            "  {}  {} {}{mark}",
             paint(style::ID, format!("{:<width$}", c.id)),
             c.title,
             paint(

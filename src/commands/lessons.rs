@@ -2,6 +2,7 @@
 
 use crate::cli::{LessonsArgs, ListFormat};
 use crate::course::Course;
+use crate::progress::Progress;
 use crate::term::paint;
 use crate::view::style;
 use serde_json::json;
@@ -11,6 +12,14 @@ use std::process::ExitCode;
 /// Prints every lesson in course order.
 pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
     let mut out = crate::term::stdout();
+    let passed = crate::paths::data_dir(args.data_dir.clone())
+        .map(|dir| Progress::passed_ids(&dir))
+        .unwrap_or_default();
+    let has_passed = |l: &crate::course::Lesson| {
+        l.challenge
+            .as_ref()
+            .is_some_and(|c| passed.iter().any(|p| p == c))
+    };
     match args.format {
         ListFormat::Json => {
             let lessons: Vec<_> = course
@@ -26,6 +35,7 @@ pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
                         "challenge": l.challenge,
                         "sections": l.sections.iter().map(|s| &s.id).collect::<Vec<_>>(),
                         "guide": l.guide,
+                        "passed": has_passed(l),
                     })
                 })
                 .collect();
@@ -51,9 +61,14 @@ pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
                 if let Some(challenge) = &l.challenge {
                     details.push_str(&format!(" · challenge: {challenge}"));
                 }
+                let mark = if has_passed(l) {
+                    format!("  {}", paint(style::OK, "✓ passed"))
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "{:>3}  {}  {}",
+                    "{:>3}  {}  {}{mark}",
                     l.number,
                     paint(style::ID, format!("{:<id_w$}", l.id)),
                     l.title,

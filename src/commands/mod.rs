@@ -5,6 +5,7 @@ pub mod dev;
 pub mod learn;
 pub mod lessons;
 pub mod progress;
+pub mod send;
 pub mod serve;
 pub mod trace;
 
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lessons(args) => lessons::run(&load(&args.content)?, args),
         Command::Learn(args) => learn::run(&load(&args.content)?, args),
         Command::Trace(args) => trace::run(args).await,
+        Command::Send(args) => send::run(&load(&args.content)?, args).await,
         Command::Check(args) => check::run(load(&args.content)?, args).await,
         Command::Progress(args) => progress::run(&load(&args.content)?, args),
         Command::Dev(DevCommand::Check(content)) => dev::check(&load(&content)?).await,

@@ -2,6 +2,7 @@
 
 use crate::cli::ServeArgs;
 use crate::lab::StartError;
+use crate::lab::address;
 use crate::lab::db::{DbError, DbLocation};
 use crate::lab::listen::Timeouts;
 use crate::lab::migrate::SchemaError;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 /// Starts the lab, prints the contract line `listening on http://…`, serves until a signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = paths::data_dir(args.data_dir.clone())?;
     let (db, db_shown) = if args.memory {
         (
             DbLocation::Memory,
@@ -24,11 +26,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let path = match args.db {
             Some(path) => path,
             None => {
-                let dir = paths::data_dir(args.data_dir)?;
-                paths::ensure_dir(&dir)?;
-                dir.join("lab.db")
+                paths::ensure_dir(&data_dir)?;
+                data_dir.join("lab.db")
             }
         };
+        if args.reset {
+            reset(&path)?;
+        }
         let shown = path.display().to_string();
         (DbLocation::File(path), shown)
     };
@@ -56,6 +60,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| explain_start_error(e, &db_shown))?;
     let url = lab.url();
+    // Where `send`, `trace` and `learn` find this lab. An address bound to every interface
+    // is reached locally through loopback.
+    let local = if args.host.is_unspecified() {
+        format!("http://127.0.0.1:{}", lab.addr.port())
+    } else {
+        url.clone()
+    };
+    let _recorded = match address::record(&data_dir, &local, token.clone()) {
+        Ok(recorded) => Some(recorded),
+        Err(e) => {
+            anstream::eprintln!(
+                "{} other commands will not find this lab by themselves (pass them --url {local}): {e:#}",
+                paint(style::WARN, "warning:")
+            );
+            None
+        }
+    };
 
     // The one line tools wait for; everything else goes to stderr.
     let mut out = crate::term::stdout();
@@ -91,6 +112,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Deletes a lab database and its journal files, so the lab starts from the seeded state.
+fn reset(path: &std::path::Path) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!(
+                "cannot reset the lab: cannot delete {}: {e}",
+                file.display()
+            ),
+        }
+    }
+    anstream::eprintln!(
+        "{} deleted {}; the lab starts from its demo data",
+        paint(style::DIM, "reset:"),
+        path.display()
+    );
+    Ok(())
 }
 
 /// A database file SQLite cannot read gets a sentence naming it and the way to start fresh.

@@ -1,6 +1,7 @@
 //! `reqlab trace`: read the lab server's traces — recent ones, one by id, or live.
 
-use crate::cli::{TraceArgs, TraceFormat};
+use crate::cli::{StatusFilter, TraceArgs, TraceFormat};
+use crate::lab::address;
 use crate::lab::trace::Trace;
 use crate::term::{self, paint};
 use crate::view::style;
@@ -12,6 +13,26 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Where `reqlab serve` listens unless told otherwise.
+const DEFAULT_URL: &str = "http://127.0.0.1:4747";
+
+/// Which traces to show.
+struct Filter {
+    path: Option<String>,
+    status: Option<StatusFilter>,
+    method: Option<String>,
+}
+
+impl Filter {
+    fn admits(&self, trace: &Trace) -> bool {
+        self.path
+            .as_ref()
+            .is_none_or(|p| trace.path.starts_with(p.as_str()))
+            && self.status.is_none_or(|s| s.admits(trace.status))
+            && self.method.as_ref().is_none_or(|m| &trace.method == m)
+    }
+}
+
 /// How long a one-shot request to the lab may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest pause between reconnection attempts while following.
@@ -19,10 +40,25 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Runs the command.
 pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
-    let base = args.url.trim_end_matches('/').to_string();
+    // The lab named on the command line, else the one `reqlab serve` recorded, else the
+    // default address (where the follow loop waits for one to start).
+    let recorded = crate::paths::data_dir(args.data_dir.clone())
+        .ok()
+        .and_then(|dir| address::find(&dir));
+    let (base, token) = match (&args.url, recorded) {
+        (Some(url), _) => (url.clone(), args.token.clone()),
+        (None, Some(lab)) => (lab.url, args.token.clone().or(lab.token)),
+        (None, None) => (DEFAULT_URL.to_string(), args.token.clone()),
+    };
+    let base = base.trim_end_matches('/').to_string();
     reqwest::Url::parse(&base).with_context(|| format!("--url {base} is not a URL"))?;
+    let filter = Filter {
+        path: args.path.clone(),
+        status: args.status,
+        method: args.method.as_deref().map(str::to_ascii_uppercase),
+    };
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = &args.token {
+    if let Some(token) = &token {
         let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| anyhow::anyhow!("--token holds characters a header cannot carry"))?;
         headers.insert(reqwest::header::AUTHORIZATION, value);
@@ -33,7 +69,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let width = term::output_width(None);
     if args.follow {
-        return follow(&client, &base, args.format, width).await;
+        return follow(&client, &base, &filter, args.format, width).await;
     }
     let traces: Vec<Trace> = match &args.request_id {
         Some(id) => {
@@ -66,6 +102,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             }
             // Oldest first, so the newest ends up next to the prompt.
             traces.reverse();
+            traces.retain(|t| filter.admits(t));
             traces
         }
     };
@@ -161,6 +198,7 @@ fn print_trace(
 async fn follow(
     client: &reqwest::Client,
     base: &str,
+    filter: &Filter,
     format: TraceFormat,
     width: u16,
 ) -> anyhow::Result<ExitCode> {
@@ -188,9 +226,10 @@ async fn follow(
                     match next {
                         Some(Ok(event)) if event.event == "trace" => {
                             match serde_json::from_str::<Trace>(&event.data) {
-                                Ok(trace) => {
+                                Ok(trace) if filter.admits(&trace) => {
                                     print_trace(&mut crate::term::stdout(), &trace, format, width)?
                                 }
+                                Ok(_) => {}
                                 Err(e) => anstream::eprintln!(
                                     "{} a trace could not be read: {e}",
                                     paint(style::WARN, "warning:")

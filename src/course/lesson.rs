@@ -208,6 +208,18 @@ impl Lesson {
     pub fn section(&self, id: &str) -> Option<&Section> {
         self.sections.iter().find(|s| s.id == id)
     }
+
+    /// The Markdown of one section: from its `##` heading to the next one.
+    pub fn section_markdown(&self, id: &str) -> Option<String> {
+        let section = self.section(id)?;
+        let h2: Vec<Heading> = markdown_headings(&self.markdown)
+            .into_iter()
+            .filter(|h| h.level == HeadingLevel::H2)
+            .collect();
+        let i = h2.iter().position(|h| h.text == section.title)?;
+        let end = h2.get(i + 1).map_or(self.markdown.len(), |h| h.offset);
+        Some(self.markdown[h2[i].offset..end].to_string())
+    }
 }
 
 /// Splits `01-http-basics` into `(1, "http-basics")`.
@@ -427,6 +439,30 @@ expect_status = 200
             13,
             "points at the [[presets]] entry"
         );
+    }
+
+    #[test]
+    fn a_section_is_its_heading_up_to_the_next() {
+        let lesson = Lesson::parse(
+            "07-demo",
+            "lesson.toml",
+            &TOML.replace(
+                "[[presets]]",
+                "[[sections]]\nid = \"two\"\ntitle = \"Two\"\n\n[[presets]]",
+            ),
+            "lesson.md",
+            "# Demo\n\nIntro.\n\n## One\n\nfirst\n\n## Two\n\nsecond\n",
+        )
+        .unwrap();
+        assert_eq!(
+            lesson.section_markdown("one").unwrap(),
+            "## One\n\nfirst\n\n"
+        );
+        assert_eq!(
+            lesson.section_markdown("two").unwrap(),
+            "## Two\n\nsecond\n"
+        );
+        assert_eq!(lesson.section_markdown("three"), None);
     }
 
     #[test]

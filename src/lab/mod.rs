@@ -10,6 +10,7 @@
 //! - [`error`]: the one error shape (RFC 9457 problem+json); [`trace`]: what each stage did.
 //! - [`cursor`] and [`clock`]: signed pagination cursors, timestamps.
 
+pub mod address;
 pub mod clock;
 pub mod cursor;
 pub mod db;

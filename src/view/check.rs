@@ -267,6 +267,24 @@ pub fn tally_line(tally: Tally) -> Line<'static> {
     Line::styled(tally.to_string(), tally_style)
 }
 
+/// After a recorded pass: the lesson to read next, or that the course is done.
+pub fn next_step(course: &crate::course::Course, challenge: &str) -> Line<'static> {
+    let taught_by = course
+        .challenge(challenge)
+        .and_then(|c| c.lesson.as_deref())
+        .and_then(|id| course.lesson(id));
+    let next = taught_by.and_then(|l| course.lessons.iter().find(|n| n.number > l.number));
+    let text = match (taught_by, next) {
+        (Some(_), Some(next)) => format!(
+            " {challenge} done; read on: `reqlab learn {}` — {}",
+            next.id, next.title
+        ),
+        (Some(_), None) => format!(" {challenge} done: that was the last lesson's challenge"),
+        (None, _) => format!(" {challenge} done"),
+    };
+    Line::from(vec![Span::styled("next", style::OK), Span::raw(text)])
+}
+
 /// What the check session says about an event, as one line for the side channel (standard
 /// error on the command line); `None` for events shown elsewhere (the checks themselves) or
 /// not at all. `recorded` says whether to announce recorded passes.

@@ -5,10 +5,12 @@
 //! - [`markdown`]: lesson Markdown → wrapped lines.
 //! - [`trace`]: a request's trace as one block.
 //! - [`check`]: check results and the check session's events, as a learner reads them.
+//! - [`send`]: a sent preset, its verdict and its trace.
 //! - [`report`]: the machine formats of check results (JSON, JUnit XML, TAP).
 
 pub mod check;
 pub mod markdown;
 pub mod report;
+pub mod send;
 pub mod style;
 pub mod trace;
