@@ -122,6 +122,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
 
 /// The status of a reply hyper made by itself (a parse error), if `head` is one.
 fn automatic_reply(head: &[u8]) -> Option<u16> {
+    // Every response passes here, so look at the status first (`HTTP/1.1 400 …`): only the
+    // statuses hyper makes by itself are worth reading further.
+    let status = head.get(9..12)?;
+    if !matches!(status, b"400" | b"414" | b"431") {
+        return None;
+    }
     let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = &head[..end + 4];
     let mut headers = [httparse::EMPTY_HEADER; 16];
