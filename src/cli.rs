@@ -99,9 +99,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_TRACE_CAPACITY as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub trace_capacity: u32,
 
-    /// Also answer requests addressed to this host name (besides localhost and IP addresses).
-    /// Any other name gets 421, so a web page cannot reach the lab through DNS rebinding.
-    /// Repeat for several names.
+    /// Also answer requests addressed to this host name or address (besides localhost,
+    /// 127.0.0.1, [::1] and the --host address). Any other gets 421, so a web page cannot reach
+    /// the lab through DNS rebinding. Repeat for several.
     #[arg(long, value_name = "NAME", value_parser = parse_host_name)]
     pub allowed_host: Vec<String>,
 
@@ -164,6 +164,11 @@ pub struct LearnArgs {
     /// Wrap text at this many columns (default: the terminal's width).
     #[arg(long, value_parser = clap::value_parser!(u16).range(20..=400))]
     pub width: Option<u16>,
+
+    /// The lab the curl lines address (default: the lab `reqlab serve` runs, else
+    /// http://127.0.0.1:4747).
+    #[arg(long, env = "REQLAB_URL")]
+    pub url: Option<String>,
 
     /// Print straight to the terminal instead of through $PAGER.
     #[arg(long)]

@@ -22,10 +22,13 @@ pub fn run(course: &Course, args: LearnArgs) -> anyhow::Result<ExitCode> {
     };
     let lesson = find(course, lesson_ref)?;
     let section = section_ref.map(|id| find_section(lesson, id)).transpose()?;
-    let lab_url = crate::paths::data_dir(args.data_dir.clone())
-        .ok()
-        .and_then(|dir| address::find(&dir))
-        .map_or_else(|| LAB_URL.to_string(), |lab| lab.url);
+    let lab_url = match &args.url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => crate::paths::data_dir(args.data_dir.clone())
+            .ok()
+            .and_then(|dir| address::find(&dir))
+            .map_or_else(|| LAB_URL.to_string(), |lab| lab.url),
+    };
 
     let width = term::output_width(args.width);
     let look = if term::colors_on_stdout() {

@@ -84,7 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     if let Some(token) = &token {
         anstream::eprintln!(
-            "{} listening on {} makes the lab reachable from other machines. Its endpoints are open to anyone who can reach it; /_lab/* (every request's data) needs the lab token {} (send Authorization: Bearer TOKEN, or reqlab trace --token TOKEN). Other machines reach it by this machine's IP address; to use a host name, add --allowed-host NAME.",
+            "{} listening on {} makes the lab reachable from other machines. Its endpoints are open to anyone who can reach it; /_lab/* (every request's data) needs the lab token {} (send Authorization: Bearer TOKEN, or reqlab trace --token TOKEN). Other machines must address it by a name or address given with --allowed-host (this machine's IP address, say).",
             paint(style::WARN, "warning:"),
             args.host,
             paint(style::STRONG, token)

@@ -128,7 +128,7 @@ pub static MISDIRECTED_REQUEST: ProblemType = ProblemType {
     slug: "misdirected-request",
     status: Some(421),
     title: "This server does not answer to that host name",
-    explanation: "The Host header names the server the client meant to reach. A local server that answers to any name can be read by a web page through DNS rebinding, so the lab answers to localhost, IP addresses and the names given with `reqlab serve --allowed-host NAME`.",
+    explanation: "The Host header names the server the client meant to reach. A local server that answers to any name can be read by a web page through DNS rebinding, so the lab answers to loopback names and those given with `reqlab serve --allowed-host NAME`.",
 };
 
 /// 422: well-formed input that breaks the input contract.

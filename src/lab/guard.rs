@@ -109,7 +109,7 @@ pub fn refuse(
             Problem::new(
                 &MISDIRECTED_REQUEST,
                 format!(
-                    "This lab answers requests addressed to localhost or an IP address{}; `{}` is not one of them. To reach it by that name, start it with `reqlab serve --allowed-host NAME`.",
+                    "This lab answers requests addressed to localhost, 127.0.0.1 or [::1]{}; `{}` is not one of them. To reach it by that name or address, start it with `reqlab serve --allowed-host NAME`.",
                     config
                         .allowed_hosts
                         .iter()
@@ -197,8 +197,8 @@ fn changes_state(method: &Method) -> bool {
     )
 }
 
-/// True for `localhost`, any IP address, and `--allowed-host` names. DNS rebinding needs a
-/// host *name* the attacker controls, so an address written as digits is always safe.
+/// True for loopback names (`localhost`, 127.0.0.0/8, `[::1]`), the address the lab is bound
+/// to, and `--allowed-host` names.
 fn host_is_allowed(config: &LabConfig, host: &str) -> bool {
     // The names nearly every request uses, without parsing.
     let name = host.rsplit_once(':').map_or(host, |(name, port)| {
@@ -223,7 +223,9 @@ fn host_is_allowed(config: &LabConfig, host: &str) -> bool {
     if name == "localhost" {
         return true;
     }
-    if name.parse::<std::net::IpAddr>().is_ok() {
+    if let Ok(ip) = name.parse::<std::net::IpAddr>()
+        && (ip.is_loopback() || (ip == config.host && !ip.is_unspecified()))
+    {
         return true;
     }
     config
@@ -274,7 +276,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn localhost_addresses_and_allowed_hosts_pass() {
+    fn loopback_names_the_bound_address_and_allowed_hosts_pass() {
         let mut config = LabConfig::ephemeral();
         for ok in [
             "127.0.0.1:4747",
@@ -289,15 +291,19 @@ mod tests {
             "evil.example",
             "evil.example:4747",
             "lab.classroom.test",
+            "10.0.0.5:4747",
             "",
             "a b",
         ] {
             assert!(!host_is_allowed(&config, bad), "{bad}");
         }
-        // A classroom reaches the instructor's lab by its address.
+        // A lab bound to one address answers to it; others are added by name.
+        config.host = "10.0.0.5".parse().unwrap();
         assert!(host_is_allowed(&config, "10.0.0.5:4747"));
         config.allowed_hosts.push("lab.classroom.test".into());
+        config.allowed_hosts.push("192.168.1.5".into());
         assert!(host_is_allowed(&config, "lab.classroom.test:4747"));
+        assert!(host_is_allowed(&config, "192.168.1.5:4747"));
     }
 
     #[test]
