@@ -224,19 +224,26 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
         "class": class,
         "meaning": meaning,
     }));
-    // A 201 says where the new resource lives, and a redirect where to go.
-    if code == 201 || (300..400).contains(&code) {
+    // A 201 says where the new resource lives, a 202 where to check on the work, and a
+    // redirect where to go.
+    if matches!(code, 201 | 202) || (300..400).contains(&code) {
         return Ok((status, [(header::LOCATION, "/")], body).into_response());
     }
     Ok((status, body).into_response())
 }
 
 fn status_class(code: u16) -> &'static str {
-    match code / 100 {
-        2 => "2xx success: the request did what it asked",
-        3 => "3xx redirection: look elsewhere (see Location)",
-        4 => "4xx client error: the request must change before a retry can succeed",
-        _ => "5xx server error: the server failed, and the same request may work later",
+    match code {
+        304 => "3xx, but not a new location: your cached copy is still valid, so use it",
+        408 | 425 | 429 => {
+            "4xx client error, but a retryable one: the same request may succeed when sent again (after Retry-After, when given)"
+        }
+        _ => match code / 100 {
+            2 => "2xx success: the request did what it asked",
+            3 => "3xx redirection: the answer is elsewhere (see Location)",
+            4 => "4xx client error: this request cannot succeed as sent; change it first",
+            _ => "5xx server error: the server failed, and the same request may work later",
+        },
     }
 }
 
@@ -244,21 +251,27 @@ fn status_meaning(code: u16) -> &'static str {
     match code {
         200 => "The usual success for reads and updates, with a body.",
         201 => "A new resource was created; Location says where it lives.",
-        202 => "Accepted for processing later; poll the job it names.",
+        202 => "Accepted to be done later; Location names where to check on it.",
         204 => "Success with nothing to send back (typical for DELETE).",
-        301 | 308 => "Moved permanently: update your links.",
-        302 | 303 | 307 => "Found elsewhere for now: follow Location.",
-        304 => "Not modified: your cached copy is still good.",
+        301 => "Moved permanently: update your links (clients may turn a POST into a GET).",
+        302 => "Found elsewhere for now (clients may turn a POST into a GET).",
+        303 => "See Other: GET the result at Location (the usual answer to a POST a browser sent).",
+        304 => "Not modified: the cached copy named by your validator is still current.",
+        307 => "Temporarily elsewhere: repeat the same method and body at Location.",
+        308 => "Moved permanently, and the method and body must stay the same.",
         400 => "The request is malformed: bad JSON, a bad cursor, a missing part.",
         401 => "Not authenticated: no credentials, or credentials that do not check out.",
         403 => "Authenticated, but not allowed to do this.",
         404 => "Nothing lives at this path (or it is hidden from you).",
         405 => "The path exists, but not for this method; see Allow.",
+        406 => "None of the media types the request Accepts can be produced.",
+        408 => "The request did not arrive in time; sending it again may work.",
         409 => "The request conflicts with current state, such as a duplicate.",
         412 => "A precondition (If-Match) did not hold: someone changed it first.",
         413 => "The body is larger than the server accepts.",
         415 => "The body's media type is not one the endpoint reads.",
         422 => "Well-formed, but the values break the contract.",
+        425 => "Too early: the server will not risk a replayed request; send it again later.",
         429 => "Too many requests: slow down and retry after Retry-After.",
         500 => "The server failed in a way it did not plan for.",
         502 => "A gateway got a bad answer from the server behind it.",
@@ -271,16 +284,19 @@ fn status_meaning(code: u16) -> &'static str {
 /// The properties of each method, as a table.
 async fn methods(tracer: Tracer) -> Json<Value> {
     tracer.note(Stage::Logic, Outcome::Ok, "listed method properties");
-    let row = |method: &str, safe: bool, idempotent: bool, cacheable: bool, use_for: &str| json!({"method": method, "safe": safe, "idempotent": idempotent, "cacheable": cacheable, "use_for": use_for});
+    let row = |method: &str, safe: bool, idempotent: bool, cacheable: &str, use_for: &str| json!({"method": method, "safe": safe, "idempotent": idempotent, "cacheable": cacheable, "use_for": use_for});
+    // RFC 9110 §9.2.3: GET and HEAD responses are cacheable; POST and PATCH ones only when the
+    // response gives explicit freshness and a Content-Location naming the target.
+    let explicitly = "only with explicit freshness and a matching Content-Location";
     Json(json!({
         "methods": [
-            row("GET", true, true, true, "read a resource or a collection"),
-            row("HEAD", true, true, true, "GET without the body: check existence, size, freshness"),
-            row("OPTIONS", true, true, false, "ask what a resource supports (CORS preflight)"),
-            row("POST", false, false, false, "create a resource in a collection, or run an action"),
-            row("PUT", false, true, false, "replace a resource entirely"),
-            row("PATCH", false, false, false, "change part of a resource"),
-            row("DELETE", false, true, false, "remove a resource"),
+            row("GET", true, true, "yes", "read a resource or a collection"),
+            row("HEAD", true, true, "yes", "GET without the body: check existence, size, freshness"),
+            row("OPTIONS", true, true, "no", "ask what a resource supports (CORS preflight)"),
+            row("POST", false, false, explicitly, "create a resource in a collection, or run an action"),
+            row("PUT", false, true, "no", "replace a resource entirely"),
+            row("PATCH", false, false, explicitly, "change part of a resource"),
+            row("DELETE", false, true, "no", "remove a resource"),
         ],
         "safe": "does not change server state, so crawlers and prefetchers may call it freely",
         "idempotent": "sending it twice leaves the same state as sending it once, so a client may retry it after a timeout",
