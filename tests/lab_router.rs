@@ -786,3 +786,306 @@ async fn small_edges_of_the_protocol() {
         trace.events
     );
 }
+
+#[tokio::test]
+async fn task_reads_carry_etags_and_writes_honour_if_match() {
+    let (lab, app) = lab();
+    let first = get(&app, "/tasks/4").await;
+    let tag = first
+        .header("etag")
+        .expect("a task has an ETag")
+        .to_string();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+
+    for same in [
+        tag.clone(),
+        format!("W/{tag}"),
+        "*".to_string(),
+        format!("\"x\", {tag}"),
+    ] {
+        let reply = send(
+            &app,
+            "GET",
+            "/tasks/4",
+            &[("if-none-match", &same)],
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(reply.status, 304, "{same}");
+        assert!(reply.body.is_empty());
+        assert_eq!(reply.header("etag"), Some(tag.as_str()));
+    }
+    let other = send(
+        &app,
+        "GET",
+        "/tasks/4",
+        &[("if-none-match", "\"other\"")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(other.status, 200);
+
+    // A write against a stale version is refused, and nothing changes.
+    let put = |if_match: String, title: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "PUT",
+                "/tasks/4",
+                &[
+                    ("content-type", "application/json"),
+                    ("if-match", &if_match),
+                ],
+                serde_json::to_vec(&json!({"title": title, "done": false})).unwrap(),
+            )
+            .await
+        }
+    };
+    let stale = put("\"4-20000101000000000000\"".into(), "Lost update").await;
+    let body = assert_problem(&stale, 412);
+    assert_contains!(body["detail"].as_str().unwrap(), "If-Match: ");
+    let trace = lab.state.traces.get(stale.request_id()).unwrap();
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.contains("nothing was written"))
+    );
+    assert_eq!(
+        get(&app, "/tasks/4").await.json()["title"],
+        first.json()["title"]
+    );
+
+    let fresh = put(tag.clone(), "Repot the basil").await;
+    assert_eq!(fresh.status, 200);
+    let new_tag = fresh.header("etag").unwrap().to_string();
+    assert_ne!(new_tag, tag, "a changed task has a new tag");
+    // The old tag is now stale; `*` matches any existing task; a weak tag never matches If-Match.
+    assert_problem(&put(tag.clone(), "again").await, 412);
+    assert_problem(&put(format!("W/{new_tag}"), "weak").await, 412);
+    assert_eq!(put("*".into(), "Any version").await.status, 200);
+    let delete = send(
+        &app,
+        "DELETE",
+        "/tasks/4",
+        &[("if-match", "\"nope\"")],
+        Body::empty(),
+    )
+    .await;
+    assert_problem(&delete, 412);
+    // A task that is not there is a 404 whatever the precondition says.
+    let missing = send(
+        &app,
+        "DELETE",
+        "/tasks/999",
+        &[("if-match", "*")],
+        Body::empty(),
+    )
+    .await;
+    assert_problem(&missing, 404);
+}
+
+#[tokio::test]
+async fn a_merge_patch_can_remove_a_field_and_plain_json_cannot() {
+    let (lab, app) = lab();
+    let merge = |body: Value| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "PATCH",
+                "/tasks/5",
+                &[("content-type", "application/merge-patch+json")],
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+        }
+    };
+    assert_eq!(merge(json!({"done": true})).await.json()["done"], true);
+    let reset = merge(json!({"done": null})).await;
+    assert_eq!(reset.status, 200);
+    assert_eq!(
+        reset.json()["done"],
+        false,
+        "a removed field returns to its default"
+    );
+    let trace = lab.state.traces.get(reset.request_id()).unwrap();
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.contains("JSON Merge Patch") && e.message.contains("default")),
+        "{:#?}",
+        trace.events
+    );
+    let untitled = assert_problem(&merge(json!({"title": null})).await, 422);
+    assert_eq!(untitled["errors"][0]["field"], "title");
+
+    let plain = send_json(&app, "PATCH", "/tasks/5", json!({"title": null})).await;
+    let body = assert_problem(&plain, 422);
+    assert_contains!(
+        body["errors"][0]["message"].as_str().unwrap(),
+        "application/merge-patch+json"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_create_safe() {
+    let (lab, app) = lab();
+    let post = |key: &'static str, title: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "POST",
+                "/tasks",
+                &[
+                    ("content-type", "application/json"),
+                    ("idempotency-key", key),
+                ],
+                serde_json::to_vec(&json!({ "title": title })).unwrap(),
+            )
+            .await
+        }
+    };
+    let count = || async {
+        get(&app, "/tasks?limit=100").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = count().await;
+    let first = post("order-7f3a", "Buy soil").await;
+    assert_eq!(first.status, 201);
+    let again = post("order-7f3a", "Buy soil").await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json(), first.json(), "the first response, replayed");
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(count().await, before + 1, "one task, however many retries");
+
+    let reused = post("order-7f3a", "Buy seeds").await;
+    assert_eq!(
+        assert_problem(&reused, 422)["type"],
+        "/_lab/problems/idempotency-key-reused"
+    );
+    let trace = lab.state.traces.get(reused.request_id()).unwrap();
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.contains("first used with another body"))
+    );
+
+    // A key whose first request, with this same body, has not finished yet.
+    use base64::Engine;
+    use sha2::Digest;
+    let body = serde_json::to_vec(&json!({ "title": "Buy soil" })).unwrap();
+    let fingerprint =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sha2::Sha256::digest(&body)[..16]);
+    lab.state
+        .db
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO idempotency_keys (key, fingerprint, state, created_at) VALUES ('busy', ?1, 'running', ?2)",
+                rusqlite::params![fingerprint, reqlab::lab::clock::wall_micros()],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let busy = post("busy", "Buy soil").await;
+    assert_eq!(
+        assert_problem(&busy, 409)["type"],
+        "/_lab/problems/idempotency-key-in-flight"
+    );
+
+    let unusable = post("has space", "Buy soil").await;
+    assert_problem(&unusable, 400);
+}
+
+#[tokio::test]
+async fn content_negotiation_says_what_the_lab_produces_and_reads() {
+    let (_lab, app) = lab();
+    let csv = send(
+        &app,
+        "GET",
+        "/tasks",
+        &[("accept", "text/csv")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        assert_problem(&csv, 406)["type"],
+        "/_lab/problems/not-acceptable"
+    );
+    let browser = send(
+        &app,
+        "GET",
+        "/tasks",
+        &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(browser.status, 200);
+
+    let text = [("content-type", "text/plain")];
+    let post = send(&app, "POST", "/tasks", &text, "title").await;
+    assert_problem(&post, 415);
+    assert_eq!(post.header("accept-post"), Some("application/json"));
+    let patch = send(&app, "PATCH", "/tasks/1", &text, "title").await;
+    assert_problem(&patch, 415);
+    assert_eq!(
+        patch.header("accept-patch"),
+        Some("application/json, application/merge-patch+json")
+    );
+}
+
+#[tokio::test]
+async fn cursor_pages_link_to_the_next_one() {
+    let (_lab, app) = lab();
+    let first = get(&app, "/tasks?limit=5&done=false").await;
+    let link = first
+        .header("link")
+        .expect("a next page has a Link")
+        .to_string();
+    let target = link
+        .strip_prefix('<')
+        .and_then(|l| l.split_once(">; rel=\"next\""))
+        .map(|(t, _)| t.to_string())
+        .unwrap_or_else(|| panic!("{link}"));
+    assert!(
+        target.starts_with("/tasks?limit=5&done=false&cursor="),
+        "{target}"
+    );
+    let next = get(&app, &target).await;
+    assert_eq!(next.status, 200);
+    assert_eq!(
+        next.json()["items"][0]["id"],
+        first.json()["items"][4]["id"]
+            .as_i64()
+            .map(|id| id - 1)
+            .unwrap(),
+        "the link continues where the page ended"
+    );
+}
+
+#[tokio::test]
+async fn status_and_method_explanations_are_exact() {
+    let (_lab, app) = lab();
+    let accepted = get(&app, "/status/202").await;
+    assert_eq!(accepted.header("location"), Some("/"));
+    let timeout = get(&app, "/status/408").await.json();
+    assert_contains!(timeout["detail"].as_str().unwrap(), "retryable");
+    let not_modified = get(&app, "/status/304").await;
+    assert_eq!(not_modified.status, 304);
+    let methods = get(&app, "/methods").await.json();
+    let post = methods["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["method"] == "POST")
+        .unwrap();
+    assert_contains!(post["cacheable"].as_str().unwrap(), "explicit freshness");
+}

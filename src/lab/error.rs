@@ -4,7 +4,7 @@
 //! so every error — from a handler, an extractor, the router or a panic — looks the same.
 //! Nothing internal (SQL, file paths, panic messages) ever reaches a response.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -83,12 +83,28 @@ pub static CROSS_SITE_REQUEST: ProblemType = ProblemType {
     explanation: "A browser sends the Origin of the page that made a request. A page on another site must not be able to change your data just because your browser can reach the server (cross-site request forgery, CSRF). Origins you trust go on the allow-list: `reqlab serve --allowed-origin ORIGIN`.",
 };
 
+/// 406: the request accepts no media type the endpoint can produce.
+pub static NOT_ACCEPTABLE: ProblemType = ProblemType {
+    slug: "not-acceptable",
+    status: Some(406),
+    title: "No acceptable representation",
+    explanation: "The request's Accept header lists the media types the client can use, and none of them is one this endpoint produces (application/json). Accept application/json, or */*.",
+};
+
 /// 409: the request conflicts with the current state (a duplicate).
 pub static CONFLICT: ProblemType = ProblemType {
     slug: "conflict",
     status: Some(409),
     title: "The request conflicts with existing data",
     explanation: "The input is valid on its own but clashes with the current state, such as an email address that is already registered.",
+};
+
+/// 412: a precondition (`If-Match`) did not hold.
+pub static PRECONDITION_FAILED: ProblemType = ProblemType {
+    slug: "precondition-failed",
+    status: Some(412),
+    title: "The resource changed since you read it",
+    explanation: "The request said to go ahead only if the resource still had the version (ETag) the client last saw, and it has another now: someone changed it first. Read it again, reapply the change, and send it with the new ETag.",
 };
 
 /// 413: the body is bigger than the server accepts.
@@ -165,7 +181,9 @@ pub static HTTP_STATUS: ProblemType = ProblemType {
 };
 
 /// The problem types any topic may answer with.
-pub static COMMON: [&ProblemType; 17] = [
+pub static COMMON: [&ProblemType; 19] = [
+    &NOT_ACCEPTABLE,
+    &PRECONDITION_FAILED,
     &URI_TOO_LONG,
     &HEADERS_TOO_LARGE,
     &MALFORMED_JSON,
@@ -205,6 +223,8 @@ pub struct Problem {
     pub detail: String,
     /// Field-level problems, for validation failures.
     pub errors: Vec<FieldError>,
+    /// Headers the answer needs besides the body (`Allow`, `Accept-Post`, `WWW-Authenticate`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Field errors a problem body lists; `errors_omitted` counts the rest, so a body stays small
@@ -240,7 +260,14 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same problem, answered with one more header.
+    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Problem {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
     }
 
     /// A problem that is only its status (see [`HTTP_STATUS`]).
@@ -327,9 +354,11 @@ impl IntoResponse for Problem {
     /// request id (it finds the problem in the response extensions).
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
         response.extensions_mut().insert(self);
         response
     }

@@ -52,62 +52,124 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let tracer = tracer_of(req.extensions());
-        let start = Instant::now();
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if !content_type.as_deref().is_some_and(is_json_media_type) {
-            let shown = content_type.as_deref().unwrap_or("missing");
+        read_json(req, state, &[JSON])
+            .await
+            .map(|(value, _)| JsonBody(value))
+    }
+}
+
+/// A `PATCH` body: plain JSON (the fields to change) or a JSON Merge Patch (RFC 7396, where
+/// `null` removes a field).
+#[derive(Debug)]
+pub struct PatchBody {
+    /// The parsed body.
+    pub value: serde_json::Value,
+    /// True for `application/merge-patch+json`.
+    pub merge_patch: bool,
+}
+
+impl<S: Send + Sync> FromRequest<S> for PatchBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let (value, media_type) = read_json(req, state, &[JSON, MERGE_PATCH]).await?;
+        Ok(PatchBody {
+            value,
+            merge_patch: media_type == MERGE_PATCH,
+        })
+    }
+}
+
+/// The media type of JSON bodies.
+const JSON: &str = "application/json";
+/// The media type of JSON Merge Patch bodies (RFC 7396).
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// Reads and parses a JSON body whose media type is one of `accepted` (→ 415 otherwise, saying
+/// which it accepts in `Accept-Post` or `Accept-Patch`), returning the value and its type.
+async fn read_json<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    accepted: &[&'static str],
+) -> Result<(serde_json::Value, &'static str), Problem> {
+    let tracer = tracer_of(req.extensions());
+    let start = Instant::now();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let essence = content_type.as_deref().map(media_type_essence);
+    let Some(media_type) = accepted
+        .iter()
+        .copied()
+        .find(|a| essence.as_deref() == Some(*a))
+    else {
+        let shown = content_type.as_deref().unwrap_or("missing");
+        let list = accepted.join(" or ");
+        tracer.timed(
+            Stage::Parsing,
+            start,
+            Outcome::Fail,
+            format_args!("Content-Type is {shown}, but this endpoint reads {list} → 415"),
+        );
+        let problem = Problem::new(
+            &UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Type is {shown}; send the body as {list}."),
+        );
+        // Say what this endpoint takes, so a client can correct itself (RFC 5789 §3.1 for PATCH).
+        let problem = match *req.method() {
+            axum::http::Method::POST => {
+                problem.with_header(ACCEPT_POST.clone(), "application/json")
+            }
+            axum::http::Method::PATCH => problem.with_header(
+                ACCEPT_PATCH.clone(),
+                "application/json, application/merge-patch+json",
+            ),
+            _ => problem,
+        };
+        return Err(problem);
+    };
+    let bytes = read_body(req, state, &tracer, start).await?;
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(value) => {
+            tracer.timed(
+                Stage::Parsing,
+                start,
+                Outcome::Ok,
+                format_args!("parsed {} of {media_type}", Size(Some(bytes.len() as u64))),
+            );
+            Ok((value, media_type))
+        }
+        Err(err) => {
+            let why = json_error_sentence(&err, bytes.is_empty());
             tracer.timed(
                 Stage::Parsing,
                 start,
                 Outcome::Fail,
-                format_args!(
-                    "Content-Type is {shown}, but this endpoint reads application/json → 415"
-                ),
+                format_args!("the body is not valid JSON: {why} → 400; nothing after parsing ran"),
             );
-            return Err(Problem::new(
-                &UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "Content-Type is {shown}; send the body as JSON with Content-Type: application/json."
-                ),
-            ));
-        }
-        let bytes = read_body(req, state, &tracer, start).await?;
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(value) => {
-                tracer.timed(
-                    Stage::Parsing,
-                    start,
-                    Outcome::Ok,
-                    format_args!(
-                        "parsed {} of {}",
-                        Size(Some(bytes.len() as u64)),
-                        content_type.as_deref().unwrap_or("JSON")
-                    ),
-                );
-                Ok(JsonBody(value))
-            }
-            Err(err) => {
-                let why = json_error_sentence(&err, bytes.is_empty());
-                tracer.timed(
-                    Stage::Parsing,
-                    start,
-                    Outcome::Fail,
-                    format_args!(
-                        "the body is not valid JSON: {why} → 400; nothing after parsing ran"
-                    ),
-                );
-                Err(Problem::new(
-                    &MALFORMED_JSON,
-                    format!("The body is not valid JSON: {why}."),
-                ))
-            }
+            Err(Problem::new(
+                &MALFORMED_JSON,
+                format!("The body is not valid JSON: {why}."),
+            ))
         }
     }
+}
+
+/// `Accept-Post`: the media types a POST endpoint reads.
+static ACCEPT_POST: axum::http::HeaderName = axum::http::HeaderName::from_static("accept-post");
+/// `Accept-Patch`: the media types a PATCH endpoint reads (RFC 5789 §3.1).
+static ACCEPT_PATCH: axum::http::HeaderName = axum::http::HeaderName::from_static("accept-patch");
+
+/// `type/subtype` of a media type, lower-cased, without parameters.
+fn media_type_essence(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Reads the whole body within the lab's size limit (→ 413) and its deadlines: a pause between
@@ -198,12 +260,7 @@ pub fn too_large(tracer: &Tracer, start: Instant, limit: usize) -> Problem {
 
 /// True for `application/json` and `application/<something>+json`, with any parameters.
 pub fn is_json_media_type(value: &str) -> bool {
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type_essence(value);
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

@@ -6,8 +6,8 @@
 //! against DNS rebinding, cross-site request forgery and oversized uploads.
 
 use super::error::{
-    BAD_REQUEST, CROSS_SITE_REQUEST, HEADERS_TOO_LARGE, LAB_TOKEN, MISDIRECTED_REQUEST, Problem,
-    UNSUPPORTED_TRANSFER_CODING, URI_TOO_LONG,
+    BAD_REQUEST, CROSS_SITE_REQUEST, HEADERS_TOO_LARGE, LAB_TOKEN, MISDIRECTED_REQUEST,
+    NOT_ACCEPTABLE, Problem, UNSUPPORTED_TRANSFER_CODING, URI_TOO_LONG,
 };
 use super::extract::too_large;
 use super::state::LabConfig;
@@ -154,6 +154,30 @@ pub fn refuse(
         );
     }
 
+    // Every endpoint but the live trace stream answers JSON; a client that accepts none of
+    // it gets 406 rather than a body it said it cannot use.
+    if !path.starts_with("/_lab/") && !accepts_json(headers) {
+        let accept = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return refused(
+            format!(
+                "Accept: {} allows no media type this endpoint produces (application/json) → 406",
+                shorten(&accept)
+            ),
+            Problem::new(
+                &NOT_ACCEPTABLE,
+                format!(
+                    "This endpoint answers application/json, and Accept: {} does not allow it. Accept application/json or */*.",
+                    shorten(&accept)
+                ),
+            ),
+        );
+    }
+
     if let Some(codings) = headers
         .get(header::TRANSFER_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -187,6 +211,33 @@ pub fn refuse(
         return Some(too_large(tracer, start, config.body_limit));
     }
     None
+}
+
+/// True when the request's `Accept` allows `application/json` (or has no `Accept`).
+fn accepts_json(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::ACCEPT).iter().peekable();
+    if values.peek().is_none() {
+        return true;
+    }
+    values
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            // A range with q=0 says "not this one".
+            let refused = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("q=")
+                    .or_else(|| p.strip_prefix("Q="))
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            !refused
+                && (media == "*/*"
+                    || media.eq_ignore_ascii_case("application/*")
+                    || media.eq_ignore_ascii_case("application/json"))
+        })
 }
 
 /// Methods that may change state, which a cross-site page must not send.
@@ -315,6 +366,28 @@ mod tests {
         assert!(!origin_is_allowed(&config, "null", host));
         config.allowed_origins.push("http://localhost:3000".into());
         assert!(origin_is_allowed(&config, "http://localhost:3000", host));
+    }
+
+    #[test]
+    fn json_is_acceptable_unless_the_accept_header_rules_it_out() {
+        let accepts = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, value.parse().unwrap());
+            accepts_json(&headers)
+        };
+        assert!(accepts_json(&HeaderMap::new()));
+        for ok in [
+            "*/*",
+            "application/json",
+            "text/html,application/xhtml+xml,*/*;q=0.8",
+            "application/*",
+            "Application/JSON; charset=utf-8",
+        ] {
+            assert!(accepts(ok), "{ok}");
+        }
+        for refused in ["text/csv", "text/html", "application/json;q=0", "image/*"] {
+            assert!(!accepts(refused), "{refused}");
+        }
     }
 
     #[test]

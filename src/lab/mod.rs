@@ -12,6 +12,7 @@
 
 pub mod address;
 pub mod clock;
+pub mod conditional;
 pub mod cursor;
 pub mod db;
 pub mod error;

@@ -1,24 +1,32 @@
-//! `POST /tasks`: the server assigns the id and the timestamps.
+//! `POST /tasks`: the server assigns the id and the timestamps; with an `Idempotency-Key`, a
+//! retried create answers with the first response instead of making a second task.
 
+use super::idempotency::{self, Claim};
+use super::items::etag;
 use super::{Tasks, task_from_row, title_field};
 use crate::lab::clock;
-use crate::lab::db::Sql;
+use crate::lab::db::{DbError, Sql};
 use crate::lab::error::Problem;
 use crate::lab::extract::JsonBody;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
-use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+
+/// Marks a response replayed for a repeated Idempotency-Key.
+static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 pub(super) async fn create_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
+    let key = idempotency::key(&headers, &tracer)?;
+    let fingerprint = idempotency::fingerprint(&serde_json::to_vec(&body).unwrap_or_default());
     let mut fields = Fields::json_object(body, &["title", "done"], &tracer);
     let title = fields.required_str("title");
     let title = title_field(&mut fields, title);
@@ -27,35 +35,132 @@ pub(super) async fn create_task(
     let (Some(title), Some(done)) = (title, done) else {
         return Err(Problem::internal("validation passed without values"));
     };
+
+    if let Some(key) = &key {
+        let t = tracer.clone();
+        let (k, f) = (key.clone(), fingerprint.clone());
+        let claim = lab
+            .db
+            .write(move |conn| idempotency::claim(conn, &t, &k, &f, clock::wall_micros()))
+            .await?;
+        match claim {
+            Claim::New => tracer.note(
+                Stage::Logic,
+                Outcome::Ok,
+                format_args!(
+                    "Idempotency-Key {key} is new: claimed it, and the task is created once"
+                ),
+            ),
+            Claim::Replay {
+                status,
+                body,
+                location,
+            } => {
+                tracer.note(
+                    Stage::Logic,
+                    Outcome::Ok,
+                    format_args!(
+                        "Idempotency-Key {key} was used before with this same body: replaying its first response ({status}); no second task is created"
+                    ),
+                );
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
+                let mut response =
+                    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+                let headers = response.headers_mut();
+                headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+                if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                    headers.insert(header::LOCATION, value);
+                }
+                return Ok(response);
+            }
+            Claim::Mismatch => {
+                tracer.note(
+                    Stage::Logic,
+                    Outcome::Fail,
+                    format_args!("Idempotency-Key {key} was first used with another body → 422; nothing was created"),
+                );
+                return Err(Problem::new(
+                    &idempotency::KEY_REUSED,
+                    format!(
+                        "Idempotency-Key {key} was first sent with another body. Use a new key for a new task."
+                    ),
+                ));
+            }
+            Claim::Running => {
+                tracer.note(
+                    Stage::Logic,
+                    Outcome::Fail,
+                    format_args!("Idempotency-Key {key}: its first request is still running → 409"),
+                );
+                return Err(Problem::new(
+                    &idempotency::KEY_IN_FLIGHT,
+                    format!(
+                        "A request with Idempotency-Key {key} is still running; retry with the same key in a moment."
+                    ),
+                ));
+            }
+        }
+    }
+
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
         "creating a task: the server assigns the id and both timestamps",
     );
     let t = tracer.clone();
-    let task = lab
+    let claimed = key.clone();
+    let created = lab
         .db
         .write(move |conn| {
+            let tx = conn.transaction()?;
             let now = clock::timestamp();
-            let sql = Sql::new(conn, &t);
-            let task = sql.query_opt(
+            let inserted = Sql::new(&tx, &t).query_opt(
                 concat!("INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING ", columns!()),
                 &[&title, &done.unwrap_or(false), &now],
                 task_from_row,
-            )?;
-            task.ok_or_else(|| crate::lab::db::DbError::Task("insert returned no row".into()))
+            );
+            let task = match inserted {
+                Ok(Some(task)) => task,
+                failed => {
+                    drop(tx);
+                    // The claim is let go, so the client's retry can run.
+                    if let Some(key) = &claimed {
+                        idempotency::release(conn, &t, key)?;
+                    }
+                    return match failed {
+                        Err(e) => Err(DbError::from(e)),
+                        _ => Err(DbError::Task("insert returned no row".into())),
+                    };
+                }
+            };
+            let body = serde_json::to_string(&task).map_err(|e| DbError::Task(e.to_string()))?;
+            let location = format!("/tasks/{}", task.id);
+            if let Some(key) = &claimed {
+                idempotency::complete(&tx, &t, key, 201, &body, &location)?;
+            }
+            tx.commit()?;
+            Ok((task, body, location))
         })
         .await?;
-    let location = format!("/tasks/{}", task.id);
+    let (task, body, location) = created;
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
         format_args!("created task {} → 201 with Location: {location}", task.id),
     );
-    Ok((
+    let tag = etag(task.id, &task.updated_at).header();
+    let mut response = (
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(task),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
     )
-        .into_response())
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, value);
+    }
+    Ok(response)
 }

@@ -1,23 +1,46 @@
-//! One task: read, replace, patch, delete, and the `complete` action.
+//! One task: read, replace, patch, delete, and the `complete` action — each answer carries the
+//! task's `ETag`, reads honour `If-None-Match` (→ 304) and writes honour `If-Match` (→ 412 when
+//! someone changed the task first).
 
 use super::{Task, Tasks, missing, task_from_row, title_field};
 use crate::lab::clock;
-use crate::lab::db::Sql;
-use crate::lab::error::Problem;
-use crate::lab::extract::{JsonBody, parse_id};
+use crate::lab::conditional::{Condition, EntityTag};
+use crate::lab::db::{DbError, Sql};
+use crate::lab::error::{PRECONDITION_FAILED, Problem};
+use crate::lab::extract::{JsonBody, PatchBody, parse_id};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 use std::sync::Arc;
+
+/// A task's entity tag: its id and the moment it last changed. `updated_at` moves whenever a
+/// value changes, so the tag changes exactly when the representation does.
+pub(super) fn etag(id: i64, updated_at: &str) -> EntityTag {
+    let version: String = updated_at.chars().filter(char::is_ascii_digit).collect();
+    EntityTag::strong(format!("{id}-{version}"))
+}
+
+/// A task answered with its `ETag`.
+fn tagged(status: StatusCode, task: Task) -> Response {
+    let tag = etag(task.id, &task.updated_at).header();
+    let mut response = (status, Json(task)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
 
 pub(super) async fn get_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
-) -> Result<Json<Task>, Problem> {
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
     let task = lab.db.read(|c| {
         Sql::new(c, &tracer).query_opt(
@@ -28,7 +51,35 @@ pub(super) async fn get_task(
     })?;
     let task = task.ok_or_else(|| missing(&tracer, id))?;
     tracer.note(Stage::Logic, Outcome::Ok, format_args!("found task {id}"));
-    Ok(Json(task))
+    if let Some(condition) = Condition::from_headers(&headers, &header::IF_NONE_MATCH) {
+        let current = etag(task.id, &task.updated_at);
+        if condition.matches_weakly(&current) {
+            tracer.note(
+                Stage::Logic,
+                Outcome::Ok,
+                format_args!(
+                    "If-None-Match {} names the current version {}: the client's copy is current → 304 Not Modified, no body sent",
+                    condition.shown(),
+                    current.header()
+                ),
+            );
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(value) = HeaderValue::from_str(&current.header()) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            return Ok(response);
+        }
+        tracer.note(
+            Stage::Logic,
+            Outcome::Ok,
+            format_args!(
+                "If-None-Match {} does not name the current version {}: the full task is sent",
+                condition.shown(),
+                current.header()
+            ),
+        );
+    }
+    Ok(tagged(StatusCode::OK, task))
 }
 
 /// PUT: replace the whole task. Both fields are required; repeating it changes nothing more.
@@ -36,8 +87,9 @@ pub(super) async fn replace_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Task>, Problem> {
+) -> Result<Response, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
     let mut fields = Fields::json_object(body, &["title", "done"], &tracer);
     let title = fields.required_str("title");
@@ -52,22 +104,55 @@ pub(super) async fn replace_task(
         Outcome::Ok,
         "PUT replaces the whole representation; updated_at moves only if something changed, so a repeat is a no-op",
     );
-    let task = write_update(&lab, &tracer, id, Some(title), Some(done)).await?;
-    Ok(Json(task.ok_or_else(|| missing(&tracer, id))?))
+    let written = write_update(&lab, &tracer, id, Some(title), Some(done), &headers).await?;
+    Ok(tagged(StatusCode::OK, answer(written, &tracer, id)?))
 }
 
-/// PATCH: change only the fields sent.
+/// PATCH: change only the fields sent — as plain JSON, or as a JSON Merge Patch (RFC 7396),
+/// where `null` removes a field (`done` falls back to `false`; a task cannot lose its title).
 pub(super) async fn update_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
-    JsonBody(body): JsonBody,
-) -> Result<Json<Task>, Problem> {
+    headers: HeaderMap,
+    body: PatchBody,
+) -> Result<Response, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
-    let mut fields = Fields::json_object(body, &["title", "done"], &tracer);
-    let title = fields.optional_str("title");
-    let title = title.map(|t| title_field(&mut fields, t));
-    let done = fields.optional_bool("done");
+    let merge_patch = body.merge_patch;
+    let nulls: Vec<String> = match &body.value {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut fields = Fields::json_object(body.value, &["title", "done"], &tracer);
+    for name in &nulls {
+        match (merge_patch, name.as_str()) {
+            (true, "title") => fields.error(
+                "title",
+                "cannot be removed: a task always has a title (set another instead)",
+            ),
+            (true, _) => {}
+            (false, _) => fields.error(
+                name,
+                "must not be null in a JSON body; to remove a field, send the patch as application/merge-patch+json",
+            ),
+        }
+    }
+    let title = match fields.has("title") && !nulls.iter().any(|n| n == "title") {
+        true => fields
+            .optional_str("title")
+            .map(|t| title_field(&mut fields, t)),
+        false => Some(None),
+    };
+    // In a merge patch, `"done": null` removes the field: it returns to its default, false.
+    let reset_done = merge_patch && nulls.iter().any(|n| n == "done");
+    let done = match reset_done {
+        true => Some(Some(false)),
+        false => fields.optional_bool("done"),
+    };
     if !fields.has("title") && !fields.has("done") {
         fields.error("body", "send at least one of title, done");
     }
@@ -79,32 +164,140 @@ pub(super) async fn update_task(
         .filter(|(_, on)| *on)
         .map(|(n, _)| *n)
         .collect();
+    if merge_patch {
+        let removed = if reset_done {
+            "; done was removed, so it is back to its default, false"
+        } else {
+            ""
+        };
+        tracer.note(
+            Stage::Logic,
+            Outcome::Ok,
+            format_args!(
+                "applied a JSON Merge Patch (RFC 7396) to {}{removed}; fields not in the patch keep their values",
+                changing.join(" and ")
+            ),
+        );
+    } else {
+        tracer.note(
+            Stage::Logic,
+            Outcome::Ok,
+            format_args!(
+                "PATCH changes only {}; other fields keep their values",
+                changing.join(" and ")
+            ),
+        );
+    }
+    let written = write_update(&lab, &tracer, id, title, done, &headers).await?;
+    Ok(tagged(StatusCode::OK, answer(written, &tracer, id)?))
+}
+
+/// How a write went.
+enum Written<T> {
+    /// Done; the result.
+    Done(T),
+    /// There is no such task.
+    Missing,
+    /// `If-Match` named another version than the current one.
+    Stale {
+        /// What the client asked for.
+        asked: String,
+        /// The task's current tag.
+        current: EntityTag,
+    },
+}
+
+/// The result of a write, or the 404 or 412 it became.
+fn answer<T>(written: Written<T>, tracer: &Tracer, id: i64) -> Result<T, Problem> {
+    match written {
+        Written::Done(value) => Ok(value),
+        Written::Missing => Err(missing(tracer, id)),
+        Written::Stale { asked, current } => {
+            tracer.note(
+                Stage::Logic,
+                Outcome::Fail,
+                format_args!(
+                    "If-Match {asked}, but the task is now at {}: someone changed it since the client read it → 412; nothing was written",
+                    current.header()
+                ),
+            );
+            Err(Problem::new(
+                &PRECONDITION_FAILED,
+                format!(
+                    "Task {id} is now at version {}, not {asked}. Read it again (GET /tasks/{id}), reapply your change, and send it with If-Match: {}.",
+                    current.header(),
+                    current.header()
+                ),
+            ))
+        }
+    }
+}
+
+/// Checks `If-Match` against the task's current version, inside the write, so no other write
+/// can slip in between the check and the change.
+fn precondition(
+    sql: &Sql<'_>,
+    id: i64,
+    condition: Option<&Condition>,
+    tracer: &Tracer,
+) -> Result<Option<Written<std::convert::Infallible>>, DbError> {
+    let Some(condition) = condition else {
+        return Ok(None);
+    };
+    let updated_at = sql.query_opt("SELECT updated_at FROM tasks WHERE id = ?1", &[&id], |r| {
+        r.get::<_, String>(0)
+    })?;
+    let Some(updated_at) = updated_at else {
+        return Ok(Some(Written::Missing));
+    };
+    let current = etag(id, &updated_at);
+    if !condition.matches_strongly(&current) {
+        return Ok(Some(Written::Stale {
+            asked: condition.shown(),
+            current,
+        }));
+    }
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
         format_args!(
-            "PATCH changes only {}; other fields keep their values",
-            changing.join(" and ")
+            "If-Match {} holds: the task is still at the version the client read, so the write goes ahead",
+            condition.shown()
         ),
     );
-    let task = write_update(&lab, &tracer, id, title, done).await?;
-    Ok(Json(task.ok_or_else(|| missing(&tracer, id))?))
+    Ok(None)
 }
 
-/// Sets the given fields; `updated_at` moves only when a value actually changes.
-pub(super) async fn write_update(
+/// The same outcome, for any result type (a precondition that failed carries no result).
+fn carry<T>(w: Written<std::convert::Infallible>) -> Written<T> {
+    match w {
+        Written::Done(never) => match never {},
+        Written::Missing => Written::Missing,
+        Written::Stale { asked, current } => Written::Stale { asked, current },
+    }
+}
+
+/// Sets the given fields (if `If-Match` holds); `updated_at` moves only when a value actually
+/// changes.
+async fn write_update(
     lab: &Tasks,
     tracer: &Tracer,
     id: i64,
     title: Option<String>,
     done: Option<bool>,
-) -> Result<Option<Task>, Problem> {
+    headers: &HeaderMap,
+) -> Result<Written<Task>, Problem> {
     let t = tracer.clone();
-    let task = lab
+    let condition = Condition::from_headers(headers, &header::IF_MATCH);
+    let written = lab
         .db
         .write(move |conn| {
+            let sql = Sql::new(conn, &t);
+            if let Some(refused) = precondition(&sql, id, condition.as_ref(), &t)? {
+                return Ok(carry(refused));
+            }
             let now = clock::timestamp();
-            let task = Sql::new(conn, &t).query_opt(
+            let task = sql.query_opt(
                 concat!("UPDATE tasks SET \
                        title = COALESCE(?2, title), \
                        done = COALESCE(?3, done), \
@@ -114,28 +307,37 @@ pub(super) async fn write_update(
                 &[&id, &title, &done, &now],
                 task_from_row,
             )?;
-            Ok(task)
+            Ok(task.map_or(Written::Missing, Written::Done))
         })
         .await?;
-    Ok(task)
+    Ok(written)
 }
 
 pub(super) async fn delete_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
     let t = tracer.clone();
-    let deleted = lab
+    let condition = Condition::from_headers(&headers, &header::IF_MATCH);
+    let written = lab
         .db
         .write(move |conn| {
-            Ok(Sql::new(conn, &t).execute("DELETE FROM tasks WHERE id = ?1", &[&id])?)
+            let sql = Sql::new(conn, &t);
+            if let Some(refused) = precondition(&sql, id, condition.as_ref(), &t)? {
+                return Ok(carry(refused));
+            }
+            let deleted = sql.execute("DELETE FROM tasks WHERE id = ?1", &[&id])?;
+            Ok(if deleted == 0 {
+                Written::Missing
+            } else {
+                Written::Done(())
+            })
         })
         .await?;
-    if deleted == 0 {
-        return Err(missing(&tracer, id));
-    }
+    answer(written, &tracer, id)?;
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
@@ -149,13 +351,14 @@ pub(super) async fn complete_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     Path(raw): Path<String>,
-) -> Result<Json<Task>, Problem> {
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
         "the action 'complete' is modelled as the state change done = true, so calling it twice is harmless",
     );
-    let task = write_update(&lab, &tracer, id, None, Some(true)).await?;
-    Ok(Json(task.ok_or_else(|| missing(&tracer, id))?))
+    let written = write_update(&lab, &tracer, id, None, Some(true), &headers).await?;
+    Ok(tagged(StatusCode::OK, answer(written, &tracer, id)?))
 }

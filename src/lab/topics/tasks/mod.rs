@@ -1,7 +1,7 @@
 //! `/tasks`: a REST resource on SQLite — CRUD, an action as a state change, conditional
 //! requests, idempotent creation, offset and cursor pagination with sorting and filtering.
 //!
-//! - [`create`]: `POST /tasks`, with `Idempotency-Key`.
+//! - [`create`] and [`idempotency`]: `POST /tasks`, with `Idempotency-Key`.
 //! - [`items`]: one task — read, replace, patch, delete, complete — with ETags and preconditions.
 //! - [`pages`]: `GET /tasks`, offset and cursor pages.
 
@@ -13,6 +13,7 @@ macro_rules! columns {
     };
 }
 mod create;
+mod idempotency;
 mod items;
 mod pages;
 
@@ -37,10 +38,14 @@ use std::sync::Arc;
 pub static TOPIC: Topic = Topic {
     schema: Schema {
         name: "tasks",
-        migrations: &[MIGRATION_1],
+        migrations: &[MIGRATION_1, idempotency::MIGRATION],
         seed: Some(seed),
     },
-    problems: &[&BAD_CURSOR],
+    problems: &[
+        &BAD_CURSOR,
+        &idempotency::KEY_REUSED,
+        &idempotency::KEY_IN_FLIGHT,
+    ],
     links: &[("tasks", "/tasks")],
     router,
 };

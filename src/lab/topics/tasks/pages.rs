@@ -10,6 +10,8 @@ use crate::lab::validate::{Fields, int_param};
 use crate::stage::Stage;
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -50,7 +52,7 @@ pub(super) async fn list_tasks(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
     query: QueryPairs,
-) -> Result<Json<Page>, Problem> {
+) -> Result<Response, Problem> {
     let known = ["limit", "offset", "cursor", "done", "sort"];
     let ignored = query.unknown(&known);
     if !ignored.is_empty() {
@@ -211,12 +213,27 @@ pub(super) async fn list_tasks(
         Outcome::Ok,
         format_args!("{} task(s) on this page; {end_note}", items.len()),
     );
-    Ok(Json(Page {
+    // The next page's address as a web link too (RFC 8288), for clients that follow links.
+    let link = next_cursor.as_ref().map(|next| {
+        let mut target = url::form_urlencoded::Serializer::new(String::new());
+        target.append_pair("limit", &limit.to_string());
+        if let Some(done) = done {
+            target.append_pair("done", if done { "true" } else { "false" });
+        }
+        target.append_pair("cursor", next);
+        format!("</tasks?{}>; rel=\"next\"", target.finish())
+    });
+    let mut response = Json(Page {
         items,
         limit,
         offset: cursor.is_none().then_some(offset),
         next_cursor,
-    }))
+    })
+    .into_response();
+    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
 }
 
 /// One page of tasks. `offset` is present on offset pages only.
