@@ -6,9 +6,14 @@
 //! - [`topics`]: what the lab serves, one module per topic (routes, tables, problem types,
 //!   state), registered in one list.
 //! - [`state`]: the settings and shared state; [`db`] and [`migrate`]: SQLite and its schema.
+//! - [`listen`] and [`wire`]: accepting connections with timeouts and a cap; hyper's own error
+//!   replies rewritten into the one problem shape.
+//! - [`guard`]: the checks before routing (Host, Origin, the lab token, sizes, Accept).
 //! - [`middleware`], [`extract`], [`validate`]: the stages every request goes through.
 //! - [`error`]: the one error shape (RFC 9457 problem+json); [`trace`]: what each stage did.
+//! - [`conditional`]: entity tags and `If-Match` / `If-None-Match`.
 //! - [`cursor`] and [`clock`]: signed pagination cursors, timestamps.
+//! - [`address`]: where a running lab says it is, for the commands that talk to it.
 
 pub mod address;
 pub mod clock;
