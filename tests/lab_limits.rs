@@ -1,27 +1,11 @@
 //! The lab under hostile input: whatever a client sends, memory, answers and files stay
 //! bounded.
 
-use crate::util::{ChildGuard, Lines, reqlab};
+use crate::util::{ChildGuard, Lines, serve};
 use std::process::Stdio;
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A `reqlab serve` process on a free port; returns its guard and base URL.
-fn serve(data: &std::path::Path, extra: &[&str]) -> (ChildGuard, String) {
-    let child = reqlab(data)
-        .args(["serve", "--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard(child);
-    let mut out = Lines::new(guard.0.stdout.take().unwrap());
-    let line = out.wait_for("listening on ", DEADLINE);
-    let url = line.strip_prefix("listening on ").unwrap().to_string();
-    (guard, url)
-}
 
 /// Resident memory of a process, in bytes.
 fn rss(pid: u32) -> usize {

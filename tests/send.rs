@@ -1,11 +1,8 @@
 //! Closing the loop between lessons and the command line: `reqlab send`, `learn` sections,
 //! progress marks, `serve --reset`, trace filters, and the lab's recorded address.
 
-use crate::util::{ChildGuard, Lines, reqlab};
-use std::process::{Output, Stdio};
-use std::time::Duration;
-
-const DEADLINE: Duration = Duration::from_secs(20);
+use crate::util::{reqlab, serve};
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -13,24 +10,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `reqlab serve` with its data in `data`; returns the guard and its URL once it listens.
-fn serve(data: &std::path::Path, extra: &[&str]) -> (ChildGuard, String) {
-    let child = reqlab(data)
-        .args(["serve", "--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = ChildGuard(child);
-    let mut out = Lines::new(guard.0.stdout.take().unwrap());
-    let line = out.wait_for("listening on ", DEADLINE);
-    (
-        guard,
-        line.strip_prefix("listening on ").unwrap().to_string(),
-    )
 }
 
 #[test]

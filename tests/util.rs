@@ -202,6 +202,23 @@ impl Drop for ChildGuard {
     }
 }
 
+/// `reqlab serve --port 0` with its data in `data` (plus `extra` flags); returns the guard and
+/// the URL it printed once it listens.
+pub fn serve(data: &std::path::Path, extra: &[&str]) -> (ChildGuard, String) {
+    let child = reqlab(data)
+        .args(["serve", "--port", "0"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(child);
+    let mut out = Lines::new(guard.0.stdout.take().unwrap());
+    let line = out.wait_for("listening on ", Duration::from_secs(20));
+    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    (guard, url)
+}
+
 /// A loopback port that was free a moment ago (for servers that cannot report their port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -2,7 +2,7 @@
 //! retried create answers with the first response instead of making a second task.
 
 use super::idempotency::{self, Claim};
-use super::items::etag;
+use super::items::{etag, with_etag};
 use super::{Tasks, task_from_row, title_field};
 use crate::lab::clock;
 use crate::lab::db::{DbError, Sql};
@@ -148,19 +148,14 @@ pub(super) async fn create_task(
         Outcome::Ok,
         format_args!("created task {} → 201 with Location: {location}", task.id),
     );
-    let tag = etag(task.id, &task.updated_at).header();
     let mut response = (
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
         body,
     )
         .into_response();
-    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, value);
+        response.headers_mut().insert(header::LOCATION, value);
     }
-    if let Ok(value) = HeaderValue::from_str(&tag) {
-        headers.insert(header::ETAG, value);
-    }
-    Ok(response)
+    Ok(with_etag(response, &etag(task.id, &task.updated_at)))
 }

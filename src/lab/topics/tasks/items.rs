@@ -27,9 +27,13 @@ pub(super) fn etag(id: i64, updated_at: &str) -> EntityTag {
 
 /// A task answered with its `ETag`.
 fn tagged(status: StatusCode, task: Task) -> Response {
-    let tag = etag(task.id, &task.updated_at).header();
-    let mut response = (status, Json(task)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&tag) {
+    let tag = etag(task.id, &task.updated_at);
+    with_etag((status, Json(task)).into_response(), &tag)
+}
+
+/// The response, carrying `tag` as its `ETag`.
+pub(super) fn with_etag(mut response: Response, tag: &EntityTag) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&tag.header()) {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
@@ -63,11 +67,10 @@ pub(super) async fn get_task(
                     current.header()
                 ),
             );
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            if let Ok(value) = HeaderValue::from_str(&current.header()) {
-                response.headers_mut().insert(header::ETAG, value);
-            }
-            return Ok(response);
+            return Ok(with_etag(
+                StatusCode::NOT_MODIFIED.into_response(),
+                &current,
+            ));
         }
         tracer.note(
             Stage::Logic,
