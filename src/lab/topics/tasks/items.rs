@@ -151,10 +151,13 @@ pub(super) async fn update_task(
         false => Some(None),
     };
     // In a merge patch, `"done": null` removes the field: it returns to its default, false.
-    let reset_done = merge_patch && nulls.iter().any(|n| n == "done");
-    let done = match reset_done {
-        true => Some(Some(false)),
-        false => fields.optional_bool("done"),
+    // In plain JSON a null was refused above, and is not read again.
+    let done_null = nulls.iter().any(|n| n == "done");
+    let reset_done = merge_patch && done_null;
+    let done = match (reset_done, done_null) {
+        (true, _) => Some(Some(false)),
+        (false, true) => Some(None),
+        (false, false) => fields.optional_bool("done"),
     };
     if !fields.has("title") && !fields.has("done") {
         fields.error("body", "send at least one of title, done");
