@@ -5,7 +5,8 @@
 //! compare case-insensitively, a captured `"7"` equals a JSON `7`, and timestamps compare as
 //! instants whether they end in `Z`, an offset, or nothing.
 
-use super::http::Received;
+use super::echo::{Payload, names, own_text};
+use super::http::{Outgoing, Received};
 use crate::course::assertion::{Assertion, HeaderCheck, JsonCheck, JsonType, SortOrder, TextCheck};
 use crate::course::jsonpath::JsonPath;
 use crate::course::template::Vars;
@@ -38,20 +39,62 @@ impl Mismatch {
     }
 }
 
-/// Checks one assertion.
+/// Checks one assertion about a response to a request that sent nothing of note.
 pub fn check(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
+    check_reply(a, None, r, vars)
+}
+
+/// Checks one assertion about the response `r` to the request `sent` (which `names_field`
+/// needs, to tell the body's own words from a copy of the request).
+pub fn check_reply(
+    a: &Assertion,
+    sent: Option<&Outgoing>,
+    r: &Received,
+    vars: &Vars,
+) -> Result<(), Mismatch> {
     match a {
-        Assertion::Status(allowed) => {
-            if allowed.contains(&r.status) {
+        Assertion::Status { codes, instead } => {
+            if codes.contains(&r.status) {
                 Ok(())
             } else {
                 let mut m = Mismatch::new(
-                    format!("status {}", join_or(allowed)),
+                    format!("status {}", join_or(codes)),
                     format!("status {}", r.status),
                 );
-                m.fix = Some(crate::status::advice(allowed, r.status));
+                m.fix = Some(
+                    note_for(instead, r.status)
+                        .unwrap_or_else(|| crate::status::advice(codes, r.status)),
+                );
                 Err(m)
             }
+        }
+        Assertion::AnyOf {
+            alternatives,
+            describe,
+            instead,
+        } => {
+            let mut closest: Option<(usize, Mismatch)> = None;
+            for alternative in alternatives {
+                let mut held = 0;
+                let mut failed = None;
+                for a in alternative {
+                    match check_reply(a, sent, r, vars) {
+                        Ok(()) => held += 1,
+                        Err(m) => {
+                            failed = Some(m);
+                            break;
+                        }
+                    }
+                }
+                let Some(m) = failed else { return Ok(()) };
+                if closest.as_ref().is_none_or(|(best, _)| held > *best) {
+                    closest = Some((held, m));
+                }
+            }
+            let (_, nearest) = closest.expect("any_of has alternatives");
+            let mut m = Mismatch::new(describe.clone(), nearest.actual);
+            m.fix = note_for(instead, r.status).or(nearest.fix);
+            Err(m)
         }
         Assertion::Header { name, checks } => {
             let value = r.header(name);
@@ -75,9 +118,36 @@ pub fn check(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
             let lower = text.to_lowercase();
             checks
                 .iter()
-                .try_for_each(|c| check_text(c, &text, &lower, vars))
+                .try_for_each(|c| check_text(c, &text, &lower, vars, (sent, r)))
         }
     }
+}
+
+/// The note an assertion keeps for a status the server answered instead.
+fn note_for(instead: &[(u16, String)], status: u16) -> Option<String> {
+    instead
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map(|(_, note)| note.clone())
+}
+
+/// The body names `field` in its own words, not only in a copy of the request.
+fn check_names_field(field: &str, sent: Option<&Outgoing>, r: &Received) -> Result<(), Mismatch> {
+    let payload = sent.map(Payload::of).unwrap_or_default();
+    let own = own_text(&r.body, r.header("content-type").as_deref(), &payload);
+    if names(&own, field) {
+        return Ok(());
+    }
+    let mut m = Mismatch::new(
+        format!("a body that names the field {field}"),
+        format!("the body: {}", text_excerpt(&r.text())),
+    );
+    if names(&r.text(), field) {
+        m.actual.push_str(&format!(
+            " (it mentions {field} only where it repeats what the request sent)"
+        ));
+    }
+    Err(m)
 }
 
 fn join_or(codes: &[u16]) -> String {
@@ -480,7 +550,13 @@ fn json_diff(expected: &Value, actual: &Value) -> Option<String> {
     Some(diff.unified_diff().header("expected", "actual").to_string())
 }
 
-fn check_text(c: &TextCheck, text: &str, lower: &str, vars: &Vars) -> Result<(), Mismatch> {
+fn check_text(
+    c: &TextCheck,
+    text: &str,
+    lower: &str,
+    vars: &Vars,
+    exchange: (Option<&Outgoing>, &Received),
+) -> Result<(), Mismatch> {
     match c {
         TextCheck::Contains(needle) => {
             let needle = vars
@@ -515,6 +591,7 @@ fn check_text(c: &TextCheck, text: &str, lower: &str, vars: &Vars) -> Result<(),
                 format!("the body: {}", text_excerpt(text)),
             ))
         }
+        TextCheck::NamesField(field) => check_names_field(field, exchange.0, exchange.1),
     }
 }
 

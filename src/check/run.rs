@@ -167,7 +167,9 @@ async fn run_steps(steps: &[Step], conv: &mut Conversation) -> Result<(), Findin
             Err(e) => return Err(Finding::new(e.to_string(), Some(exchange))),
         };
         for expectation in &step.expect {
-            if let Err(m) = assert::check(expectation, &response, &conv.vars) {
+            if let Err(m) =
+                assert::check_reply(expectation, Some(&exchange.request), &response, &conv.vars)
+            {
                 // Capture what can be captured anyway, so one wrong status does not stop
                 // the later checks that need an id from this response.
                 for (name, source) in &step.capture {
