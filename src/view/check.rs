@@ -43,6 +43,7 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
     let note = match (c.status, c.severity) {
         (Status::Skip, _) => " (not run)",
         (_, Severity::Should) => " (advice)",
+        (Status::Warn, Severity::Must) => " (holds, with advice)",
         _ => "",
     };
     let stage = format!("[{}]", c.stage.id());
@@ -66,9 +67,14 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
         return lines;
     }
     if f.mismatch.is_none() {
+        let (label, text_style) = if f.advice {
+            ("advice", style::WARN)
+        } else {
+            ("problem", style::FAIL)
+        };
         lines.push(labelled(
-            "problem",
-            vec![Span::styled(f.message.clone(), style::FAIL)],
+            label,
+            vec![Span::styled(f.message.clone(), text_style)],
         ));
     }
     for line in f.reproduction.setup_lines() {
