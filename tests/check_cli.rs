@@ -710,3 +710,67 @@ async fn a_target_without_a_scheme_is_http() {
     assert_contains!(stdout(&out), "target http://localhost:");
     lab.stop().await.unwrap();
 }
+
+#[test]
+fn a_400_for_a_schema_failure_is_named_a_valid_style_that_this_contract_does_not_use() {
+    let (_app, url) = start_app("validation", "broken_400_for_bad_input");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--target", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert_contains!(text, "expected  status 422");
+    assert_contains!(text, "actual    status 400");
+    assert_contains!(
+        text,
+        "change    400 is a valid style (Spring, express-validator and Go's validators answer a schema failure with 400 by default); this contract asks 422 because"
+    );
+    // The note replaces the bare "answer 422" advice for a 400, not for other statuses.
+    assert!(!text.contains("400 Bad Request means"), "{text}");
+}
+
+#[test]
+fn a_race_is_shown_with_every_status_and_reproduced_by_requests_sent_together() {
+    let (_app, url) = start_app("validation", "broken_duplicate_race");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--target", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let check = "simultaneous sign-ups with one email: one 201, the rest 409";
+    let failed = text
+        .lines()
+        .find(|l| l.contains(check))
+        .expect("the check is listed");
+    assert!(failed.starts_with("  ✗ [data] "), "{failed}");
+    assert_contains!(text, "requests sent at the same moment to POST /users");
+    assert_contains!(text, "let a UNIQUE index (or constraint) decide");
+    // The reproduction sends them together again, and a fresh server shows the same race.
+    let lines: Vec<String> = text
+        .lines()
+        .skip_while(|l| !l.contains(check))
+        .skip(1)
+        .take_while(|l| !l.starts_with("  ✓") && !l.starts_with("  ✗"))
+        .filter_map(|l| l.trim_start().strip_prefix("before    "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 7, "six requests and a wait: {lines:?}");
+    assert!(lines[..6].iter().all(|l| l.ends_with(" &")), "{lines:?}");
+    assert_eq!(lines[6], "wait");
+    let (_fresh, fresh_url) = start_app("validation", "broken_duplicate_race");
+    let script = lines.join("\n").replace(&url, &fresh_url);
+    let replay = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let codes = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        codes.lines().filter(|l| l.trim() == "201").count() >= 2,
+        "replaying `{script}` gave:\n{codes}"
+    );
+}
