@@ -647,7 +647,7 @@ fn dev_check_wants_every_pattern_described_in_words() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let said = format!("{}{}", stdout(&out), stderr(&out));
-    assert_contains!(said, "challenges/etag.toml:31:");
+    assert_contains!(said, "challenges/etag.toml:33:");
     assert_contains!(said, "needs `describe");
 }
 
