@@ -774,3 +774,133 @@ fn a_race_is_shown_with_every_status_and_reproduced_by_requests_sent_together() 
         "replaying `{script}` gave:\n{codes}"
     );
 }
+
+/// A progress file as reqlab wrote it before passes had versions.
+fn write_unversioned_progress(data: &std::path::Path, passed: &[&str]) {
+    let conn = rusqlite::Connection::open(data.join("progress.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE challenge_passes (challenge TEXT NOT NULL, target TEXT NOT NULL, passed_at TEXT NOT NULL, checks INTEGER NOT NULL, warnings INTEGER NOT NULL);
+         CREATE INDEX challenge_passes_by_id ON challenge_passes (challenge, passed_at);",
+    )
+    .unwrap();
+    for id in passed {
+        conn.execute(
+            "INSERT INTO challenge_passes VALUES (?1, 'http://127.0.0.1:8000', '2026-01-02T03:04:05Z', 5, 0)",
+            [id],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_pass_of_an_earlier_version_is_shown_as_one_and_not_marked_passed() {
+    let course = reqlab::course::Course::load(&reqlab::course::ContentSource::Embedded).unwrap();
+    let version = |id: &str| course.challenge(id).unwrap().version;
+    // Stricter since those passes: validation and etag; rest-crud is as it was.
+    assert!(version("validation") > 1 && version("etag") > 1);
+    assert_eq!(version("rest-crud"), 1);
+    let data = tempfile::tempdir().unwrap();
+    write_unversioned_progress(data.path(), &["validation", "etag", "rest-crud"]);
+
+    let out = reqlab(data.path()).args(["progress"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(line("rest-crud").starts_with("  ✓ rest-crud"), "{text}");
+    for id in ["validation", "etag"] {
+        let l = line(id);
+        assert!(l.starts_with(&format!("  ! {id}")), "{l}");
+        assert_contains!(l, "passed an earlier version — run again");
+    }
+    assert_contains!(
+        text,
+        "1 of 12 challenges passed (2 passed in an earlier version)"
+    );
+
+    let out = reqlab(data.path())
+        .args(["progress", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |id: &str| {
+        v["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["challenge"] == id)
+            .unwrap()
+            .clone()
+    };
+    let etag = row("etag");
+    assert_eq!(etag["passed"], false);
+    assert_eq!(etag["standing"], "earlier-version");
+    assert_eq!(etag["passed_version"], 1);
+    assert_eq!(etag["version"], version("etag"));
+    assert_eq!(row("rest-crud")["standing"], "passed");
+    assert_eq!(row("cors")["standing"], "not-passed");
+
+    // Neither the lesson list nor the challenge list marks the old pass as passed.
+    let lessons = stdout(&reqlab(data.path()).args(["lessons"]).output().unwrap());
+    let lesson_line = |id: &str| {
+        lessons
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!lesson_line("validation").contains("passed"), "{lessons}");
+    assert!(
+        lesson_line("rest-resources").ends_with("✓ passed"),
+        "{lessons}"
+    );
+    let list = stdout(
+        &reqlab(data.path())
+            .args(["check", "--list"])
+            .output()
+            .unwrap(),
+    );
+    let listed = |id: &str| {
+        list.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        listed("validation").ends_with("passed an earlier version — run again"),
+        "{list}"
+    );
+    assert!(!listed("validation").contains('✓'), "{list}");
+    assert!(listed("rest-crud").ends_with("✓ passed"), "{list}");
+    let out = reqlab(data.path())
+        .args(["check", "--list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let etag = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "etag")
+        .unwrap();
+    assert_eq!(etag["passed"], false);
+    assert_eq!(etag["standing"], "earlier-version");
+
+    // Passing the current version again counts.
+    let (_app, url) = start_app("etag", "good");
+    let out = reqlab(data.path())
+        .args(["check", "etag", "--target", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&reqlab(data.path()).args(["progress"]).output().unwrap());
+    assert_contains!(text, "  ✓ etag");
+    assert_contains!(
+        text,
+        "2 of 12 challenges passed (1 passed in an earlier version)"
+    );
+}
