@@ -92,7 +92,17 @@ pub fn check_reply(
                 }
             }
             let (_, nearest) = closest.expect("any_of has alternatives");
-            let mut m = Mismatch::new(describe.clone(), nearest.actual);
+            // When the alternatives differ by status, say the status the server answered.
+            let by_status = alternatives
+                .iter()
+                .flatten()
+                .any(|a| matches!(a, Assertion::Status { .. }));
+            let actual = if by_status && !nearest.actual.starts_with("status") {
+                format!("status {}; {}", r.status, nearest.actual)
+            } else {
+                nearest.actual
+            };
+            let mut m = Mismatch::new(describe.clone(), actual);
             m.fix = note_for(instead, r.status).or(nearest.fix);
             Err(m)
         }
@@ -795,6 +805,76 @@ equals = { a = 1, b = 3 }"#,
             diff.contains("-  \"b\": 3") && diff.contains("+  \"b\": 2"),
             "{diff}"
         );
+    }
+
+    #[test]
+    fn any_of_holds_when_one_list_holds_and_names_the_nearest_miss() {
+        let a = assertion(
+            r#"any_of = [[{ status = [401] }], [{ status = [400] }, { json = "error", equals = "invalid_grant" }]]
+describe = "401, or 400 invalid_grant"
+instead = { 400 = "a 400 must say invalid_grant" }"#,
+        );
+        let v = Vars::default();
+        assert!(check(&a, &reply(401, &[], ""), &v).is_ok());
+        assert!(check(&a, &reply(400, &[], r#"{"error":"invalid_grant"}"#), &v).is_ok());
+        let m = check(&a, &reply(400, &[], r#"{"detail":"bad"}"#), &v).unwrap_err();
+        assert_eq!(m.expected, "401, or 400 invalid_grant");
+        assert!(
+            m.actual.starts_with("status 400; no `error`"),
+            "{}",
+            m.actual
+        );
+        assert_eq!(m.fix.as_deref(), Some("a 400 must say invalid_grant"));
+        let m = check(&a, &reply(500, &[], ""), &v).unwrap_err();
+        assert_eq!(m.actual, "status 500");
+        assert!(
+            m.fix.unwrap().starts_with("answer 401"),
+            "the status advice stays"
+        );
+    }
+
+    #[test]
+    fn a_status_note_replaces_the_advice_for_its_status_only() {
+        let a = assertion(
+            r#"status = [422]
+instead = { 400 = "400 is a valid style; this contract asks 422" }"#,
+        );
+        let v = Vars::default();
+        let m = check(&a, &reply(400, &[], ""), &v).unwrap_err();
+        assert_eq!(
+            m.fix.as_deref(),
+            Some("400 is a valid style; this contract asks 422")
+        );
+        let m = check(&a, &reply(500, &[], ""), &v).unwrap_err();
+        assert!(m.fix.unwrap().starts_with("answer 422"));
+    }
+
+    #[test]
+    fn names_field_looks_past_a_copy_of_the_request() {
+        let a = assertion(
+            r#"body = "text"
+names_field = "email""#,
+        );
+        let mut sent = Outgoing::new(axum::http::Method::POST, "http://h/users".into());
+        sent.body = Some(br#"{"email":"not-an-address","name":"Pat"}"#.to_vec());
+        let v = Vars::default();
+        let echo = reply(
+            422,
+            &[("content-type", "application/json")],
+            r#"{"error":"invalid input","received":{"email":"not-an-address","name":"Pat"}}"#,
+        );
+        let m = check_reply(&a, Some(&sent), &echo, &v).unwrap_err();
+        assert_eq!(m.expected, "a body that names the field email");
+        assert!(
+            m.actual
+                .ends_with("(it mentions email only where it repeats what the request sent)")
+        );
+        let named = reply(
+            422,
+            &[("content-type", "application/json")],
+            r#"{"detail":[{"loc":["body","email"],"input":"not-an-address"}]}"#,
+        );
+        assert!(check_reply(&a, Some(&sent), &named, &v).is_ok());
     }
 
     #[test]

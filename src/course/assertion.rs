@@ -287,9 +287,9 @@ impl RawAssertion {
     /// True when the assertion has a `matches` pattern without a `describe` in words:
     /// loading accepts it, `reqlab dev check` does not.
     pub fn lacks_description(&self) -> bool {
-        let nested = self.any_of.iter().flatten().flatten();
+        let mut nested = self.any_of.iter().flatten().flatten();
         (self.matches.is_some() && self.describe.as_deref().is_none_or(|d| d.trim().is_empty()))
-            || nested.clone().any(RawAssertion::lacks_description)
+            || nested.any(RawAssertion::lacks_description)
     }
 
     /// The typed assertion, or why the table is malformed.
@@ -537,5 +537,49 @@ mod tests {
             err("json = \"id\""),
             "say what must hold (exists, equals, matches, …)"
         );
+    }
+
+    #[test]
+    fn any_of_instead_and_names_field_are_checked_when_they_load() {
+        let err = |text: &str| from_toml(text).unwrap_err();
+        assert_eq!(
+            err("any_of = [[{ status = [200] }], [{ status = [204] }]]"),
+            "`any_of` needs `describe = \"…\"`: what it accepts, in words a learner reads"
+        );
+        assert_eq!(
+            err("any_of = [[{ status = [200] }]]\ndescribe = \"ok\""),
+            "`any_of` lists at least two non-empty lists of assertions"
+        );
+        assert!(
+            err("any_of = [[{ status = [200] }], [{ header = \"X\" }]]\ndescribe = \"ok\"")
+                .starts_with("any_of alternative 2: say what must hold")
+        );
+        assert_eq!(
+            err("status = [422]\ninstead = { teapot = \"no\" }"),
+            "`instead` is keyed by status codes between 100 and 599; `teapot` is not one"
+        );
+        assert_eq!(
+            err("header = \"X\"\nexists = true\ninstead = { 400 = \"no\" }"),
+            "`instead` does not apply to this subject"
+        );
+        assert_eq!(
+            err("json = \"id\"\nnames_field = \"id\""),
+            "`names_field` does not apply to this subject"
+        );
+        let Assertion::Status { codes, instead } =
+            from_toml("status = [422]\ninstead = { 400 = \"a style\" }").unwrap()
+        else {
+            panic!("a status assertion")
+        };
+        assert_eq!(
+            (codes, instead),
+            (vec![422], vec![(400, "a style".to_string())])
+        );
+        // A pattern inside an alternative needs its words like any other.
+        let raw: RawAssertion = toml::from_str(
+            "any_of = [[{ header = \"X\", matches = \"a\" }], [{ status = [200] }]]\ndescribe = \"ok\"",
+        )
+        .unwrap();
+        assert!(raw.lacks_description());
     }
 }

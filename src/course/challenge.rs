@@ -754,6 +754,79 @@ expect = [{ status = [200] }, { header = "Content-Type", matches = "json" }]
     }
 
     #[test]
+    fn version_defaults_to_1_and_starts_there() {
+        assert_eq!(parse(OK).unwrap().version, 1);
+        let v3 = OK.replace("id = \"demo\"", "version = 3\nid = \"demo\"");
+        assert_eq!(parse(&v3).unwrap().version, 3);
+        let v0 = OK.replace("id = \"demo\"", "version = 0\nid = \"demo\"");
+        let msg = parse(&v0).unwrap_err()[0].to_string();
+        assert!(msg.starts_with("challenge.toml:3:"), "{msg}");
+        assert!(msg.contains("version starts at 1"), "{msg}");
+    }
+
+    #[test]
+    fn a_step_keeps_the_cookie_jar_unless_it_says_cookies_false() {
+        let c = parse(OK).unwrap();
+        let Procedure::Steps(steps) = &c.checks[1].procedure else {
+            panic!("steps")
+        };
+        assert!(steps[0].cookies);
+        let without = OK.replace(
+            "path = \"/tasks/{{id}}\"",
+            "path = \"/tasks/{{id}}\"\ncookies = false",
+        );
+        let c = parse(&without).unwrap();
+        let Procedure::Steps(steps) = &c.checks[1].procedure else {
+            panic!("steps")
+        };
+        assert!(!steps[0].cookies);
+    }
+
+    #[test]
+    fn the_new_probes_check_their_settings() {
+        let with_probe = |probe: &str| {
+            format!(
+                "{OK}\n[[checks]]\nname = \"probe\"\nstage = \"data\"\nhint = \"demo#one\"\nprobe = {probe}\n"
+            )
+        };
+        let problems = |probe: &str| {
+            parse(&with_probe(probe))
+                .unwrap_err()
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let ok = with_probe(
+            r#"{ kind = "listed-in-order", collection = "/tasks", ids = ["id", "id"], by = "created_at", listings = [{ query = "sort=asc", order = "asc" }] }"#,
+        );
+        assert!(parse(&ok).is_ok());
+        let msg = problems(
+            r#"{ kind = "listed-in-order", collection = "/tasks", ids = ["id", "other"], by = "created_at", listings = [] }"#,
+        );
+        assert!(msg.contains("`other` is not captured"), "{msg}");
+        assert!(msg.contains("list at least one listing"), "{msg}");
+        let msg = problems(
+            r#"{ kind = "concurrent-create", path = "/users", json = { email = "a" }, count = 1, created = [201], refused = [] }"#,
+        );
+        assert!(msg.contains("count must be 2 to 32"), "{msg}");
+        assert!(
+            msg.contains("created and refused each need a status"),
+            "{msg}"
+        );
+        let msg = problems(r#"{ kind = "etag-forms", path = "/x", etag = "tag" }"#);
+        assert!(msg.contains("etag `tag` is not captured"), "{msg}");
+        let walk = with_probe(
+            r#"{ kind = "cursor-walk", collection = "/tasks", create = { title = "t" }, count = 4, limit = 2, remove = true }"#,
+        );
+        let c = parse(&walk).unwrap();
+        assert!(matches!(
+            c.checks[2].procedure,
+            Procedure::Probe(Probe::CursorWalk { remove: true, .. })
+        ));
+    }
+
+    #[test]
     fn typos_in_keys_name_the_line() {
         let bad = OK.replace("severity = \"should\"", "severty = \"should\"");
         let msg = parse(&bad).unwrap_err()[0].to_string();

@@ -407,4 +407,24 @@ mod tests {
         assert!(not_run.starts_with("  - [response] "), "{not_run}");
         assert!(not_run.contains("(not run)"), "{not_run}");
     }
+
+    #[test]
+    fn a_must_check_that_holds_with_advice_is_a_warning_labelled_advice() {
+        let mut held = outcome(Status::Warn, Severity::Must);
+        held.finding = Some(Finding::advice(
+            "DELETE /tasks/8 answered 405, so removal could not be tested",
+            None,
+        ));
+        assert_eq!(held.verdict(), Verdict::Warned);
+        assert!(!held.verdict().fails_run());
+        let text = plain_text(&check_lines(&held));
+        assert!(
+            text.starts_with("  ! [response]      GET /health returns 200 (holds, with advice)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      advice    DELETE /tasks/8 answered 405"),
+            "{text}"
+        );
+    }
 }
