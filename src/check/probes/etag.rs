@@ -18,20 +18,32 @@ pub(super) async fn forms(
             "needs {{{{{etag_var}}}}}, which an earlier check did not capture"
         )));
     };
-    conv.depends_on(etag_var);
     let run = conv.vars.get("run").unwrap_or("run").to_string();
+    let other = format!("\"reqlab-other-{run}\"");
+    // Each form as sent, and as shown: the tag read from the shell variable an earlier
+    // request of the reproduction fills.
     let mut forms = vec![(
-        format!("\"reqlab-other-{run}\", {etag}"),
+        format!("{other}, {etag}"),
+        format!("{other}, {{{{{etag_var}}}}}"),
         "a list of tags that includes the current one",
     )];
     if !etag.starts_with("W/") {
-        forms.push((format!("W/{etag}"), "the weak form of the current tag"));
+        forms.push((
+            format!("W/{etag}"),
+            format!("W/{{{{{etag_var}}}}}"),
+            "the weak form of the current tag",
+        ));
     }
-    for (value, what) in forms {
-        let mut out = Outgoing::new(Method::GET, conv.url(path));
-        out.headers.push(("If-None-Match".into(), value.clone()));
-        // The tag is written out whole: it is the server's own, the same on every run.
-        let exchange = conv.send_shown(out.clone(), out, &[]).await;
+    let uses = [etag_var.to_string()];
+    for (value, shown_value, what) in forms {
+        let request = |v: &str| {
+            let mut out = Outgoing::new(Method::GET, conv.url(path));
+            out.headers.push(("If-None-Match".into(), v.to_string()));
+            out
+        };
+        let exchange = conv
+            .send_shown(request(&value), request(&shown_value), &uses)
+            .await;
         match &exchange.response {
             Ok(r) if r.status == 304 => {}
             Ok(r) => {
