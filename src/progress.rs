@@ -3,6 +3,11 @@
 //! A small SQLite file (`progress.db`) in reqlab's data directory. A file that is not a
 //! readable database is moved aside (never deleted) and a fresh one started, with a message
 //! saying where the old one went.
+//!
+//! Each pass records the challenge's version: a challenge whose checks became stricter has a
+//! higher version, and a pass of an earlier one is shown as such ([`Standing`]), to be run
+//! again, rather than silently taken away or silently kept. Files written before versions
+//! existed gain the column when opened; their passes are version 1.
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -16,10 +21,36 @@ CREATE TABLE IF NOT EXISTS challenge_passes (
     target    TEXT NOT NULL,
     passed_at TEXT NOT NULL,
     checks    INTEGER NOT NULL,
-    warnings  INTEGER NOT NULL
+    warnings  INTEGER NOT NULL,
+    version   INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS challenge_passes_by_id ON challenge_passes (challenge, passed_at);
 "#;
+
+/// The schema version this build writes (`PRAGMA user_version`): 2 added `version`.
+const SCHEMA_VERSION: i64 = 2;
+
+/// True when the table has the `version` column (files from before it do not).
+fn has_version_column(conn: &Connection) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('challenge_passes')")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    for name in names {
+        if name? == "version" {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Brings a file from before versions up to date, keeping every row (as version 1).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    if !has_version_column(conn)? {
+        conn.execute_batch(
+            "ALTER TABLE challenge_passes ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+        )?;
+    }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+}
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +87,32 @@ pub struct Pass {
     pub checks: u32,
     /// Advice not followed at the time.
     pub warnings: u32,
+    /// The challenge's version that passed.
+    pub version: u32,
+}
+
+/// Where a learner stands with a challenge, given the versions passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standing {
+    /// The current version passed.
+    Passed,
+    /// Only an earlier, less strict version passed: run it again.
+    EarlierVersion,
+    /// Never passed.
+    NotPassed,
+}
+
+impl Standing {
+    /// The standing of a challenge at `current` version whose highest version passed is
+    /// `passed`.
+    pub fn of(passed: Option<u32>, current: u32) -> Standing {
+        match passed {
+            Some(v) if v >= current => Standing::Passed,
+            Some(_) => Standing::EarlierVersion,
+            None => Standing::NotPassed,
+        }
+    }
 }
 
 /// The open progress store.
@@ -120,15 +177,17 @@ impl Progress {
             return Err(OpenError::Damaged(integrity));
         }
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Progress {
             conn,
             path: path.to_path_buf(),
         })
     }
 
-    /// The ids of the challenges passed so far, read without creating or changing anything
-    /// (none when there is no store yet, or it cannot be read).
-    pub fn passed_ids(data_dir: &Path) -> Vec<String> {
+    /// The highest version of each challenge passed so far, read without creating or
+    /// changing anything (none when there is no store yet, or it cannot be read; a file
+    /// from before versions counts as version 1).
+    pub fn passed_versions(data_dir: &Path) -> Vec<(String, u32)> {
         let path = data_dir.join(FILE_NAME);
         if !path.exists() {
             return Vec::new();
@@ -137,9 +196,15 @@ impl Progress {
         let Ok(conn) = Connection::open_with_flags(&path, flags) else {
             return Vec::new();
         };
-        let read = || -> rusqlite::Result<Vec<String>> {
-            let mut stmt = conn.prepare("SELECT DISTINCT challenge FROM challenge_passes")?;
-            stmt.query_map([], |r| r.get(0))?.collect()
+        let read = || -> rusqlite::Result<Vec<(String, u32)>> {
+            let sql = if has_version_column(&conn)? {
+                "SELECT challenge, max(version) FROM challenge_passes GROUP BY challenge"
+            } else {
+                "SELECT DISTINCT challenge, 1 FROM challenge_passes"
+            };
+            let mut stmt = conn.prepare(sql)?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
         };
         read().unwrap_or_default()
     }
@@ -149,25 +214,30 @@ impl Progress {
         &self.path
     }
 
-    /// Records that `challenge` passed against `target`.
+    /// Records that version `version` of `challenge` passed against `target`.
     pub fn record_pass(
         &self,
         challenge: &str,
+        version: u32,
         target: &str,
         checks: u32,
         warnings: u32,
     ) -> anyhow::Result<()> {
         self.conn.execute(
-            "INSERT INTO challenge_passes (challenge, target, passed_at, checks, warnings) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![challenge, target, crate::lab::clock::now_string(), checks, warnings],
+            "INSERT INTO challenge_passes (challenge, version, target, passed_at, checks, warnings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![challenge, version, target, crate::lab::clock::now_string(), checks, warnings],
         )?;
         Ok(())
     }
 
-    /// The first pass of each challenge.
-    pub fn first_passes(&self) -> anyhow::Result<Vec<Pass>> {
+    /// For each challenge, the first pass of the highest version passed.
+    pub fn best_passes(&self) -> anyhow::Result<Vec<Pass>> {
         let mut stmt = self.conn.prepare(
-            "SELECT challenge, target, min(passed_at), checks, warnings FROM challenge_passes GROUP BY challenge ORDER BY min(passed_at)",
+            "SELECT p.challenge, p.target, min(p.passed_at), p.checks, p.warnings, p.version
+             FROM challenge_passes p
+             JOIN (SELECT challenge, max(version) AS top FROM challenge_passes GROUP BY challenge) b
+               ON p.challenge = b.challenge AND p.version = b.top
+             GROUP BY p.challenge ORDER BY min(p.passed_at)",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Pass {
@@ -176,6 +246,7 @@ impl Progress {
                 passed_at: r.get(2)?,
                 checks: r.get(3)?,
                 warnings: r.get(4)?,
+                version: r.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -197,27 +268,78 @@ mod tests {
         {
             let (p, note) = Progress::open(dir.path()).unwrap();
             assert_eq!(note, OpenNote::Fine);
-            p.record_pass("rest-crud", "http://127.0.0.1:8000", 6, 0)
+            p.record_pass("rest-crud", 1, "http://127.0.0.1:8000", 6, 0)
                 .unwrap();
-            p.record_pass("rest-crud", "http://127.0.0.1:8000", 6, 1)
+            p.record_pass("rest-crud", 1, "http://127.0.0.1:8000", 6, 1)
                 .unwrap();
         }
         let (p, _) = Progress::open(dir.path()).unwrap();
-        let passes = p.first_passes().unwrap();
+        let passes = p.best_passes().unwrap();
         assert_eq!(passes.len(), 1);
         assert_eq!(passes[0].challenge, "rest-crud");
         assert_eq!(p.reset().unwrap(), 2);
-        assert!(p.first_passes().unwrap().is_empty());
+        assert!(p.best_passes().unwrap().is_empty());
     }
 
     #[test]
     fn passes_can_be_read_without_creating_a_store() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Progress::passed_ids(dir.path()).is_empty());
+        assert!(Progress::passed_versions(dir.path()).is_empty());
         assert!(!dir.path().join(FILE_NAME).exists(), "nothing was created");
         let (p, _) = Progress::open(dir.path()).unwrap();
-        p.record_pass("etag", "x", 1, 0).unwrap();
-        assert_eq!(Progress::passed_ids(dir.path()), ["etag"]);
+        p.record_pass("etag", 2, "x", 1, 0).unwrap();
+        p.record_pass("etag", 1, "x", 1, 0).unwrap();
+        assert_eq!(Progress::passed_versions(dir.path()), [("etag".into(), 2)]);
+    }
+
+    /// A file written before passes had versions, as that reqlab wrote it.
+    fn write_unversioned_store(dir: &Path) {
+        let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE challenge_passes (challenge TEXT NOT NULL, target TEXT NOT NULL, passed_at TEXT NOT NULL, checks INTEGER NOT NULL, warnings INTEGER NOT NULL);
+             CREATE INDEX challenge_passes_by_id ON challenge_passes (challenge, passed_at);
+             INSERT INTO challenge_passes VALUES ('etag', 'http://127.0.0.1:8000', '2026-01-02T03:04:05Z', 5, 0);
+             INSERT INTO challenge_passes VALUES ('rest-crud', 'http://127.0.0.1:8000', '2026-01-03T03:04:05Z', 6, 1);",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_store_from_before_versions_keeps_its_passes_as_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        write_unversioned_store(dir.path());
+        // Read-only readers see them before the file is migrated.
+        let mut before = Progress::passed_versions(dir.path());
+        before.sort();
+        assert_eq!(before, [("etag".into(), 1), ("rest-crud".into(), 1)]);
+        let (p, note) = Progress::open(dir.path()).unwrap();
+        assert_eq!(note, OpenNote::Fine);
+        let passes = p.best_passes().unwrap();
+        assert_eq!(passes.len(), 2, "no row is lost");
+        assert_eq!(passes[0].challenge, "etag");
+        assert_eq!(passes[0].passed_at, "2026-01-02T03:04:05Z");
+        assert_eq!(passes[0].version, 1);
+        // A new pass of a stricter version stands above the old one.
+        p.record_pass("etag", 2, "http://127.0.0.1:8000", 6, 0)
+            .unwrap();
+        let etag = p
+            .best_passes()
+            .unwrap()
+            .into_iter()
+            .find(|x| x.challenge == "etag")
+            .unwrap();
+        assert_eq!((etag.version, etag.checks), (2, 6));
+        drop(p);
+        // Opening again changes nothing more.
+        let (p, _) = Progress::open(dir.path()).unwrap();
+        assert_eq!(p.best_passes().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn standing_compares_the_version_passed_with_the_current_one() {
+        assert_eq!(Standing::of(Some(2), 2), Standing::Passed);
+        assert_eq!(Standing::of(Some(1), 2), Standing::EarlierVersion);
+        assert_eq!(Standing::of(None, 1), Standing::NotPassed);
     }
 
     #[test]
@@ -233,7 +355,7 @@ mod tests {
             std::fs::read(&aside).unwrap(),
             b"this is not a database, but it is someone's data"
         );
-        p.record_pass("etag", "x", 1, 0).unwrap();
-        assert_eq!(p.first_passes().unwrap().len(), 1);
+        p.record_pass("etag", 1, "x", 1, 0).unwrap();
+        assert_eq!(p.best_passes().unwrap().len(), 1);
     }
 }

@@ -647,7 +647,7 @@ fn dev_check_wants_every_pattern_described_in_words() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let said = format!("{}{}", stdout(&out), stderr(&out));
-    assert_contains!(said, "challenges/etag.toml:31:");
+    assert_contains!(said, "challenges/etag.toml:33:");
     assert_contains!(said, "needs `describe");
 }
 
@@ -709,4 +709,198 @@ async fn a_target_without_a_scheme_is_http() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_contains!(stdout(&out), "target http://localhost:");
     lab.stop().await.unwrap();
+}
+
+#[test]
+fn a_400_for_a_schema_failure_is_named_a_valid_style_that_this_contract_does_not_use() {
+    let (_app, url) = start_app("validation", "broken_400_for_bad_input");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--target", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert_contains!(text, "expected  status 422");
+    assert_contains!(text, "actual    status 400");
+    assert_contains!(
+        text,
+        "change    400 is a valid style (Spring, express-validator and Go's validators answer a schema failure with 400 by default); this contract asks 422 because"
+    );
+    // The note replaces the bare "answer 422" advice for a 400, not for other statuses.
+    assert!(!text.contains("400 Bad Request means"), "{text}");
+}
+
+#[test]
+fn a_race_is_shown_with_every_status_and_reproduced_by_requests_sent_together() {
+    let (_app, url) = start_app("validation", "broken_duplicate_race");
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["check", "validation", "--target", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let check = "simultaneous sign-ups with one email: one 201, the rest 409";
+    let failed = text
+        .lines()
+        .find(|l| l.contains(check))
+        .expect("the check is listed");
+    assert!(failed.starts_with("  ✗ [data] "), "{failed}");
+    assert_contains!(text, "requests sent at the same moment to POST /users");
+    assert_contains!(text, "let a UNIQUE index (or constraint) decide");
+    // The reproduction sends them together again, and a fresh server shows the same race.
+    let lines: Vec<String> = text
+        .lines()
+        .skip_while(|l| !l.contains(check))
+        .skip(1)
+        .take_while(|l| !l.starts_with("  ✓") && !l.starts_with("  ✗"))
+        .filter_map(|l| l.trim_start().strip_prefix("before    "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 7, "six requests and a wait: {lines:?}");
+    assert!(lines[..6].iter().all(|l| l.ends_with(" &")), "{lines:?}");
+    assert_eq!(lines[6], "wait");
+    let (_fresh, fresh_url) = start_app("validation", "broken_duplicate_race");
+    let script = lines.join("\n").replace(&url, &fresh_url);
+    let replay = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let codes = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        codes.lines().filter(|l| l.trim() == "201").count() >= 2,
+        "replaying `{script}` gave:\n{codes}"
+    );
+}
+
+/// A progress file as reqlab wrote it before passes had versions.
+fn write_unversioned_progress(data: &std::path::Path, passed: &[&str]) {
+    let conn = rusqlite::Connection::open(data.join("progress.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE challenge_passes (challenge TEXT NOT NULL, target TEXT NOT NULL, passed_at TEXT NOT NULL, checks INTEGER NOT NULL, warnings INTEGER NOT NULL);
+         CREATE INDEX challenge_passes_by_id ON challenge_passes (challenge, passed_at);",
+    )
+    .unwrap();
+    for id in passed {
+        conn.execute(
+            "INSERT INTO challenge_passes VALUES (?1, 'http://127.0.0.1:8000', '2026-01-02T03:04:05Z', 5, 0)",
+            [id],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_pass_of_an_earlier_version_is_shown_as_one_and_not_marked_passed() {
+    let course = reqlab::course::Course::load(&reqlab::course::ContentSource::Embedded).unwrap();
+    let version = |id: &str| course.challenge(id).unwrap().version;
+    // Stricter since those passes: validation and etag; rest-crud is as it was.
+    assert!(version("validation") > 1 && version("etag") > 1);
+    assert_eq!(version("rest-crud"), 1);
+    let data = tempfile::tempdir().unwrap();
+    write_unversioned_progress(data.path(), &["validation", "etag", "rest-crud"]);
+
+    let out = reqlab(data.path()).args(["progress"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{text}"))
+            .to_string()
+    };
+    assert!(line("rest-crud").starts_with("  ✓ rest-crud"), "{text}");
+    for id in ["validation", "etag"] {
+        let l = line(id);
+        assert!(l.starts_with(&format!("  ! {id}")), "{l}");
+        assert_contains!(l, "passed an earlier version — run again");
+    }
+    assert_contains!(
+        text,
+        "1 of 12 challenges passed (2 passed in an earlier version)"
+    );
+
+    let out = reqlab(data.path())
+        .args(["progress", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |id: &str| {
+        v["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["challenge"] == id)
+            .unwrap()
+            .clone()
+    };
+    let etag = row("etag");
+    assert_eq!(etag["passed"], false);
+    assert_eq!(etag["standing"], "earlier-version");
+    assert_eq!(etag["passed_version"], 1);
+    assert_eq!(etag["version"], version("etag"));
+    assert_eq!(row("rest-crud")["standing"], "passed");
+    assert_eq!(row("cors")["standing"], "not-passed");
+
+    // Neither the lesson list nor the challenge list marks the old pass as passed.
+    let lessons = stdout(&reqlab(data.path()).args(["lessons"]).output().unwrap());
+    let lesson_line = |id: &str| {
+        lessons
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!lesson_line("validation").contains("passed"), "{lessons}");
+    assert!(
+        lesson_line("rest-resources").ends_with("✓ passed"),
+        "{lessons}"
+    );
+    let list = stdout(
+        &reqlab(data.path())
+            .args(["check", "--list"])
+            .output()
+            .unwrap(),
+    );
+    let listed = |id: &str| {
+        list.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        listed("validation").ends_with("passed an earlier version — run again"),
+        "{list}"
+    );
+    assert!(!listed("validation").contains('✓'), "{list}");
+    assert!(listed("rest-crud").ends_with("✓ passed"), "{list}");
+    let out = reqlab(data.path())
+        .args(["check", "--list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let etag = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "etag")
+        .unwrap();
+    assert_eq!(etag["passed"], false);
+    assert_eq!(etag["standing"], "earlier-version");
+
+    // Passing the current version again counts.
+    let (_app, url) = start_app("etag", "good");
+    let out = reqlab(data.path())
+        .args(["check", "etag", "--target", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&reqlab(data.path()).args(["progress"]).output().unwrap());
+    assert_contains!(text, "  ✓ etag");
+    assert_contains!(
+        text,
+        "2 of 12 challenges passed (1 passed in an earlier version)"
+    );
 }

@@ -231,3 +231,36 @@ fn every_challenge_has_fixture_apps() {
         }
     }
 }
+
+/// A server that keeps its posts and lists pages of 20 puts the newest posts on a later page
+/// of the oldest-first list after a few runs: the challenge must pass on every run alike.
+#[tokio::test]
+async fn timestamps_passes_run_after_run_against_a_store_that_keeps_its_posts() {
+    let course = Course::load(&ContentSource::Embedded).unwrap();
+    let def = course.challenge("timestamps").unwrap();
+    let (_guard, url) = start_app("timestamps", "good_paged");
+    for run in 1..=30 {
+        let outcome = run_challenge(
+            def,
+            &course,
+            &url,
+            RunSettings::default(),
+            &EventSink::discard(),
+        )
+        .await
+        .unwrap();
+        let failed: Vec<String> = outcome
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| {
+                format!(
+                    "{} — {}",
+                    c.name,
+                    c.finding.as_ref().map_or("", |f| f.message.as_str())
+                )
+            })
+            .collect();
+        assert!(failed.is_empty(), "run {run} of 30:\n{}", failed.join("\n"));
+    }
+}

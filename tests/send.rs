@@ -143,7 +143,7 @@ fn passed_challenges_are_marked_and_name_the_next_lesson() {
     {
         let (progress, _) = reqlab::progress::Progress::open(data.path()).unwrap();
         progress
-            .record_pass("pagination", "http://127.0.0.1:8000", 3, 0)
+            .record_pass("pagination", 1, "http://127.0.0.1:8000", 3, 0)
             .unwrap();
     }
     let lessons = reqlab(data.path()).args(["lessons"]).output().unwrap();

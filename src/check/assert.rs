@@ -5,7 +5,9 @@
 //! compare case-insensitively, a captured `"7"` equals a JSON `7`, and timestamps compare as
 //! instants whether they end in `Z`, an offset, or nothing.
 
-use super::http::Received;
+use super::echo::{Payload, names, own_text};
+use super::http::{Outgoing, Received};
+use super::json_equal::json_equal;
 use crate::course::assertion::{Assertion, HeaderCheck, JsonCheck, JsonType, SortOrder, TextCheck};
 use crate::course::jsonpath::JsonPath;
 use crate::course::template::Vars;
@@ -38,20 +40,72 @@ impl Mismatch {
     }
 }
 
-/// Checks one assertion.
+/// Checks one assertion about a response to a request that sent nothing of note.
 pub fn check(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
+    check_reply(a, None, r, vars)
+}
+
+/// Checks one assertion about the response `r` to the request `sent` (which `names_field`
+/// needs, to tell the body's own words from a copy of the request).
+pub fn check_reply(
+    a: &Assertion,
+    sent: Option<&Outgoing>,
+    r: &Received,
+    vars: &Vars,
+) -> Result<(), Mismatch> {
     match a {
-        Assertion::Status(allowed) => {
-            if allowed.contains(&r.status) {
+        Assertion::Status { codes, instead } => {
+            if codes.contains(&r.status) {
                 Ok(())
             } else {
                 let mut m = Mismatch::new(
-                    format!("status {}", join_or(allowed)),
+                    format!("status {}", join_or(codes)),
                     format!("status {}", r.status),
                 );
-                m.fix = Some(crate::status::advice(allowed, r.status));
+                m.fix = Some(
+                    note_for(instead, r.status)
+                        .unwrap_or_else(|| crate::status::advice(codes, r.status)),
+                );
                 Err(m)
             }
+        }
+        Assertion::AnyOf {
+            alternatives,
+            describe,
+            instead,
+        } => {
+            let mut closest: Option<(usize, Mismatch)> = None;
+            for alternative in alternatives {
+                let mut held = 0;
+                let mut failed = None;
+                for a in alternative {
+                    match check_reply(a, sent, r, vars) {
+                        Ok(()) => held += 1,
+                        Err(m) => {
+                            failed = Some(m);
+                            break;
+                        }
+                    }
+                }
+                let Some(m) = failed else { return Ok(()) };
+                if closest.as_ref().is_none_or(|(best, _)| held > *best) {
+                    closest = Some((held, m));
+                }
+            }
+            let (_, nearest) = closest.expect("any_of has alternatives");
+            // When the alternatives differ by status, say the status the server answered.
+            let by_status = alternatives
+                .iter()
+                .flatten()
+                .any(|a| matches!(a, Assertion::Status { .. }));
+            let actual = if by_status && !nearest.actual.starts_with("status") {
+                format!("status {}; {}", r.status, nearest.actual)
+            } else {
+                nearest.actual
+            };
+            let mut m = Mismatch::new(describe.clone(), actual);
+            m.fix = note_for(instead, r.status).or(nearest.fix);
+            Err(m)
         }
         Assertion::Header { name, checks } => {
             let value = r.header(name);
@@ -75,9 +129,36 @@ pub fn check(a: &Assertion, r: &Received, vars: &Vars) -> Result<(), Mismatch> {
             let lower = text.to_lowercase();
             checks
                 .iter()
-                .try_for_each(|c| check_text(c, &text, &lower, vars))
+                .try_for_each(|c| check_text(c, &text, &lower, vars, (sent, r)))
         }
     }
+}
+
+/// The note an assertion keeps for a status the server answered instead.
+fn note_for(instead: &[(u16, String)], status: u16) -> Option<String> {
+    instead
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map(|(_, note)| note.clone())
+}
+
+/// The body names `field` in its own words, not only in a copy of the request.
+fn check_names_field(field: &str, sent: Option<&Outgoing>, r: &Received) -> Result<(), Mismatch> {
+    let payload = sent.map(Payload::of).unwrap_or_default();
+    let own = own_text(&r.body, r.header("content-type").as_deref(), &payload);
+    if names(&own, field) {
+        return Ok(());
+    }
+    let mut m = Mismatch::new(
+        format!("a body that names the field {field}"),
+        format!("the body: {}", text_excerpt(&r.text())),
+    );
+    if names(&r.text(), field) {
+        m.actual.push_str(&format!(
+            " (it mentions {field} only where it repeats what the request sent)"
+        ));
+    }
+    Err(m)
 }
 
 fn join_or(codes: &[u16]) -> String {
@@ -435,26 +516,6 @@ pub fn parse_instant(s: &str) -> Option<time::OffsetDateTime> {
         .map(|t| t.assume_utc())
 }
 
-/// Equality where a string compares equal to a number or boolean that prints the same
-/// (captured values are strings).
-pub fn json_equal(expected: &Value, actual: &Value) -> bool {
-    match (expected, actual) {
-        (Value::String(e), Value::Number(_) | Value::Bool(_)) => {
-            e.as_str() == actual.to_string().as_str()
-        }
-        (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
-        (Value::Array(e), Value::Array(a)) => {
-            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| json_equal(x, y))
-        }
-        (Value::Object(e), Value::Object(a)) => {
-            e.len() == a.len()
-                && e.iter()
-                    .all(|(k, v)| a.get(k).is_some_and(|w| json_equal(v, w)))
-        }
-        _ => expected == actual,
-    }
-}
-
 /// A JSON value in one line, shortened.
 pub fn excerpt(v: &Value) -> String {
     shorten(&v.to_string(), 120)
@@ -480,7 +541,13 @@ fn json_diff(expected: &Value, actual: &Value) -> Option<String> {
     Some(diff.unified_diff().header("expected", "actual").to_string())
 }
 
-fn check_text(c: &TextCheck, text: &str, lower: &str, vars: &Vars) -> Result<(), Mismatch> {
+fn check_text(
+    c: &TextCheck,
+    text: &str,
+    lower: &str,
+    vars: &Vars,
+    exchange: (Option<&Outgoing>, &Received),
+) -> Result<(), Mismatch> {
     match c {
         TextCheck::Contains(needle) => {
             let needle = vars
@@ -515,6 +582,7 @@ fn check_text(c: &TextCheck, text: &str, lower: &str, vars: &Vars) -> Result<(),
                 format!("the body: {}", text_excerpt(text)),
             ))
         }
+        TextCheck::NamesField(field) => check_names_field(field, exchange.0, exchange.1),
     }
 }
 
@@ -718,6 +786,76 @@ equals = { a = 1, b = 3 }"#,
             diff.contains("-  \"b\": 3") && diff.contains("+  \"b\": 2"),
             "{diff}"
         );
+    }
+
+    #[test]
+    fn any_of_holds_when_one_list_holds_and_names_the_nearest_miss() {
+        let a = assertion(
+            r#"any_of = [[{ status = [401] }], [{ status = [400] }, { json = "error", equals = "invalid_grant" }]]
+describe = "401, or 400 invalid_grant"
+instead = { 400 = "a 400 must say invalid_grant" }"#,
+        );
+        let v = Vars::default();
+        assert!(check(&a, &reply(401, &[], ""), &v).is_ok());
+        assert!(check(&a, &reply(400, &[], r#"{"error":"invalid_grant"}"#), &v).is_ok());
+        let m = check(&a, &reply(400, &[], r#"{"detail":"bad"}"#), &v).unwrap_err();
+        assert_eq!(m.expected, "401, or 400 invalid_grant");
+        assert!(
+            m.actual.starts_with("status 400; no `error`"),
+            "{}",
+            m.actual
+        );
+        assert_eq!(m.fix.as_deref(), Some("a 400 must say invalid_grant"));
+        let m = check(&a, &reply(500, &[], ""), &v).unwrap_err();
+        assert_eq!(m.actual, "status 500");
+        assert!(
+            m.fix.unwrap().starts_with("answer 401"),
+            "the status advice stays"
+        );
+    }
+
+    #[test]
+    fn a_status_note_replaces_the_advice_for_its_status_only() {
+        let a = assertion(
+            r#"status = [422]
+instead = { 400 = "400 is a valid style; this contract asks 422" }"#,
+        );
+        let v = Vars::default();
+        let m = check(&a, &reply(400, &[], ""), &v).unwrap_err();
+        assert_eq!(
+            m.fix.as_deref(),
+            Some("400 is a valid style; this contract asks 422")
+        );
+        let m = check(&a, &reply(500, &[], ""), &v).unwrap_err();
+        assert!(m.fix.unwrap().starts_with("answer 422"));
+    }
+
+    #[test]
+    fn names_field_looks_past_a_copy_of_the_request() {
+        let a = assertion(
+            r#"body = "text"
+names_field = "email""#,
+        );
+        let mut sent = Outgoing::new(axum::http::Method::POST, "http://h/users".into());
+        sent.body = Some(br#"{"email":"not-an-address","name":"Pat"}"#.to_vec());
+        let v = Vars::default();
+        let echo = reply(
+            422,
+            &[("content-type", "application/json")],
+            r#"{"error":"invalid input","received":{"email":"not-an-address","name":"Pat"}}"#,
+        );
+        let m = check_reply(&a, Some(&sent), &echo, &v).unwrap_err();
+        assert_eq!(m.expected, "a body that names the field email");
+        assert!(
+            m.actual
+                .ends_with("(it mentions email only where it repeats what the request sent)")
+        );
+        let named = reply(
+            422,
+            &[("content-type", "application/json")],
+            r#"{"detail":[{"loc":["body","email"],"input":"not-an-address"}]}"#,
+        );
+        assert!(check_reply(&a, Some(&sent), &named, &v).is_ok());
     }
 
     #[test]

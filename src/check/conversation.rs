@@ -5,7 +5,7 @@
 //! Every request goes through it, so every request is reported as an event.
 
 use super::event::{Event, EventSink};
-use super::http::{Client, Exchange, Outgoing, TransportError};
+use super::http::{Client, Cookies, Exchange, Outgoing, TransportError};
 use super::repro::{Provided, ReproStep, Reproduction};
 use crate::course::challenge::Capture;
 use crate::course::template::Vars;
@@ -23,6 +23,8 @@ struct Logged {
     deps: Vec<usize>,
     /// Values its response provided.
     provides: Vec<Provided>,
+    /// The group of requests it was sent at the same moment with, if any.
+    batch: Option<usize>,
 }
 
 /// The state the checks of one challenge run share.
@@ -41,6 +43,8 @@ pub struct Conversation {
     /// For each check, requests it depends on without sending anything that uses them (a
     /// probe that reads a captured token, say).
     check_deps: HashMap<usize, Vec<usize>>,
+    /// How many groups of simultaneous requests were sent.
+    batches: usize,
 }
 
 impl Conversation {
@@ -58,6 +62,7 @@ impl Conversation {
             log: Vec::new(),
             origin: HashMap::new(),
             check_deps: HashMap::new(),
+            batches: 0,
         }
     }
 
@@ -100,6 +105,44 @@ impl Conversation {
         shown: Outgoing,
         uses: &[String],
     ) -> Exchange {
+        self.send_shown_with(out, shown, uses, Cookies::Jar).await
+    }
+
+    /// Like [`Conversation::send_shown`], with or without the cookies earlier responses set.
+    pub async fn send_shown_with(
+        &mut self,
+        out: Outgoing,
+        shown: Outgoing,
+        uses: &[String],
+        cookies: Cookies,
+    ) -> Exchange {
+        self.log_request(shown, uses, None);
+        let exchange = self.client.send_with(out, cookies).await;
+        self.received(&exchange).await;
+        exchange
+    }
+
+    /// Sends requests all at the same moment, to see what the server does when they race;
+    /// a reproduction sends them together too.
+    pub async fn send_together(&mut self, outs: Vec<Outgoing>) -> Vec<Exchange> {
+        self.batches += 1;
+        let batch = Some(self.batches);
+        for out in &outs {
+            self.log_request(out.clone(), &[], batch);
+        }
+        let client = self.client.clone();
+        let exchanges = futures_util::future::join_all(
+            outs.into_iter()
+                .map(|out| client.send_with(out, Cookies::Jar)),
+        )
+        .await;
+        for exchange in &exchanges {
+            self.received(exchange).await;
+        }
+        exchanges
+    }
+
+    fn log_request(&mut self, shown: Outgoing, uses: &[String], batch: Option<usize>) {
         let deps = uses
             .iter()
             .filter_map(|name| self.origin.get(name).copied())
@@ -109,8 +152,12 @@ impl Conversation {
             shown,
             deps,
             provides: Vec::new(),
+            batch,
         });
-        let exchange = self.client.send(out).await;
+    }
+
+    /// Notes what came of a request: an unreachable server, and the event.
+    async fn received(&mut self, exchange: &Exchange) {
         if let Err(e @ TransportError::Refused { .. }) = &exchange.response {
             self.unreachable = Some(e.to_string());
         }
@@ -123,7 +170,6 @@ impl Conversation {
                 })
                 .await;
         }
-        exchange
     }
 
     /// Sends a request to `path` with an optional JSON body.
@@ -225,12 +271,18 @@ impl Conversation {
                     ReproStep {
                         request: l.shown.clone(),
                         provides,
+                        batch: l.batch,
                     },
                 )
             })
             .collect();
         let request = match steps.last() {
-            Some((i, _)) if last_showed_it && self.log[*i].check == check => {
+            // A request sent together with others is reproduced only with them.
+            Some((i, _))
+                if last_showed_it
+                    && self.log[*i].check == check
+                    && self.log[*i].batch.is_none() =>
+            {
                 steps.pop().map(|(_, s)| s.request)
             }
             _ => None,

@@ -131,7 +131,21 @@ impl Tls {
 pub struct Client {
     plain: reqwest::Client,
     following: reqwest::Client,
+    /// The same two without the cookie jar, for requests that must carry no credentials
+    /// but their own.
+    plain_cookieless: reqwest::Client,
+    following_cookieless: reqwest::Client,
     timeout: Duration,
+}
+
+/// Whether a request carries the cookies earlier responses set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cookies {
+    /// Send them (a browser would).
+    #[default]
+    Jar,
+    /// Send none: the request carries only the credentials it names itself.
+    None,
 }
 
 impl Client {
@@ -143,11 +157,15 @@ impl Client {
     /// A client with a per-request `timeout` and these TLS settings.
     pub fn with_tls(timeout: Duration, tls: &Tls) -> anyhow::Result<Client> {
         let jar = Arc::new(Jar::default());
-        let build = |redirects: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
+        let build = |redirects: reqwest::redirect::Policy, cookies: Cookies| {
+            let builder = reqwest::Client::builder()
                 .tls_certs_merge(tls.extra_roots.iter().cloned())
-                .tls_danger_accept_invalid_certs(tls.insecure)
-                .cookie_provider(Arc::clone(&jar))
+                .tls_danger_accept_invalid_certs(tls.insecure);
+            let builder = match cookies {
+                Cookies::Jar => builder.cookie_provider(Arc::clone(&jar)),
+                Cookies::None => builder,
+            };
+            builder
                 .redirect(redirects)
                 .timeout(timeout)
                 .connect_timeout(timeout)
@@ -157,24 +175,34 @@ impl Client {
                 .user_agent(concat!("reqlab/", env!("CARGO_PKG_VERSION")))
                 .build()
         };
+        use reqwest::redirect::Policy;
         Ok(Client {
-            plain: build(reqwest::redirect::Policy::none())?,
-            following: build(reqwest::redirect::Policy::limited(10))?,
+            plain: build(Policy::none(), Cookies::Jar)?,
+            following: build(Policy::limited(10), Cookies::Jar)?,
+            plain_cookieless: build(Policy::none(), Cookies::None)?,
+            following_cookieless: build(Policy::limited(10), Cookies::None)?,
             timeout,
         })
     }
 
-    /// Sends a request and records the exchange; never fails, never panics.
+    /// Sends a request with the cookie jar and records the exchange; never fails, never
+    /// panics.
     pub async fn send(&self, request: Outgoing) -> Exchange {
-        let response = self.perform(&request).await;
+        self.send_with(request, Cookies::Jar).await
+    }
+
+    /// Sends a request, with or without the cookie jar, and records the exchange.
+    pub async fn send_with(&self, request: Outgoing, cookies: Cookies) -> Exchange {
+        let response = self.perform(&request, cookies).await;
         Exchange { request, response }
     }
 
-    async fn perform(&self, out: &Outgoing) -> Result<Received, TransportError> {
-        let client = if out.follow_redirects {
-            &self.following
-        } else {
-            &self.plain
+    async fn perform(&self, out: &Outgoing, cookies: Cookies) -> Result<Received, TransportError> {
+        let client = match (out.follow_redirects, cookies) {
+            (true, Cookies::Jar) => &self.following,
+            (false, Cookies::Jar) => &self.plain,
+            (true, Cookies::None) => &self.following_cookieless,
+            (false, Cookies::None) => &self.plain_cookieless,
         };
         let mut builder = client.request(out.method.clone(), &out.url);
         for (name, value) in &out.headers {

@@ -9,6 +9,7 @@
 //! - [`conversation`]: the requests of one challenge run and the values they capture.
 //! - [`http`]: sending requests with timeouts and a body cap, recording each exchange.
 //! - [`assert`]: evaluating one assertion, explaining expected vs actual.
+//! - [`echo`]: what a response says apart from the copy of the request it repeats.
 //! - [`probes`]: built-in probes for behaviour steps cannot express.
 //! - [`server`]: starting the learner's server (`--run`), finding and waiting for its port.
 //! - [`output`]: what the learner's server printed, kept per check (a crash's traceback).
@@ -22,8 +23,10 @@
 
 pub mod assert;
 pub mod conversation;
+pub mod echo;
 pub mod event;
 pub mod http;
+pub mod json_equal;
 pub mod output;
 pub mod plan;
 pub mod probes;

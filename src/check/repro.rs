@@ -29,6 +29,9 @@ pub struct ReproStep {
     pub request: Outgoing,
     /// Values its response provides to later requests of the reproduction.
     pub provides: Vec<Provided>,
+    /// The group of requests sent at the same moment it belongs to: the shell starts them
+    /// in the background together and waits for all of them.
+    pub batch: Option<usize>,
 }
 
 /// What reproduces a finding.
@@ -46,9 +49,22 @@ impl Reproduction {
         self.setup.is_empty() && self.request.is_none()
     }
 
-    /// The setup requests as `sh` lines (one or more per request).
+    /// The setup requests as `sh` lines (one or more per request); requests sent together
+    /// run in the background, followed by `wait`.
     pub fn setup_lines(&self) -> Vec<String> {
-        self.setup.iter().flat_map(step_lines).collect()
+        let mut lines = Vec::new();
+        for (i, step) in self.setup.iter().enumerate() {
+            match step.batch {
+                Some(batch) => {
+                    lines.extend(step_lines(step).into_iter().map(|l| format!("{l} &")));
+                    if self.setup.get(i + 1).and_then(|s| s.batch) != Some(batch) {
+                        lines.push("wait".into());
+                    }
+                }
+                None => lines.extend(step_lines(step)),
+            }
+        }
+        lines
     }
 
     /// The request that showed the problem as a `curl -i` line.
@@ -186,10 +202,12 @@ mod tests {
                         source: Capture::Json(JsonPath::parse("id").unwrap()),
                         url_encoded: false,
                     }],
+                    batch: None,
                 },
                 ReproStep {
                     request: post("http://h/other", "{}"),
                     provides: Vec::new(),
+                    batch: None,
                 },
             ],
             request: Some(Outgoing::new(
@@ -207,5 +225,27 @@ mod tests {
             r#"curl -s -o /dev/null -w '%{http_code}\n' http://h/other -H 'Content-Type: application/json' --data-raw '{}'"#
         );
         assert_eq!(lines[2], r#"curl -i -X DELETE 'http://h/tasks/'"$task_id""#);
+    }
+
+    #[test]
+    fn requests_sent_together_run_in_the_background_and_are_waited_for() {
+        let together = |n: usize| ReproStep {
+            request: post("http://h/users", &format!(r#"{{"n":{n}}}"#)),
+            provides: Vec::new(),
+            batch: Some(1),
+        };
+        let repro = Reproduction {
+            setup: vec![together(1), together(2)],
+            request: None,
+        };
+        let lines = repro.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("curl -s -o /dev/null") && lines[0].ends_with(" &"));
+        assert!(
+            lines[1].ends_with(r#"--data-raw '{"n":2}' &"#),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[2], "wait");
     }
 }

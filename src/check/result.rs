@@ -68,6 +68,9 @@ pub struct Finding {
     /// Every request the verdict depends on, as shell commands that reproduce it on a fresh
     /// server (filled in by the runner from the conversation).
     pub reproduction: Reproduction,
+    /// True when the contract held and the finding is advice (or a part the check could not
+    /// test): the check is a warning, whatever its severity.
+    pub advice: bool,
 }
 
 impl Finding {
@@ -78,6 +81,15 @@ impl Finding {
             mismatch: None,
             exchange,
             reproduction: Reproduction::default(),
+            advice: false,
+        }
+    }
+
+    /// Advice from a check whose contract held, with the exchange that prompted it.
+    pub fn advice(message: impl Into<String>, exchange: Option<Exchange>) -> Finding {
+        Finding {
+            advice: true,
+            ..Finding::new(message, exchange)
         }
     }
 
@@ -104,7 +116,7 @@ pub struct CheckOutcome {
     pub stage: Stage,
     /// must / should.
     pub severity: Severity,
-    /// Pass, fail, warn or skip.
+    /// Pass, fail, warn or skip (a `must` check warns when it held with advice).
     pub status: Status,
     /// Time spent.
     pub duration: Duration,
@@ -125,6 +137,8 @@ pub struct ChallengeOutcome {
     pub id: String,
     /// Challenge title.
     pub title: String,
+    /// The challenge's version (see [`crate::course::Challenge::version`]).
+    pub version: u32,
     /// The server checked.
     pub target: String,
     /// Every check, in order.

@@ -3,7 +3,7 @@
 use super::assert::{self, text_of};
 use super::conversation::Conversation;
 use super::event::{Event, EventSink};
-use super::http::{Client, Received, Tls};
+use super::http::{Client, Cookies, Received, Tls};
 use super::output::{ServerLog, ServerOutput};
 use super::probes;
 use super::result::{ChallengeOutcome, CheckOutcome, Finding, Status};
@@ -96,6 +96,7 @@ pub async fn run_challenge(
     let outcome = ChallengeOutcome {
         id: challenge.id.clone(),
         title: challenge.title.clone(),
+        version: challenge.version,
         target: conv.base().to_string(),
         checks,
         duration: start.elapsed(),
@@ -136,13 +137,16 @@ async fn run_check(
     if let Err(mut finding) = result {
         outcome.status = if finding.is_not_run() {
             Status::Skip
+        } else if finding.advice {
+            Status::Warn
         } else {
             match check.severity {
                 Severity::Must => Status::Fail,
                 Severity::Should => Status::Warn,
             }
         };
-        if outcome.status != Status::Skip {
+        // Advice on a contract that held needs no reproduction: its exchange says it all.
+        if outcome.status != Status::Skip && !finding.advice {
             finding.reproduction = conv.reproduction(index, finding.exchange.is_some());
         }
         outcome.finding = Some(finding);
@@ -161,13 +165,17 @@ async fn run_steps(steps: &[Step], conv: &mut Conversation) -> Result<(), Findin
             Ok((real, shown)) => (real.outgoing(conv.base()), shown.outgoing(conv.base())),
             Err(why) => return Err(Finding::not_run(why)),
         };
-        let exchange = conv.send_shown(out, shown, &step.uses).await;
+        let exchange = conv
+            .send_shown_with(out, shown, &step.uses, cookies(step))
+            .await;
         let response = match &exchange.response {
             Ok(r) => r.clone(),
             Err(e) => return Err(Finding::new(e.to_string(), Some(exchange))),
         };
         for expectation in &step.expect {
-            if let Err(m) = assert::check(expectation, &response, &conv.vars) {
+            if let Err(m) =
+                assert::check_reply(expectation, Some(&exchange.request), &response, &conv.vars)
+            {
                 // Capture what can be captured anyway, so one wrong status does not stop
                 // the later checks that need an id from this response.
                 for (name, source) in &step.capture {
@@ -193,6 +201,15 @@ async fn run_steps(steps: &[Step], conv: &mut Conversation) -> Result<(), Findin
         }
     }
     Ok(())
+}
+
+/// Whether a step's request carries the cookies earlier responses set.
+fn cookies(step: &Step) -> Cookies {
+    if step.cookies {
+        Cookies::Jar
+    } else {
+        Cookies::None
+    }
 }
 
 /// Reads a captured value from a response.

@@ -236,7 +236,13 @@ async fn record(outcomes: &[ChallengeOutcome], data_dir: &std::path::Path, event
         }
         for o in &passed {
             let t = o.tally();
-            progress.record_pass(&o.id, &o.target, t.passed as u32, t.warnings as u32)?;
+            progress.record_pass(
+                &o.id,
+                o.version,
+                &o.target,
+                t.passed as u32,
+                t.warnings as u32,
+            )?;
         }
         Ok(())
     })();

@@ -8,7 +8,7 @@ use crate::check::session::Ending;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::course::Course;
 use crate::paths;
-use crate::progress::Progress;
+use crate::progress::{Progress, Standing};
 use crate::term::{self, paint};
 use crate::view::{check as view, report, style};
 use anyhow::Context;
@@ -33,7 +33,7 @@ struct Settings {
 pub async fn run(course: Course, args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         let passed = crate::paths::data_dir(args.data_dir.clone())
-            .map(|dir| Progress::passed_ids(&dir))
+            .map(|dir| Progress::passed_versions(&dir))
             .unwrap_or_default();
         return list(&course, args.format, &passed);
     }
@@ -262,13 +262,24 @@ struct Listed<'a> {
     /// The lesson that teaches it, if it is written.
     lesson: Option<&'a str>,
     checks: usize,
-    /// True when you have passed it against your own server.
+    /// Goes up when its checks become stricter.
+    version: u32,
+    /// True when you have passed this version against your own server.
     passed: bool,
+    /// `passed`, `earlier-version` (run it again) or `not-passed`.
+    standing: Standing,
 }
 
 /// `reqlab check --list`: every challenge, with the lesson that teaches it.
-fn list(course: &Course, format: CheckFormat, passed: &[String]) -> anyhow::Result<ExitCode> {
-    let has_passed = |id: &str| passed.iter().any(|p| p == id);
+fn list(
+    course: &Course,
+    format: CheckFormat,
+    passed: &[(String, u32)],
+) -> anyhow::Result<ExitCode> {
+    let standing = |c: &crate::course::Challenge| {
+        let version = passed.iter().find(|(id, _)| *id == c.id).map(|(_, v)| *v);
+        Standing::of(version, c.version)
+    };
     let mut out = term::stdout();
     if format == CheckFormat::Json {
         let listed: Vec<Listed> = course
@@ -280,7 +291,9 @@ fn list(course: &Course, format: CheckFormat, passed: &[String]) -> anyhow::Resu
                 summary: &c.summary,
                 lesson: c.lesson.as_deref(),
                 checks: c.checks.len(),
-                passed: has_passed(&c.id),
+                version: c.version,
+                passed: standing(c) == Standing::Passed,
+                standing: standing(c),
             })
             .collect();
         serde_json::to_writer_pretty(&mut out, &listed)?;
@@ -301,10 +314,13 @@ fn list(course: &Course, format: CheckFormat, passed: &[String]) -> anyhow::Resu
             Some(l) => format!("lesson {l}"),
             None => "no lesson yet".to_string(),
         };
-        let mark = if has_passed(&c.id) {
-            format!("  {}", paint(style::OK, "✓ passed"))
-        } else {
-            String::new()
+        let mark = match standing(c) {
+            Standing::Passed => format!("  {}", paint(style::OK, "✓ passed")),
+            Standing::EarlierVersion => format!(
+                "  {}",
+                paint(style::DIM, "passed an earlier version — run again")
+            ),
+            Standing::NotPassed => String::new(),
         };
         writeln!(
             out,

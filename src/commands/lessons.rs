@@ -2,7 +2,7 @@
 
 use crate::cli::{LessonsArgs, ListFormat};
 use crate::course::Course;
-use crate::progress::Progress;
+use crate::progress::{Progress, Standing};
 use crate::term::paint;
 use crate::view::style;
 use serde_json::json;
@@ -13,12 +13,18 @@ use std::process::ExitCode;
 pub fn run(course: &Course, args: LessonsArgs) -> anyhow::Result<ExitCode> {
     let mut out = crate::term::stdout();
     let passed = crate::paths::data_dir(args.data_dir.clone())
-        .map(|dir| Progress::passed_ids(&dir))
+        .map(|dir| Progress::passed_versions(&dir))
         .unwrap_or_default();
+    // Passed means the challenge as it is now: a pass of an earlier, less strict version is
+    // not marked (`reqlab progress` says to run it again).
     let has_passed = |l: &crate::course::Lesson| {
         l.challenge
             .as_ref()
-            .is_some_and(|c| passed.iter().any(|p| p == c))
+            .and_then(|id| course.challenge(id))
+            .is_some_and(|c| {
+                let version = passed.iter().find(|(id, _)| *id == c.id).map(|(_, v)| *v);
+                Standing::of(version, c.version) == Standing::Passed
+            })
     };
     match args.format {
         ListFormat::Json => {

@@ -1,9 +1,9 @@
 //! `reqlab progress`: which challenges you have passed; `reqlab progress reset` forgets them.
 
 use crate::cli::{ListFormat, ProgressAction, ProgressArgs};
-use crate::course::Course;
+use crate::course::{Challenge, Course};
 use crate::paths;
-use crate::progress::{OpenNote, Progress};
+use crate::progress::{OpenNote, Pass, Progress, Standing};
 use crate::term::paint;
 use crate::view::style;
 use anyhow::bail;
@@ -28,18 +28,23 @@ pub fn run(course: &Course, args: ProgressArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Result<ExitCode> {
-    let passes = progress.first_passes()?;
+    let passes = progress.best_passes()?;
+    let pass_of = |c: &Challenge| passes.iter().find(|p| p.challenge == c.id);
+    let standing = |c: &Challenge| Standing::of(pass_of(c).map(|p| p.version), c.version);
     let mut out = crate::term::stdout();
     if format == ListFormat::Json {
         let rows: Vec<_> = course
             .challenges
             .iter()
             .map(|c| {
-                let pass = passes.iter().find(|p| p.challenge == c.id);
+                let pass = pass_of(c);
                 serde_json::json!({
                     "challenge": c.id,
                     "lesson": c.lesson,
-                    "passed": pass.is_some(),
+                    "version": c.version,
+                    "passed": standing(c) == Standing::Passed,
+                    "standing": standing(c),
+                    "passed_version": pass.map(|p| p.version),
                     "passed_at": pass.map(|p| &p.passed_at),
                     "target": pass.map(|p| &p.target),
                 })
@@ -55,26 +60,41 @@ fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Res
         .map(|c| c.id.len())
         .max()
         .unwrap_or(9);
+    let when = |p: &Pass| {
+        p.passed_at
+            .get(..16)
+            .unwrap_or(&p.passed_at)
+            .replace('T', " ")
+    };
     for c in &course.challenges {
-        match passes.iter().find(|p| p.challenge == c.id) {
-            Some(p) => writeln!(
+        match (standing(c), pass_of(c)) {
+            (Standing::Passed, Some(p)) => writeln!(
                 out,
                 "  {} {:<width$}  {}",
                 paint(style::OK, "✓"),
                 c.id,
                 paint(
                     style::DIM,
+                    format!("passed {} against {}", when(p), p.target)
+                )
+            )?,
+            (Standing::EarlierVersion, Some(p)) => writeln!(
+                out,
+                "  {} {:<width$}  {} {}",
+                paint(style::WARN, "!"),
+                c.id,
+                paint(style::WARN, "passed an earlier version — run again"),
+                paint(
+                    style::DIM,
                     format!(
-                        "passed {} against {}",
-                        p.passed_at
-                            .get(..16)
-                            .unwrap_or(&p.passed_at)
-                            .replace('T', " "),
-                        p.target
+                        "(version {} on {}; the checks are stricter in version {})",
+                        p.version,
+                        when(p),
+                        c.version
                     )
                 )
             )?,
-            None => writeln!(
+            _ => writeln!(
                 out,
                 "  {} {:<width$}  {}",
                 paint(style::DIM, "·"),
@@ -86,11 +106,21 @@ fn show(course: &Course, progress: &Progress, format: ListFormat) -> anyhow::Res
     let done = course
         .challenges
         .iter()
-        .filter(|c| passes.iter().any(|p| p.challenge == c.id))
+        .filter(|c| standing(c) == Standing::Passed)
         .count();
+    let earlier = course
+        .challenges
+        .iter()
+        .filter(|c| standing(c) == Standing::EarlierVersion)
+        .count();
+    let again = if earlier > 0 {
+        format!(" ({earlier} passed in an earlier version)")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "\n{done} of {} challenges passed · stored in {}",
+        "\n{done} of {} challenges passed{again} · stored in {}",
         course.challenges.len(),
         progress.path().display()
     )?;

@@ -1,9 +1,16 @@
 //! Assertions in challenge steps: what a response must look like.
 //!
-//! In `challenge.toml` an assertion is a table with one subject (`status`, `header`, `json` or
-//! `body`) and the predicates that suit it. When a challenge loads, each table becomes an
-//! [`Assertion`]: the subject and its predicates as typed values, regular expressions compiled
-//! and JSON paths parsed, so running a check never re-reads its file.
+//! In `challenge.toml` an assertion is a table with one subject (`status`, `header`, `json`,
+//! `body` or `any_of`) and the predicates that suit it. When a challenge loads, each table
+//! becomes an [`Assertion`]: the subject and its predicates as typed values, regular
+//! expressions compiled and JSON paths parsed, so running a check never re-reads its file.
+//!
+//! - `any_of = [[…], […]]` holds when every assertion of one of its lists holds (a contract
+//!   that accepts several styles), and says what it accepts in `describe`.
+//! - `instead = { 400 = "…" }` (with `status` or `any_of`) is what a failure says when the
+//!   server answered that status: a defensible style the contract still does not accept.
+//! - `names_field = "email"` (with `body = "text"`) holds when the body names the field
+//!   outside any copy of the request it repeats (see [`crate::check::echo`]).
 
 use super::jsonpath::JsonPath;
 use serde::Deserialize;
@@ -14,7 +21,21 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub enum Assertion {
     /// The status is one of these codes.
-    Status(Vec<u16>),
+    Status {
+        /// The codes accepted.
+        codes: Vec<u16>,
+        /// What a failure says when the server answered one of these codes instead.
+        instead: Vec<(u16, String)>,
+    },
+    /// One of these lists of assertions holds entirely.
+    AnyOf {
+        /// The alternatives, in order.
+        alternatives: Vec<Vec<Assertion>>,
+        /// What they accept, in words.
+        describe: String,
+        /// What a failure says when the server answered one of these codes.
+        instead: Vec<(u16, String)>,
+    },
     /// A response header (the name compares case-insensitively) and what must hold of it.
     Header {
         /// The header name, as written.
@@ -100,6 +121,8 @@ pub enum TextCheck {
     NotContains(String),
     /// It matches this pattern.
     Matches(Pattern),
+    /// It names this field outside any copy of the request's own payload.
+    NamesField(String),
 }
 
 /// A regular expression, compiled when the challenge loads, with the author's description
@@ -238,6 +261,10 @@ pub struct RawAssertion {
     by: Option<String>,
     contains: Option<String>,
     not_contains: Option<String>,
+    names_field: Option<String>,
+    any_of: Option<Vec<Vec<RawAssertion>>>,
+    /// Status code → what a failure says when the server answered it.
+    instead: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl RawAssertion {
@@ -249,13 +276,20 @@ impl RawAssertion {
         }
         texts.extend(self.not_in.iter().flatten().filter_map(Value::as_str));
         texts.extend(self.in_order.iter().flatten().map(String::as_str));
+        for alternative in self.any_of.iter().flatten() {
+            for a in alternative {
+                texts.extend(a.templates());
+            }
+        }
         texts
     }
 
     /// True when the assertion has a `matches` pattern without a `describe` in words:
     /// loading accepts it, `reqlab dev check` does not.
     pub fn lacks_description(&self) -> bool {
-        self.matches.is_some() && self.describe.as_deref().is_none_or(|d| d.trim().is_empty())
+        let mut nested = self.any_of.iter().flatten().flatten();
+        (self.matches.is_some() && self.describe.as_deref().is_none_or(|d| d.trim().is_empty()))
+            || nested.any(RawAssertion::lacks_description)
     }
 
     /// The typed assertion, or why the table is malformed.
@@ -265,9 +299,10 @@ impl RawAssertion {
             self.header.is_some(),
             self.json.is_some(),
             self.body.is_some(),
+            self.any_of.is_some(),
         ];
         if subjects.iter().filter(|s| **s).count() != 1 {
-            return Err("name exactly one subject: status, header, json or body".into());
+            return Err("name exactly one subject: status, header, json, body or any_of".into());
         }
         let set: Vec<&str> = [
             ("exists", self.exists.is_some()),
@@ -282,13 +317,15 @@ impl RawAssertion {
             ("in_order", self.in_order.is_some()),
             ("contains", self.contains.is_some()),
             ("not_contains", self.not_contains.is_some()),
+            ("names_field", self.names_field.is_some()),
+            ("instead", self.instead.is_some()),
         ]
         .into_iter()
         .filter(|(_, set)| *set)
         .map(|(name, _)| name)
         .collect();
-        let allowed: &[&str] = if self.status.is_some() {
-            &[]
+        let allowed: &[&str] = if self.status.is_some() || self.any_of.is_some() {
+            &["instead"]
         } else if self.header.is_some() {
             &["exists", "equals", "not_in", "matches", "lists"]
         } else if self.json.is_some() {
@@ -306,19 +343,25 @@ impl RawAssertion {
         } else if self.body == Some(BodySubject::Empty) {
             &[]
         } else {
-            &["contains", "not_contains", "matches"]
+            &["contains", "not_contains", "matches", "names_field"]
         };
         if let Some(bad) = set.iter().find(|p| !allowed.contains(p)) {
             return Err(format!("`{bad}` does not apply to this subject"));
         }
-        if set.is_empty() && self.status.is_none() && self.body != Some(BodySubject::Empty) {
+        if set.is_empty()
+            && self.status.is_none()
+            && self.any_of.is_none()
+            && self.body != Some(BodySubject::Empty)
+        {
             return Err("say what must hold (exists, equals, matches, …)".into());
         }
-        if self.describe.is_some() && self.matches.is_none() {
+        if self.describe.is_some() && self.matches.is_none() && self.any_of.is_none() {
             return Err(
-                "`describe` says in words what `matches` accepts; it needs `matches`".into(),
+                "`describe` says in words what `matches` or `any_of` accepts; it needs one of them"
+                    .into(),
             );
         }
+        let instead = parse_instead(self.instead.as_ref())?;
         if let Some(status) = &self.status
             && (status.is_empty() || status.iter().any(|s| !(100..=599).contains(s)))
         {
@@ -360,7 +403,33 @@ impl RawAssertion {
         }
 
         if let Some(codes) = self.status {
-            return Ok(Assertion::Status(codes));
+            return Ok(Assertion::Status { codes, instead });
+        }
+        if let Some(raw) = self.any_of {
+            let Some(describe) = self.describe.filter(|d| !d.trim().is_empty()) else {
+                return Err(
+                    "`any_of` needs `describe = \"…\"`: what it accepts, in words a learner reads"
+                        .into(),
+                );
+            };
+            if raw.len() < 2 || raw.iter().any(Vec::is_empty) {
+                return Err("`any_of` lists at least two non-empty lists of assertions".into());
+            }
+            let alternatives = raw
+                .into_iter()
+                .enumerate()
+                .map(|(i, list)| {
+                    list.into_iter()
+                        .map(RawAssertion::parse)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("any_of alternative {}: {e}", i + 1))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Assertion::AnyOf {
+                alternatives,
+                describe,
+                instead,
+            });
         }
         if let Some(name) = self.header {
             let checks = [
@@ -403,9 +472,25 @@ impl RawAssertion {
             self.contains.map(TextCheck::Contains),
             self.not_contains.map(TextCheck::NotContains),
             matches.map(TextCheck::Matches),
+            self.names_field.map(TextCheck::NamesField),
         ];
         Ok(Assertion::Text(checks.into_iter().flatten().collect()))
     }
+}
+
+/// The `instead` notes by status code, or why a key is not a status code.
+fn parse_instead(
+    raw: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<Vec<(u16, String)>, String> {
+    raw.into_iter()
+        .flatten()
+        .map(|(code, note)| match code.parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => Ok((c, note.clone())),
+            _ => Err(format!(
+                "`instead` is keyed by status codes between 100 and 599; `{code}` is not one"
+            )),
+        })
+        .collect()
 }
 
 /// Parses one assertion written as TOML (for tests and examples).
@@ -436,7 +521,7 @@ mod tests {
         let err = |text: &str| from_toml(text).unwrap_err();
         assert_eq!(
             err("status = [200]\njson = \"id\""),
-            "name exactly one subject: status, header, json or body"
+            "name exactly one subject: status, header, json, body or any_of"
         );
         assert_eq!(
             err("header = \"X\"\nmin_length = 1"),
@@ -452,5 +537,49 @@ mod tests {
             err("json = \"id\""),
             "say what must hold (exists, equals, matches, …)"
         );
+    }
+
+    #[test]
+    fn any_of_instead_and_names_field_are_checked_when_they_load() {
+        let err = |text: &str| from_toml(text).unwrap_err();
+        assert_eq!(
+            err("any_of = [[{ status = [200] }], [{ status = [204] }]]"),
+            "`any_of` needs `describe = \"…\"`: what it accepts, in words a learner reads"
+        );
+        assert_eq!(
+            err("any_of = [[{ status = [200] }]]\ndescribe = \"ok\""),
+            "`any_of` lists at least two non-empty lists of assertions"
+        );
+        assert!(
+            err("any_of = [[{ status = [200] }], [{ header = \"X\" }]]\ndescribe = \"ok\"")
+                .starts_with("any_of alternative 2: say what must hold")
+        );
+        assert_eq!(
+            err("status = [422]\ninstead = { teapot = \"no\" }"),
+            "`instead` is keyed by status codes between 100 and 599; `teapot` is not one"
+        );
+        assert_eq!(
+            err("header = \"X\"\nexists = true\ninstead = { 400 = \"no\" }"),
+            "`instead` does not apply to this subject"
+        );
+        assert_eq!(
+            err("json = \"id\"\nnames_field = \"id\""),
+            "`names_field` does not apply to this subject"
+        );
+        let Assertion::Status { codes, instead } =
+            from_toml("status = [422]\ninstead = { 400 = \"a style\" }").unwrap()
+        else {
+            panic!("a status assertion")
+        };
+        assert_eq!(
+            (codes, instead),
+            (vec![422], vec![(400, "a style".to_string())])
+        );
+        // A pattern inside an alternative needs its words like any other.
+        let raw: RawAssertion = toml::from_str(
+            "any_of = [[{ header = \"X\", matches = \"a\" }], [{ status = [200] }]]\ndescribe = \"ok\"",
+        )
+        .unwrap();
+        assert!(raw.lacks_description());
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! format_version = 1
+//! version = 2
 //! id = "rest-crud"
 //! title = "CRUD on /tasks"
 //! summary = "Create, read, update and delete a task."
@@ -25,11 +26,15 @@
 //! expect = [ { status = [201] }, { json = "id", exists = true } ]
 //! ```
 //!
+//! `version` (optional, 1 when left out) goes up whenever a check becomes stricter: a pass of
+//! an earlier version is shown as one, to be run again. A step with `cookies = false` is sent
+//! without the cookies earlier responses set (to test what a request's own credentials do).
+//!
 //! A `matches` pattern carries `describe = "…"`: what it accepts, in words a learner reads
 //! instead of the pattern (loading accepts one without; `reqlab dev check` does not). Capture
 //! names become shell variables in reproductions, so they are lower-case words.
 
-use super::assertion::{Assertion, RawAssertion};
+use super::assertion::{Assertion, RawAssertion, SortOrder};
 use super::error::ContentError;
 use super::jsonpath::JsonPath;
 use super::lesson::slug_problem;
@@ -51,6 +56,8 @@ pub struct Challenge {
     pub id: String,
     /// Title.
     pub title: String,
+    /// Goes up whenever a check becomes stricter, so an earlier pass no longer counts as one.
+    pub version: u32,
     /// One sentence: what the learner's server must do.
     pub summary: String,
     /// The checks, run in order; later checks may use values captured by earlier ones.
@@ -110,6 +117,8 @@ pub struct Step {
     pub expect: Vec<Assertion>,
     /// The variables the request and its assertions use (captured earlier, or built in).
     pub uses: Vec<String>,
+    /// True when the request carries the cookies earlier responses set (the default).
+    pub cookies: bool,
 }
 
 /// Where a captured value comes from.
@@ -158,7 +167,8 @@ pub enum Probe {
         limit: usize,
     },
     /// Creates items, then follows `next_cursor` from the first page to the end, creating a new
-    /// item between page fetches; every item that existed must be seen exactly once.
+    /// item between page fetches (and with `remove`, deleting one it has already seen);
+    /// every item that existed must be seen exactly once.
     CursorWalk {
         /// Collection path, e.g. `/tasks`.
         collection: String,
@@ -168,6 +178,50 @@ pub enum Probe {
         count: usize,
         /// Page size.
         limit: usize,
+        /// Delete (`DELETE <collection>/<id>`) a created item already seen, mid-walk.
+        #[serde(default)]
+        remove: bool,
+    },
+    /// Sends `count` creating requests at the same moment (`{{n}}` numbers them, so only
+    /// what must be unique is the same): exactly one may succeed, every other must be
+    /// refused — what a UNIQUE constraint guarantees and a check-then-insert does not.
+    ConcurrentCreate {
+        /// Where to send them, e.g. `/users`.
+        path: String,
+        /// The JSON body (templates).
+        json: serde_json::Value,
+        /// How many at once.
+        count: usize,
+        /// Statuses that mean "created".
+        created: Vec<u16>,
+        /// Statuses that mean "refused as a duplicate".
+        refused: Vec<u16>,
+    },
+    /// Lists a collection in each of `listings`' orders, reading pages (`next_cursor`, a
+    /// `Link: rel="next"` header, or `limit`/`offset`) until every item captured in `ids`
+    /// is found: all it read must be ordered by `by`, and those items must appear in
+    /// creation order (asc) or its reverse (desc), wherever they fall.
+    ListedInOrder {
+        /// Collection path, e.g. `/posts`.
+        collection: String,
+        /// Variables holding ids of items created earlier, oldest first.
+        ids: Vec<String>,
+        /// The field the list is ordered by.
+        by: String,
+        /// The listings to read: a query and the order it must give.
+        listings: Vec<Listing>,
+        /// Fields each of those items must carry as listed.
+        #[serde(default)]
+        fields: Vec<String>,
+    },
+    /// Sends `If-None-Match` with the tag captured earlier in the other forms RFC 9110
+    /// §13.1.2 allows — in a list with another tag, and in its weak form `W/"…"` — and
+    /// expects 304 for each.
+    EtagForms {
+        /// The path, e.g. `/api/config`.
+        path: String,
+        /// The variable holding the ETag.
+        etag: String,
     },
     /// Takes a token captured earlier, forges it twice (payload altered with the signature
     /// kept; an unsigned `alg: none` token with the same claims), and expects each forgery
@@ -190,6 +244,16 @@ pub enum Probe {
     },
 }
 
+/// One listing a `listed-in-order` probe reads.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Listing {
+    /// The query string, without `?` (may be empty: the default order).
+    pub query: String,
+    /// The order it must give.
+    pub order: SortOrder,
+}
+
 impl Probe {
     /// The probe's name as written in files.
     pub fn kind(&self) -> &'static str {
@@ -198,6 +262,9 @@ impl Probe {
             Probe::CursorWalk { .. } => "cursor-walk",
             Probe::JwtForgery { .. } => "jwt-forgery",
             Probe::JwtClaims { .. } => "jwt-claims",
+            Probe::ConcurrentCreate { .. } => "concurrent-create",
+            Probe::ListedInOrder { .. } => "listed-in-order",
+            Probe::EtagForms { .. } => "etag-forms",
         }
     }
 
@@ -260,6 +327,56 @@ impl Probe {
                     problems.push("probe jwt-claims: list at least one claim".into());
                 }
             }
+            Probe::ConcurrentCreate {
+                path,
+                count,
+                created,
+                refused,
+                ..
+            } => {
+                if !path.starts_with('/') {
+                    problems.push("probe concurrent-create: path must start with /".into());
+                }
+                if !(2..=32).contains(count) {
+                    problems.push("probe concurrent-create: count must be 2 to 32".into());
+                }
+                if created.is_empty() || refused.is_empty() {
+                    problems.push(
+                        "probe concurrent-create: created and refused each need a status".into(),
+                    );
+                }
+            }
+            Probe::ListedInOrder {
+                collection,
+                ids,
+                listings,
+                ..
+            } => {
+                if !collection.starts_with('/') {
+                    problems.push("probe listed-in-order: collection must start with /".into());
+                }
+                if ids.len() < 2 {
+                    problems.push("probe listed-in-order: ids needs at least two items".into());
+                }
+                for id in ids.iter().filter(|id| !captured.contains(*id)) {
+                    problems.push(format!(
+                        "probe listed-in-order: `{id}` is not captured by an earlier step"
+                    ));
+                }
+                if listings.is_empty() {
+                    problems.push("probe listed-in-order: list at least one listing".into());
+                }
+            }
+            Probe::EtagForms { path, etag } => {
+                if !path.starts_with('/') {
+                    problems.push("probe etag-forms: path must start with /".into());
+                }
+                if !captured.contains(etag) {
+                    problems.push(format!(
+                        "probe etag-forms: etag `{etag}` is not captured by an earlier step"
+                    ));
+                }
+            }
         }
         problems
     }
@@ -278,6 +395,7 @@ pub struct ChallengeSource<'a> {
 #[serde(deny_unknown_fields)]
 struct RawChallenge {
     format_version: Spanned<u32>,
+    version: Option<Spanned<u32>>,
     id: Spanned<String>,
     title: String,
     summary: String,
@@ -312,6 +430,7 @@ struct RawStep {
     body: Option<String>,
     #[serde(default)]
     follow_redirects: bool,
+    cookies: Option<bool>,
     #[serde(default)]
     capture: BTreeMap<String, String>,
     #[serde(default)]
@@ -332,6 +451,14 @@ impl Challenge {
                     "format_version {} is not supported; this reqlab reads version {CHALLENGE_FORMAT_VERSION}",
                     raw.format_version.get_ref()
                 ),
+            ));
+        }
+        if let Some(v) = &raw.version
+            && *v.get_ref() == 0
+        {
+            errors.push(at(
+                v.span().start,
+                "version starts at 1 and goes up when a check becomes stricter".into(),
             ));
         }
         if let Some(problem) = slug_problem(raw.id.get_ref()) {
@@ -387,6 +514,7 @@ impl Challenge {
         Ok(Challenge {
             id: raw.id.into_inner(),
             title: raw.title,
+            version: raw.version.map_or(1, Spanned::into_inner),
             summary: raw.summary,
             checks,
             lesson: None,
@@ -515,6 +643,7 @@ fn parse_step(raw: RawStep, captured: &HashSet<String>) -> Result<Step, Vec<Stri
     let Some(method) = method.filter(|_| problems.is_empty()) else {
         return Err(problems);
     };
+    let cookies = raw.cookies.unwrap_or(true);
     let body = if let Some(json) = raw.json {
         Body::Json(json)
     } else if let Some(form) = raw.form {
@@ -535,6 +664,7 @@ fn parse_step(raw: RawStep, captured: &HashSet<String>) -> Result<Step, Vec<Stri
         capture,
         expect,
         uses,
+        cookies,
     })
 }
 
@@ -621,6 +751,79 @@ expect = [{ status = [200] }, { header = "Content-Type", matches = "json" }]
         );
         let msg = parse(&bad).unwrap_err()[0].to_string();
         assert!(msg.contains("exactly one subject"), "{msg}");
+    }
+
+    #[test]
+    fn version_defaults_to_1_and_starts_there() {
+        assert_eq!(parse(OK).unwrap().version, 1);
+        let v3 = OK.replace("id = \"demo\"", "version = 3\nid = \"demo\"");
+        assert_eq!(parse(&v3).unwrap().version, 3);
+        let v0 = OK.replace("id = \"demo\"", "version = 0\nid = \"demo\"");
+        let msg = parse(&v0).unwrap_err()[0].to_string();
+        assert!(msg.starts_with("challenge.toml:3:"), "{msg}");
+        assert!(msg.contains("version starts at 1"), "{msg}");
+    }
+
+    #[test]
+    fn a_step_keeps_the_cookie_jar_unless_it_says_cookies_false() {
+        let c = parse(OK).unwrap();
+        let Procedure::Steps(steps) = &c.checks[1].procedure else {
+            panic!("steps")
+        };
+        assert!(steps[0].cookies);
+        let without = OK.replace(
+            "path = \"/tasks/{{id}}\"",
+            "path = \"/tasks/{{id}}\"\ncookies = false",
+        );
+        let c = parse(&without).unwrap();
+        let Procedure::Steps(steps) = &c.checks[1].procedure else {
+            panic!("steps")
+        };
+        assert!(!steps[0].cookies);
+    }
+
+    #[test]
+    fn the_new_probes_check_their_settings() {
+        let with_probe = |probe: &str| {
+            format!(
+                "{OK}\n[[checks]]\nname = \"probe\"\nstage = \"data\"\nhint = \"demo#one\"\nprobe = {probe}\n"
+            )
+        };
+        let problems = |probe: &str| {
+            parse(&with_probe(probe))
+                .unwrap_err()
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let ok = with_probe(
+            r#"{ kind = "listed-in-order", collection = "/tasks", ids = ["id", "id"], by = "created_at", listings = [{ query = "sort=asc", order = "asc" }] }"#,
+        );
+        assert!(parse(&ok).is_ok());
+        let msg = problems(
+            r#"{ kind = "listed-in-order", collection = "/tasks", ids = ["id", "other"], by = "created_at", listings = [] }"#,
+        );
+        assert!(msg.contains("`other` is not captured"), "{msg}");
+        assert!(msg.contains("list at least one listing"), "{msg}");
+        let msg = problems(
+            r#"{ kind = "concurrent-create", path = "/users", json = { email = "a" }, count = 1, created = [201], refused = [] }"#,
+        );
+        assert!(msg.contains("count must be 2 to 32"), "{msg}");
+        assert!(
+            msg.contains("created and refused each need a status"),
+            "{msg}"
+        );
+        let msg = problems(r#"{ kind = "etag-forms", path = "/x", etag = "tag" }"#);
+        assert!(msg.contains("etag `tag` is not captured"), "{msg}");
+        let walk = with_probe(
+            r#"{ kind = "cursor-walk", collection = "/tasks", create = { title = "t" }, count = 4, limit = 2, remove = true }"#,
+        );
+        let c = parse(&walk).unwrap();
+        assert!(matches!(
+            c.checks[2].procedure,
+            Procedure::Probe(Probe::CursorWalk { remove: true, .. })
+        ));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
     let note = match (c.status, c.severity) {
         (Status::Skip, _) => " (not run)",
         (_, Severity::Should) => " (advice)",
+        (Status::Warn, Severity::Must) => " (holds, with advice)",
         _ => "",
     };
     let stage = format!("[{}]", c.stage.id());
@@ -66,9 +67,14 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
         return lines;
     }
     if f.mismatch.is_none() {
+        let (label, text_style) = if f.advice {
+            ("advice", style::WARN)
+        } else {
+            ("problem", style::FAIL)
+        };
         lines.push(labelled(
-            "problem",
-            vec![Span::styled(f.message.clone(), style::FAIL)],
+            label,
+            vec![Span::styled(f.message.clone(), text_style)],
         ));
     }
     for line in f.reproduction.setup_lines() {
@@ -400,5 +406,25 @@ mod tests {
         let not_run = plain_text(&check_lines(&outcome(Status::Skip, Severity::Must)));
         assert!(not_run.starts_with("  - [response] "), "{not_run}");
         assert!(not_run.contains("(not run)"), "{not_run}");
+    }
+
+    #[test]
+    fn a_must_check_that_holds_with_advice_is_a_warning_labelled_advice() {
+        let mut held = outcome(Status::Warn, Severity::Must);
+        held.finding = Some(Finding::advice(
+            "DELETE /tasks/8 answered 405, so removal could not be tested",
+            None,
+        ));
+        assert_eq!(held.verdict(), Verdict::Warned);
+        assert!(!held.verdict().fails_run());
+        let text = plain_text(&check_lines(&held));
+        assert!(
+            text.starts_with("  ! [response]      GET /health returns 200 (holds, with advice)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      advice    DELETE /tasks/8 answered 405"),
+            "{text}"
+        );
     }
 }

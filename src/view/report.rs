@@ -26,6 +26,7 @@ pub struct JsonReport<'a> {
 struct JsonChallenge<'a> {
     id: &'a str,
     title: &'a str,
+    version: u32,
     target: &'a str,
     passed: bool,
     tally: Tally,
@@ -88,6 +89,7 @@ pub fn json(outcomes: &[ChallengeOutcome]) -> JsonReport<'_> {
             .map(|o| JsonChallenge {
                 id: &o.id,
                 title: &o.title,
+                version: o.version,
                 target: &o.target,
                 passed: o.passed(),
                 tally: o.tally(),
