@@ -474,10 +474,8 @@ async fn schema_errors_name_each_field() {
             json!({"email": 5, "name": "X", "role": "admin"}),
             vec!["role", "email"],
         ),
-        (
-            json!(["not", "an", "object"]),
-            vec!["body", "email", "name"],
-        ),
+        // A body that is not an object gets that one error, not a list of every missing field.
+        (json!(["not", "an", "object"]), vec!["body"]),
     ];
     for (input, fields) in cases {
         let reply = send_json(&app, "POST", "/users", input.clone()).await;
@@ -864,6 +862,11 @@ async fn task_reads_carry_etags_and_writes_honour_if_match() {
     // The old tag is now stale; `*` matches any existing task; a weak tag never matches If-Match.
     assert_problem(&put(tag.clone(), "again").await, 412);
     assert_problem(&put(format!("W/{new_tag}"), "weak").await, 412);
+    // An unquoted value is no entity tag: the answer says how a tag is written.
+    let unquoted = put(new_tag.trim_matches('"').to_string(), "unquoted").await;
+    let refused = assert_problem(&unquoted, 412);
+    assert_contains!(refused["detail"].as_str().unwrap(), "no valid entity tag");
+    assert_contains!(refused["detail"].as_str().unwrap(), &new_tag);
     assert_eq!(put("*".into(), "Any version").await.status, 200);
     let delete = send(
         &app,
@@ -921,6 +924,22 @@ async fn a_merge_patch_can_remove_a_field_and_plain_json_cannot() {
     );
     let untitled = assert_problem(&merge(json!({"title": null})).await, 422);
     assert_eq!(untitled["errors"][0]["field"], "title");
+
+    let array = send(
+        &app,
+        "PATCH",
+        "/tasks/5",
+        &[("content-type", "application/merge-patch+json")],
+        b"[1, 2]".to_vec(),
+    )
+    .await;
+    let errors = assert_problem(&array, 422)["errors"].clone();
+    assert_eq!(
+        errors.as_array().unwrap().len(),
+        1,
+        "one error for a body that is not an object: {errors}"
+    );
+    assert_eq!(errors[0]["field"], "body");
 
     let plain = send_json(&app, "PATCH", "/tasks/5", json!({"title": null})).await;
     let body = assert_problem(&plain, 422);
@@ -1003,6 +1022,26 @@ async fn an_idempotency_key_makes_a_retried_create_safe() {
 
     let unusable = post("has space", "Buy soil").await;
     assert_problem(&unusable, 400);
+
+    let two_keys = send(
+        &app,
+        "POST",
+        "/tasks",
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", "first"),
+            ("idempotency-key", "second"),
+        ],
+        serde_json::to_vec(&json!({ "title": "Buy soil" })).unwrap(),
+    )
+    .await;
+    let refused = assert_problem(&two_keys, 400);
+    assert_contains!(refused["detail"].as_str().unwrap(), "one Idempotency-Key");
+    assert_eq!(
+        count().await,
+        before + 1,
+        "a refused request creates nothing"
+    );
 }
 
 #[tokio::test]

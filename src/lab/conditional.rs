@@ -99,11 +99,17 @@ impl Condition {
         }
     }
 
+    /// True when the header held no well-formed entity tag at all (such as an unquoted value),
+    /// so it can match nothing.
+    pub fn names_no_tag(&self) -> bool {
+        matches!(self, Condition::Tags(tags) if tags.is_empty())
+    }
+
     /// The condition as it was written, for trace sentences.
     pub fn shown(&self) -> String {
         match self {
             Condition::Any => "*".to_string(),
-            Condition::Tags(tags) if tags.is_empty() => "(no valid tag)".to_string(),
+            Condition::Tags(tags) if tags.is_empty() => "(no valid entity tag)".to_string(),
             Condition::Tags(tags) => tags
                 .iter()
                 .map(EntityTag::header)

@@ -18,6 +18,9 @@ pub struct Fields<'a> {
     errors: Vec<FieldError>,
     tracer: &'a Tracer,
     start: Instant,
+    /// The body was not a JSON object: that one error says it all, so missing fields are not
+    /// listed as well.
+    shapeless: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -25,6 +28,7 @@ impl<'a> Fields<'a> {
     pub fn json_object(body: Value, allowed: &[&str], tracer: &'a Tracer) -> Fields<'a> {
         let start = Instant::now();
         let mut errors = Vec::new();
+        let shapeless = !body.is_object();
         let object = match body {
             Value::Object(map) => map,
             other => {
@@ -52,6 +56,7 @@ impl<'a> Fields<'a> {
             errors,
             tracer,
             start,
+            shapeless,
         }
     }
 
@@ -63,6 +68,7 @@ impl<'a> Fields<'a> {
             errors: Vec::new(),
             tracer,
             start: Instant::now(),
+            shapeless: false,
         }
     }
 
@@ -84,6 +90,7 @@ impl<'a> Fields<'a> {
     /// A required string field.
     pub fn required_str(&mut self, name: &str) -> Option<String> {
         match self.object.get(name) {
+            None if self.shapeless => None,
             None | Some(Value::Null) => {
                 self.error(name, "is required");
                 None
@@ -107,6 +114,7 @@ impl<'a> Fields<'a> {
     /// A required boolean field.
     pub fn required_bool(&mut self, name: &str) -> Option<bool> {
         match self.object.get(name) {
+            None if self.shapeless => None,
             None | Some(Value::Null) => {
                 self.error(name, "is required");
                 None
@@ -128,6 +136,11 @@ impl<'a> Fields<'a> {
             None => Some(None),
             Some(_) => self.required_bool(name).map(Some),
         }
+    }
+
+    /// True when an error about `field` is already recorded (so a later rule need not add another).
+    pub fn failed(&self, field: &str) -> bool {
+        self.errors.iter().any(|e| e.field == field)
     }
 
     /// True when the body had this key.

@@ -73,9 +73,21 @@ pub enum Claim {
 
 /// The request's key, if it sent one (→ 400 when it is not 1–255 visible characters).
 pub fn key(headers: &HeaderMap, tracer: &Tracer) -> Result<Option<String>, Problem> {
-    let Some(value) = headers.get(HEADER) else {
+    let mut values = headers.get_all(HEADER).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        tracer.note(
+            Stage::Parsing,
+            Outcome::Fail,
+            "the request carries more than one Idempotency-Key → 400",
+        );
+        return Err(Problem::new(
+            &BAD_REQUEST,
+            "Send one Idempotency-Key header: with two, the server cannot tell which retry this is.",
+        ));
+    }
     let key = value.to_str().unwrap_or("").trim();
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         tracer.note(

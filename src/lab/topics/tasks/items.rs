@@ -159,7 +159,7 @@ pub(super) async fn update_task(
         (false, true) => Some(None),
         (false, false) => fields.optional_bool("done"),
     };
-    if !fields.has("title") && !fields.has("done") {
+    if !fields.failed("body") && !fields.has("title") && !fields.has("done") {
         fields.error("body", "send at least one of title, done");
     }
     fields.finish()?;
@@ -206,8 +206,8 @@ enum Written<T> {
     Missing,
     /// `If-Match` named another version than the current one.
     Stale {
-        /// What the client asked for.
-        asked: String,
+        /// What the client asked for; `None` when its header held no valid entity tag.
+        asked: Option<String>,
         /// The task's current tag.
         current: EntityTag,
     },
@@ -219,20 +219,31 @@ fn answer<T>(written: Written<T>, tracer: &Tracer, id: i64) -> Result<T, Problem
         Written::Done(value) => Ok(value),
         Written::Missing => Err(missing(tracer, id)),
         Written::Stale { asked, current } => {
+            let now = current.header();
+            let Some(asked) = asked else {
+                tracer.note(
+                    Stage::Logic,
+                    Outcome::Fail,
+                    "If-Match holds no valid entity tag (a tag is quoted), so it matches no version → 412; nothing was written",
+                );
+                return Err(Problem::new(
+                    &PRECONDITION_FAILED,
+                    format!(
+                        "If-Match holds no valid entity tag, so it matches no version. Entity tags are quoted: send the ETag from GET /tasks/{id} as it came, such as If-Match: {now}."
+                    ),
+                ));
+            };
             tracer.note(
                 Stage::Logic,
                 Outcome::Fail,
                 format_args!(
-                    "If-Match {asked}, but the task is now at {}: someone changed it since the client read it → 412; nothing was written",
-                    current.header()
+                    "If-Match {asked}, but the task is now at {now}: someone changed it since the client read it → 412; nothing was written"
                 ),
             );
             Err(Problem::new(
                 &PRECONDITION_FAILED,
                 format!(
-                    "Task {id} is now at version {}, not {asked}. Read it again (GET /tasks/{id}), reapply your change, and send it with If-Match: {}.",
-                    current.header(),
-                    current.header()
+                    "Task {id} is now at version {now}, not {asked}. Read it again (GET /tasks/{id}), reapply your change, and send it with If-Match: {now}."
                 ),
             ))
         }
@@ -259,7 +270,7 @@ fn precondition(
     let current = etag(id, &updated_at);
     if !condition.matches_strongly(&current) {
         return Ok(Some(Written::Stale {
-            asked: condition.shown(),
+            asked: (!condition.names_no_tag()).then(|| condition.shown()),
             current,
         }));
     }
