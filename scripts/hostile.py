@@ -179,6 +179,23 @@ def main():
         report("TRACE does not reflect cookies", b"s3cret" not in b)
         line, headers, _ = raw(lab.addr, b"OPTIONS /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         report("OPTIONS answers with Allow", line.startswith("HTTP/1.1 204") and "allow: get, head, post, options" in headers, line)
+
+        # Conditional and idempotent writes.
+        json_h = {"Content-Type": "application/json"}
+        before = len(json.loads(request(lab, "GET", "/tasks?limit=100")[2])["items"])
+        two = b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"title\":\"x\"}"
+        line, _, _ = raw(lab.addr, two)
+        after = len(json.loads(request(lab, "GET", "/tasks?limit=100")[2])["items"])
+        report("two Idempotency-Keys get 400 and create nothing", line.startswith("HTTP/1.1 400") and after == before, line)
+        status, _, b = request(lab, "POST", "/tasks", b'{"title":"x"}', {**json_h, "Idempotency-Key": "k" * 300})
+        report("an oversized Idempotency-Key gets 400", status == 400, str(status))
+        status, _, b = request(lab, "PATCH", "/tasks/1", b'{"done":true}', {**json_h, "If-Match": "garbage"})
+        report("an unquoted If-Match gets 412 naming the current tag", status == 412 and b'\\"1-' in b, str(status))
+        tags = ",".join(['"x"'] * 2000)
+        status, _, _ = request(lab, "GET", "/tasks/1", None, {"If-None-Match": tags})
+        report("an If-None-Match list of 2,000 tags is answered", status in (200, 431), str(status))
+        status, _, b = request(lab, "PATCH", "/tasks/1", b"[1,2]", {"Content-Type": "application/merge-patch+json"})
+        report("a merge patch that is not an object gets one 422 error", status == 422 and len(json.loads(b)["errors"]) == 1, str(status))
     finally:
         lab.stop()
 
