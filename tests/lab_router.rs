@@ -1020,6 +1020,56 @@ async fn an_idempotency_key_makes_a_retried_create_safe() {
         "/_lab/problems/idempotency-key-in-flight"
     );
 
+    // A claim whose request never finished lapses, so a later retry is not refused for a day.
+    let fingerprint =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sha2::Sha256::digest(&body)[..16]);
+    lab.state
+        .db
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO idempotency_keys (key, fingerprint, state, created_at) VALUES ('abandoned', ?1, 'running', ?2)",
+                rusqlite::params![fingerprint, reqlab::lab::clock::wall_micros() - 31_000_000],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let retried = post("abandoned", "Buy soil").await;
+    assert_eq!(retried.status, 201, "a lapsed claim is claimed afresh");
+    assert_eq!(retried.header("idempotent-replayed"), None);
+
+    // The store keeps at most 10,000 keys: the oldest go first.
+    lab.state
+        .db
+        .write(|c| {
+            let tx = c.transaction()?;
+            for i in 0..10_050 {
+                tx.execute(
+                    "INSERT INTO idempotency_keys (key, fingerprint, state, status, body, location, created_at) VALUES (?1, 'f', 'done', 201, '{}', '/tasks/1', ?2)",
+                    rusqlite::params![format!("old-{i}"), reqlab::lab::clock::wall_micros() - 1_000_000 + i],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(post("one-more", "Buy pots").await.status, 201);
+    let (kept, oldest_kept) = lab
+        .state
+        .db
+        .write(|c| {
+            Ok(c.query_row(
+                "SELECT count(*), (SELECT count(*) FROM idempotency_keys WHERE key = 'old-0') FROM idempotency_keys",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert!(kept <= 10_001, "{kept} keys kept");
+    assert_eq!(oldest_kept, 0, "the oldest key went first");
+
     let unusable = post("has space", "Buy soil").await;
     assert_problem(&unusable, 400);
 
@@ -1037,9 +1087,10 @@ async fn an_idempotency_key_makes_a_retried_create_safe() {
     .await;
     let refused = assert_problem(&two_keys, 400);
     assert_contains!(refused["detail"].as_str().unwrap(), "one Idempotency-Key");
+    // Three tasks: the first key's, the lapsed claim's retry and the one after the prune.
     assert_eq!(
         count().await,
-        before + 1,
+        before + 3,
         "a refused request creates nothing"
     );
 }

@@ -2,6 +2,8 @@
 //! after a timeout sends the same key, and gets the first response again instead of a second
 //! task. The same key with another body is a client error (422); a key whose first request is
 //! still running is a conflict (409). Keys are kept a day, and at most [`MAX_KEYS`] of them.
+//! A claim whose request never finished (the client went away between the claim and the
+//! insert, or the lab stopped) lapses after [`LEASE_MICROS`], so a retry is not refused for a day.
 
 use crate::lab::db::{DbError, Sql};
 use crate::lab::error::{BAD_REQUEST, Problem, ProblemType};
@@ -17,6 +19,8 @@ use sha2::{Digest, Sha256};
 pub const HEADER: &str = "idempotency-key";
 /// How long a key is remembered, in microseconds (a day).
 const KEPT_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// How long a claimed key counts as running, in microseconds: far longer than a create takes.
+pub const LEASE_MICROS: i64 = 30 * 1_000_000;
 /// Most keys remembered at once; the oldest go first.
 const MAX_KEYS: i64 = 10_000;
 
@@ -125,7 +129,7 @@ pub fn claim(
         &[&(now_micros - KEPT_MICROS), &MAX_KEYS],
     )?;
     let seen = sql.query_opt(
-        "SELECT fingerprint, state, status, body, location FROM idempotency_keys WHERE key = ?1",
+        "SELECT fingerprint, state, status, body, location, created_at FROM idempotency_keys WHERE key = ?1",
         &[&key],
         |r| {
             Ok((
@@ -134,9 +138,24 @@ pub fn claim(
                 r.get::<_, Option<u16>>(2)?,
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         },
     )?;
+    let seen = match seen {
+        Some((_, state, _, _, _, claimed_at))
+            if state == "running" && claimed_at < now_micros - LEASE_MICROS =>
+        {
+            tracer.note(
+                Stage::Logic,
+                Outcome::Ok,
+                "this key's earlier request was claimed but never finished (its client went away or the lab stopped): the claim has lapsed",
+            );
+            sql.execute("DELETE FROM idempotency_keys WHERE key = ?1", &[&key])?;
+            None
+        }
+        other => other,
+    };
     Ok(match seen {
         None => {
             sql.execute(
@@ -145,9 +164,9 @@ pub fn claim(
             )?;
             Claim::New
         }
-        Some((first, _, _, _, _)) if first != fingerprint => Claim::Mismatch,
-        Some((_, state, _, _, _)) if state == "running" => Claim::Running,
-        Some((_, _, status, body, location)) => Claim::Replay {
+        Some((first, ..)) if first != fingerprint => Claim::Mismatch,
+        Some((_, state, ..)) if state == "running" => Claim::Running,
+        Some((_, _, status, body, location, _)) => Claim::Replay {
             status: status.unwrap_or(201),
             body: body.unwrap_or_default(),
             location,
