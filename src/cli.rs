@@ -10,23 +10,71 @@ use std::path::PathBuf;
 /// Learn backend development from first principles: watch every stage of an HTTP request on a
 /// real server, then prove you can build it yourself.
 #[derive(Debug, Parser)]
+#[command(name = "reqlab", version, propagate_version = true)]
 #[command(
-    name = "reqlab",
-    version,
-    arg_required_else_help = true,
-    propagate_version = true
-)]
-#[command(
-    after_help = "Start here:\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab send http-basics   the lesson's ready-made requests, to send to the lab\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself"
+    after_help = "Start here:\n  reqlab                    open the guide: lessons, the lab console, step mode, challenges\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab send http-basics   the lesson's ready-made requests, to send to the lab\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself"
 )]
 pub struct Cli {
     /// When to use colors: `auto` uses them on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
     pub color: ColorWhen,
 
-    /// What to do.
+    /// What to do; without a command, reqlab opens the guide (on a terminal).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// The guide's own settings (used when no command is given).
+    #[command(flatten)]
+    pub guide: GuideArgs,
+}
+
+impl Cli {
+    /// Parses the command line; the guide's own options given together with a command are a
+    /// usage error (exit 2) rather than silently ignored.
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Some((name, _)) = matches.subcommand() {
+            for (id, flag) in [
+                ("port", "--port"),
+                ("memory", "--memory"),
+                ("data_dir", "--data-dir"),
+                ("lessons", "--lessons"),
+            ] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    Cli::command()
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!(
+                                "{flag} before the command is an option of the guide (`reqlab` alone); put it after the command if it takes one: `reqlab {name} {flag} …`"
+                            ),
+                        )
+                        .exit();
+                }
+            }
+        }
+        cli
+    }
+}
+
+/// `reqlab` with no command: the full-screen guide with its own lab.
+#[derive(Debug, Clone, Args)]
+pub struct GuideArgs {
+    /// Port for the guide's lab; by default any free one (so it never clashes with `reqlab serve`).
+    #[arg(long, short, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Keep the guide's lab database in memory: a fresh, seeded lab each time.
+    #[arg(long)]
+    pub memory: bool,
+
+    /// Where reqlab keeps its data (progress, where you left off, the lab database).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 /// The subcommands.

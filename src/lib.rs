@@ -19,7 +19,11 @@
 //! - [`view`]: everything that turns data into styled lines — lesson Markdown, traces, check
 //!   results and their events — plus the machine report formats; the CLI prints these lines
 //!   and a UI draws them.
-//! - [`progress`]: the learner's passed challenges (the only module that writes them).
+//! - [`tui`]: the guide (`reqlab` on a terminal): the lifecycle map, lessons beside a lab
+//!   console, step mode, the challenge panel; an update function without I/O inside a loop
+//!   over any backend.
+//! - [`progress`]: the learner's passed challenges, sections read and place in the guide
+//!   (the only module that writes them).
 //! - [`stage`]: the lifecycle stage names used by lessons, traces and checks alike.
 //! - [`status`]: HTTP status reason phrases and classes, said the same way everywhere.
 //! - [`term`]: printing styled lines (respecting `NO_COLOR`), widths, the log on stderr; with
@@ -38,4 +42,5 @@ pub mod progress;
 pub mod stage;
 pub mod status;
 pub mod term;
+pub mod tui;
 pub mod view;

@@ -1,6 +1,5 @@
 //! The `reqlab` binary: parse the command line, run it, print any error, exit.
 
-use clap::Parser;
 use reqlab::cli::Cli;
 use std::process::ExitCode;
 
@@ -10,7 +9,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     reqlab::term::set_color(cli.color);
     reqlab::term::log_to_stderr();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -25,10 +25,23 @@ CREATE TABLE IF NOT EXISTS challenge_passes (
     version   INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS challenge_passes_by_id ON challenge_passes (challenge, passed_at);
+-- Lesson sections the learner has read to the end in the guide.
+CREATE TABLE IF NOT EXISTS sections_read (
+    lesson  TEXT NOT NULL,
+    section TEXT NOT NULL,
+    read_at TEXT NOT NULL,
+    PRIMARY KEY (lesson, section)
+);
+-- Where the learner left off in the guide (lesson, section, challenge target, server command).
+CREATE TABLE IF NOT EXISTS guide_place (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 "#;
 
-/// The schema version this build writes (`PRAGMA user_version`): 2 added `version`.
-const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes (`PRAGMA user_version`): 2 added `version`, 3 the
+/// sections read and the guide's place (new tables, created when missing).
+const SCHEMA_VERSION: i64 = 3;
 
 /// True when the table has the `version` column (files from before it do not).
 fn has_version_column(conn: &Connection) -> rusqlite::Result<bool> {
@@ -252,10 +265,86 @@ impl Progress {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Forgets everything.
+    /// Forgets every pass and every section read; returns how many passes there were.
     pub fn reset(&self) -> anyhow::Result<usize> {
-        Ok(self.conn.execute("DELETE FROM challenge_passes", [])?)
+        let passes = self.conn.execute("DELETE FROM challenge_passes", [])?;
+        self.conn.execute("DELETE FROM sections_read", [])?;
+        Ok(passes)
     }
+
+    /// Records that the learner read `section` of `lesson` to its end (once; later reads keep
+    /// the first time).
+    pub fn mark_read(&self, lesson: &str, section: &str) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO sections_read (lesson, section, read_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![lesson, section, crate::lab::clock::now_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Every section read, as `(lesson, section)`.
+    pub fn sections_read(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT lesson, section FROM sections_read ORDER BY lesson, section")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Where the learner left off in the guide.
+    pub fn place(&self) -> anyhow::Result<Place> {
+        let mut stmt = self.conn.prepare("SELECT key, value FROM guide_place")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut place = Place::default();
+        for row in rows {
+            let (key, value) = row?;
+            match key.as_str() {
+                "lesson" => place.lesson = Some(value),
+                "section" => place.section = Some(value),
+                "target" => place.target = Some(value),
+                "command" => place.command = Some(value),
+                // A key written by a newer reqlab: kept in the file, not understood here.
+                _ => {}
+            }
+        }
+        Ok(place)
+    }
+
+    /// Remembers where the learner is (a `None` field forgets that part).
+    pub fn save_place(&self, place: &Place) -> anyhow::Result<()> {
+        let fields = [
+            ("lesson", &place.lesson),
+            ("section", &place.section),
+            ("target", &place.target),
+            ("command", &place.command),
+        ];
+        for (key, value) in fields {
+            match value {
+                Some(v) => self.conn.execute(
+                    "INSERT INTO guide_place (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![key, v],
+                )?,
+                None => self
+                    .conn
+                    .execute("DELETE FROM guide_place WHERE key = ?1", [key])?,
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Where the learner left off in the guide, so it opens there next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    /// The lesson open last.
+    pub lesson: Option<String>,
+    /// The section being read in it.
+    pub section: Option<String>,
+    /// The URL the challenge panel checks.
+    pub target: Option<String>,
+    /// The command that starts the learner's server, when the panel starts it.
+    pub command: Option<String>,
 }
 
 #[cfg(test)]
@@ -279,6 +368,44 @@ mod tests {
         assert_eq!(passes[0].challenge, "rest-crud");
         assert_eq!(p.reset().unwrap(), 2);
         assert!(p.best_passes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn sections_read_and_the_guides_place_are_kept_and_reset_forgets_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (p, _) = Progress::open(dir.path()).unwrap();
+            p.mark_read("http-basics", "methods").unwrap();
+            p.mark_read("http-basics", "methods").unwrap();
+            p.mark_read("validation", "layers").unwrap();
+            p.save_place(&Place {
+                lesson: Some("validation".into()),
+                section: Some("layers".into()),
+                target: Some("http://127.0.0.1:8000".into()),
+                command: None,
+            })
+            .unwrap();
+        }
+        let (p, _) = Progress::open(dir.path()).unwrap();
+        assert_eq!(
+            p.sections_read().unwrap(),
+            [
+                ("http-basics".to_string(), "methods".to_string()),
+                ("validation".to_string(), "layers".to_string())
+            ]
+        );
+        let place = p.place().unwrap();
+        assert_eq!(place.lesson.as_deref(), Some("validation"));
+        assert_eq!(place.target.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(place.command, None);
+        p.save_place(&Place {
+            target: None,
+            ..place
+        })
+        .unwrap();
+        assert_eq!(p.place().unwrap().target, None, "a None forgets that part");
+        p.reset().unwrap();
+        assert!(p.sections_read().unwrap().is_empty());
     }
 
     #[test]

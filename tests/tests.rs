@@ -13,6 +13,7 @@
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
 //! - `reproduce`: failures' printed reproductions, replayed against fresh fixture servers.
+//! - `tui`: the guide — `update` on messages, every screen drawn, the real loop driven by keys.
 
 // First, so its macros are visible to the modules below.
 #[macro_use]
@@ -31,3 +32,4 @@ mod lab_router;
 mod lab_server;
 mod reproduce;
 mod send;
+mod tui;

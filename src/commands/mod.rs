@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod dev;
+pub mod guide;
 pub mod learn;
 pub mod lessons;
 pub mod progress;
@@ -16,7 +17,10 @@ use std::process::ExitCode;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return guide::run(cli.guide).await;
+    };
+    match command {
         Command::Serve(args) => serve::run(args).await,
         Command::Lessons(args) => lessons::run(&load(&args.content)?, args),
         Command::Learn(args) => learn::run(&load(&args.content)?, args),

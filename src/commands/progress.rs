@@ -135,7 +135,7 @@ fn reset(progress: &Progress, yes: bool) -> anyhow::Result<ExitCode> {
             );
         }
         anstream::eprint!(
-            "Forget every challenge you have passed (stored in {})? Type `yes` to confirm: ",
+            "Forget every challenge you have passed and every section you have read (stored in {})? Type `yes` to confirm: ",
             progress.path().display()
         );
         std::io::stderr().flush()?;

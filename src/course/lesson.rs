@@ -209,6 +209,23 @@ impl Lesson {
         self.sections.iter().find(|s| s.id == id)
     }
 
+    /// The lesson's Markdown in parts: the opening (title and introduction) with `None`, then
+    /// each section with its own text, in order.
+    pub fn parts(&self) -> Vec<(Option<&Section>, &str)> {
+        let h2: Vec<Heading> = markdown_headings(&self.markdown)
+            .into_iter()
+            .filter(|h| h.level == HeadingLevel::H2)
+            .collect();
+        let opening_end = h2.first().map_or(self.markdown.len(), |h| h.offset);
+        let mut parts = vec![(None, &self.markdown[..opening_end])];
+        for (i, heading) in h2.iter().enumerate() {
+            let end = h2.get(i + 1).map_or(self.markdown.len(), |h| h.offset);
+            let section = self.sections.iter().find(|s| s.title == heading.text);
+            parts.push((section, &self.markdown[heading.offset..end]));
+        }
+        parts
+    }
+
     /// The Markdown of one section: from its `##` heading to the next one.
     pub fn section_markdown(&self, id: &str) -> Option<String> {
         let section = self.section(id)?;

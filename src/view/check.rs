@@ -93,19 +93,10 @@ pub fn check_lines(c: &CheckOutcome) -> Vec<Line<'static>> {
             vec![Span::styled(m.actual.clone(), style::FAIL)],
         ));
         if let Some(diff) = &m.diff {
-            for line in diff.lines() {
-                let line_style = if line.starts_with('+') {
-                    style::FAIL
-                } else if line.starts_with('-') {
-                    style::OK
-                } else {
-                    DIM
-                };
-                lines.push(Line::from(vec![
-                    Span::raw(format!("{PAD}          ")),
-                    Span::styled(line.to_string(), line_style),
-                ]));
-            }
+            lines.extend(super::diff::unified_lines(
+                diff,
+                &format!("{PAD}          "),
+            ));
         }
     }
     if let Some(out) = &c.server_output {

@@ -3,12 +3,14 @@
 //!
 //! - [`style`]: the palette.
 //! - [`markdown`]: lesson Markdown → wrapped lines.
-//! - [`trace`]: a request's trace as one block.
+//! - [`trace`]: a request's trace as one block, or as a timeline.
 //! - [`check`]: check results and the check session's events, as a learner reads them.
+//! - [`diff`]: differences between two texts, unified or side by side.
 //! - [`send`]: a sent preset, its verdict and its trace.
 //! - [`report`]: the machine formats of check results (JSON, JUnit XML, TAP).
 
 pub mod check;
+pub mod diff;
 pub mod markdown;
 pub mod report;
 pub mod send;

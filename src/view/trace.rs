@@ -1,6 +1,6 @@
 //! A trace as styled lines: one block per request, one row per stage event.
 //!
-//! Shared by `reqlab trace` (printed as ANSI text) and, later, the TUI's trace pane.
+//! Shared by `reqlab trace` (printed as ANSI text) and the guide's trace pane.
 
 use super::markdown::wrap_spans;
 use super::style::{self, DIM};
@@ -90,6 +90,101 @@ fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
     lines
 }
 
+/// Columns of the waterfall bar in [`timeline_lines`].
+const BAR: usize = 12;
+
+/// One trace as a timeline: a row per stage event with a bar placing it in the request's
+/// time (a waterfall), its duration, and its sentence; SQL below its event. `selected`
+/// highlights one event (the one a learner may ask to explain).
+pub fn timeline_lines(trace: &Trace, width: u16, selected: Option<usize>) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(30));
+    // Narrow panes put each sentence under its stage instead of beside the bar.
+    let compact = width < 72;
+    let total = trace.duration_us.max(1);
+    let indent = if compact {
+        "    ".to_string()
+    } else {
+        " ".repeat(2 + STAGE_WIDTH + 1 + BAR + 1 + 10 + 1)
+    };
+    let mut lines = Vec::new();
+    for (i, event) in trace.events.iter().enumerate() {
+        let (mark, mark_style) = match event.outcome {
+            Outcome::Ok => ("✓", style::PASSED_MARK),
+            Outcome::Fail => ("✗", style::FAIL),
+        };
+        let start = (event.at_us.min(total) as usize * BAR / total as usize).min(BAR - 1);
+        let len =
+            ((event.duration_us as usize * BAR).div_ceil(total as usize)).clamp(1, BAR - start);
+        let bar = format!(
+            "{}{}{}",
+            " ".repeat(start),
+            "█".repeat(len),
+            " ".repeat(BAR - start - len)
+        );
+        let duration = if event.duration_us > 0 {
+            format_ms(event.duration_us)
+        } else {
+            String::new()
+        };
+        let message_style = if event.outcome == Outcome::Fail {
+            style::FAILED_TEXT
+        } else {
+            Style::new()
+        };
+        let body = [Span::styled(event.message.clone(), message_style)];
+        let mut rows = wrap_spans(&body, width, &indent, &indent);
+        if compact {
+            rows.insert(
+                0,
+                Line::from(vec![
+                    Span::styled(mark, mark_style),
+                    Span::raw(" "),
+                    Span::styled(format!("{:<STAGE_WIDTH$} ", event.stage.id()), style::ID),
+                    Span::styled(bar, style::DIM),
+                    Span::styled(format!(" {duration}"), DIM),
+                ]),
+            );
+        } else if let Some(first) = rows.first_mut() {
+            let mut spans = vec![
+                Span::styled(mark, mark_style),
+                Span::raw(" "),
+                Span::styled(format!("{:<STAGE_WIDTH$} ", event.stage.id()), style::ID),
+                Span::styled(bar, style::DIM),
+                Span::raw(" "),
+                Span::styled(format!("{duration:>10} "), DIM),
+            ];
+            spans.extend(first.spans.drain(1..));
+            first.spans = spans;
+        }
+        if let Some(sql) = &event.sql {
+            let bar = format!("{indent}│ ");
+            let statement = [Span::styled(sql.statement.clone(), style::SQL)];
+            rows.extend(wrap_spans(&statement, width, &bar, &bar));
+            let mut facts = Vec::new();
+            if !sql.params.is_empty() {
+                facts.push(format!("params: {}", sql.params.join(", ")));
+            }
+            facts.push(match sql.rows {
+                1 => "1 row".to_string(),
+                n => format!("{n} rows"),
+            });
+            rows.extend(wrap_spans(
+                &[Span::styled(facts.join("  ·  "), DIM)],
+                width,
+                &bar,
+                &bar,
+            ));
+        }
+        if selected == Some(i) {
+            for row in &mut rows {
+                row.style = Style::new().add_modifier(Modifier::REVERSED);
+            }
+        }
+        lines.extend(rows);
+    }
+    lines
+}
+
 /// `0.042 ms`, `12.500 ms`.
 pub fn format_ms(micros: u64) -> String {
     format!("{:.3} ms", micros as f64 / 1000.0)
@@ -137,6 +232,14 @@ mod tests {
                 },
             ],
         };
+        let timeline = plain_text(&timeline_lines(&trace, 100, None));
+        assert_eq!(
+            timeline,
+            "✓ routing     █                       matched route GET /tasks/{id}\n\
+             ✓ data        ███            0.300 ms returned 1 row\n\
+             \x20                                     │ SELECT id FROM tasks WHERE id = ?1\n\
+             \x20                                     │ params: 1 · 1 row\n"
+        );
         let text = plain_text(&trace_lines(&trace, 100));
         assert_eq!(
             text,
