@@ -23,6 +23,7 @@ pub mod error;
 pub mod jsonpath;
 pub mod lesson;
 pub mod preset;
+pub mod reference;
 pub mod request;
 pub mod source;
 pub mod template;
@@ -31,6 +32,7 @@ pub use challenge::Challenge;
 pub use error::{ContentError, ContentErrors};
 pub use lesson::{Lesson, Section};
 pub use preset::Preset;
+pub use reference::SectionRef;
 pub use source::ContentSource;
 
 use source::ContentFiles;
@@ -250,23 +252,17 @@ fn parse_challenge(display: &str, text: &str) -> Result<Challenge, Vec<ContentEr
 }
 
 /// A hint of the form `lesson#section` must point at a real section. A lesson's own challenge
-/// must use that form; a standalone challenge may also give a plain sentence.
+/// must use that form; a standalone challenge may also give a plain sentence, or name a lesson
+/// that is not written yet.
 fn hint_problem(hint: &str, own: Option<&Lesson>, lessons: &[Lesson]) -> Option<String> {
-    match hint.split_once('#') {
-        Some((lesson_id, section_id)) if !lesson_id.contains(' ') => {
-            let Some(lesson) = lessons.iter().find(|l| l.id == lesson_id) else {
-                return own.map(|_| {
-                    format!("hint `{hint}` names lesson `{lesson_id}`, which does not exist")
-                });
-            };
-            lesson.section(section_id).is_none().then(|| {
-                format!("hint `{hint}`: lesson `{lesson_id}` has no section `{section_id}`")
-            })
-        }
-        _ if own.is_some() => Some(format!(
-            "hint `{hint}` should point at a section: `{}#<section-id>`",
-            own.map_or("", |l| l.id.as_str())
-        )),
-        _ => None,
+    match SectionRef::parse(hint) {
+        Some(at) if own.is_none() && !lessons.iter().any(|l| l.id == at.lesson) => None,
+        Some(at) => at.problem(lessons).map(|problem| format!("hint {problem}")),
+        None => own.map(|lesson| {
+            format!(
+                "hint `{hint}` should point at a section: `{}#<section-id>`",
+                lesson.id
+            )
+        }),
     }
 }
