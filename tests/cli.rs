@@ -175,7 +175,7 @@ async fn trace_prints_readable_blocks() {
 #[test]
 fn a_reader_that_stops_early_never_makes_a_command_panic() {
     let data = tempfile::tempdir().unwrap();
-    let commands: [&[&str]; 8] = [
+    let commands: [&[&str]; 9] = [
         &["completions", "fish"],
         &["completions", "bash"],
         &["lessons"],
@@ -184,6 +184,7 @@ fn a_reader_that_stops_early_never_makes_a_command_panic() {
         &["check", "--list"],
         &["progress"],
         &["dev", "check"],
+        &["explain", "etag"],
     ];
     for args in commands {
         let mut child = reqlab(data.path())

@@ -6,9 +6,11 @@
 //! - [`trace`]: a request's trace as one block.
 //! - [`check`]: check results and the check session's events, as a learner reads them.
 //! - [`send`]: a sent preset, its verdict and its trace.
+//! - [`explain`]: what a status, header or stage means, who set it, and where it is taught.
 //! - [`report`]: the machine formats of check results (JSON, JUnit XML, TAP).
 
 pub mod check;
+pub mod explain;
 pub mod markdown;
 pub mod report;
 pub mod send;
