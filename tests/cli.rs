@@ -93,6 +93,16 @@ fn an_unknown_lesson_is_a_clear_error_with_exit_2() {
 }
 
 #[test]
+fn a_mistyped_lesson_suggests_the_one_meant() {
+    let out = run(&["learn", "valdation"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains!(
+        stderr(&out),
+        "there is no lesson `valdation`; did you mean `validation`?"
+    );
+}
+
+#[test]
 fn conflicting_flags_are_usage_errors() {
     let out = run(&["serve", "--memory", "--db", "x.db"]);
     assert_eq!(out.status.code(), Some(2));
