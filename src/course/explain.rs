@@ -256,6 +256,120 @@ struct RawStage {
     teaches: Option<Spanned<String>>,
 }
 
+/// Checks one `explain.toml`, collecting every problem with its position.
+struct Checker<'a> {
+    path: &'a str,
+    text: &'a str,
+    lessons: &'a [Lesson],
+    errors: Vec<ContentError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, offset: usize, message: String) {
+        self.errors
+            .push(ContentError::at(self.path, self.text, offset, message));
+    }
+
+    /// The section a `teaches` value points at, when it exists.
+    fn teaches(&mut self, value: Option<Spanned<String>>) -> Option<SectionRef> {
+        let value = value?;
+        let start = value.span().start;
+        let problem = match SectionRef::parse(value.get_ref()) {
+            None => format!(
+                "teaches `{}` should point at a section: `lesson-id#section-id`",
+                value.get_ref()
+            ),
+            Some(reference) => match reference.problem(self.lessons) {
+                None => return Some(reference),
+                Some(problem) => format!("teaches {problem}"),
+            },
+        };
+        self.error(start, problem);
+        None
+    }
+
+    fn header(&mut self, entry: Spanned<RawHeader>, into: &mut BTreeMap<String, HeaderEntry>) {
+        let start = entry.span().start;
+        let h = entry.into_inner();
+        if let Some(problem) = header_name_problem(&h.name) {
+            self.error(start, format!("header `{}`: {problem}", h.name));
+        }
+        if h.meaning.trim().is_empty() || h.meaning.contains('\n') {
+            self.error(
+                start,
+                format!("header `{}`: meaning must be one line of text", h.name),
+            );
+        }
+        let set_by = match (h.set_by, h.sent_by) {
+            (Some(SetBy::Client), None) | (None, Some(Sender::Client)) => Some(SetBy::Client),
+            (Some(set_by), None) => Some(set_by),
+            _ => {
+                self.error(
+                    start,
+                    format!(
+                        "header `{}` needs exactly one of set_by (who sets it on the lab's responses) or sent_by = \"client\" (a request header)",
+                        h.name
+                    ),
+                );
+                None
+            }
+        };
+        let teaches = self.teaches(h.teaches);
+        let key = h.name.to_ascii_lowercase();
+        if into.contains_key(&key) {
+            self.error(start, format!("header `{}` is explained twice", h.name));
+            return;
+        }
+        if let Some(set_by) = set_by {
+            let entry = HeaderEntry {
+                meaning: h.meaning.trim().to_string(),
+                detail: h.detail.trim().to_string(),
+                name: h.name,
+                reference: h.reference,
+                set_by,
+                teaches,
+            };
+            into.insert(key, entry);
+        }
+    }
+
+    fn status(&mut self, entry: Spanned<RawStatus>, into: &mut BTreeMap<u16, StatusEntry>) {
+        let start = entry.span().start;
+        let s = entry.into_inner();
+        if !(100..=599).contains(&s.code) {
+            self.error(
+                start,
+                format!(
+                    "status {} is not a status code (they run from 100 to 599)",
+                    s.code
+                ),
+            );
+        }
+        let status = StatusEntry {
+            decided_by: s.decided_by,
+            reference: s.reference,
+            detail: s.detail.map(|d| d.trim().to_string()),
+            teaches: self.teaches(s.teaches),
+        };
+        if into.insert(s.code, status).is_some() {
+            self.error(start, format!("status {} is explained twice", s.code));
+        }
+    }
+
+    fn stage(&mut self, entry: Spanned<RawStage>, into: &mut BTreeMap<Stage, StageEntry>) {
+        let start = entry.span().start;
+        let s = entry.into_inner();
+        let stage = StageEntry {
+            detail: s.detail.trim().to_string(),
+            reference: s.reference,
+            teaches: self.teaches(s.teaches),
+        };
+        if into.insert(s.stage, stage).is_some() {
+            self.error(start, format!("stage {} is explained twice", s.stage));
+        }
+    }
+}
+
 impl Explain {
     /// Parses `explain.toml` and checks it against `lessons`: each entry said once, each
     /// header name written as HTTP allows, each status a real code, each `teaches` a section
@@ -263,126 +377,35 @@ impl Explain {
     pub fn parse(path: &str, text: &str, lessons: &[Lesson]) -> Result<Explain, Vec<ContentError>> {
         let raw: RawFile =
             toml::from_str(text).map_err(|err| vec![ContentError::from_toml(path, text, &err)])?;
-        let mut errors = Vec::new();
-        let at = |offset: usize, message: String| ContentError::at(path, text, offset, message);
-        let teaches = |value: Option<Spanned<String>>, errors: &mut Vec<ContentError>| {
-            let value = value?;
-            let Some(reference) = SectionRef::parse(value.get_ref()) else {
-                errors.push(at(
-                    value.span().start,
-                    format!(
-                        "teaches `{}` should point at a section: `lesson-id#section-id`",
-                        value.get_ref()
-                    ),
-                ));
-                return None;
-            };
-            match reference.problem(lessons) {
-                Some(problem) => {
-                    errors.push(at(value.span().start, format!("teaches {problem}")));
-                    None
-                }
-                None => Some(reference),
-            }
+        let mut check = Checker {
+            path,
+            text,
+            lessons,
+            errors: Vec::new(),
         };
-
         if *raw.format_version.get_ref() != EXPLAIN_FORMAT_VERSION {
-            errors.push(at(
+            check.error(
                 raw.format_version.span().start,
                 format!(
                     "format_version {} is not supported; this reqlab reads version {EXPLAIN_FORMAT_VERSION}",
                     raw.format_version.get_ref()
                 ),
-            ));
+            );
         }
-
         let mut explain = Explain::default();
         for entry in raw.headers {
-            let start = entry.span().start;
-            let h = entry.into_inner();
-            let key = h.name.to_ascii_lowercase();
-            if let Some(problem) = header_name_problem(&h.name) {
-                errors.push(at(start, format!("header `{}`: {problem}", h.name)));
-            }
-            if h.meaning.trim().is_empty() || h.meaning.contains('\n') {
-                errors.push(at(
-                    start,
-                    format!("header `{}`: meaning must be one line of text", h.name),
-                ));
-            }
-            let set_by = match (h.set_by, h.sent_by) {
-                (Some(SetBy::Client), None) | (None, Some(Sender::Client)) => Some(SetBy::Client),
-                (Some(set_by), None) => Some(set_by),
-                _ => {
-                    errors.push(at(
-                        start,
-                        format!(
-                            "header `{}` needs exactly one of set_by (who sets it on the lab's responses) or sent_by = \"client\" (a request header)",
-                            h.name
-                        ),
-                    ));
-                    None
-                }
-            };
-            let teaches = teaches(h.teaches, &mut errors);
-            if explain.headers.contains_key(&key) {
-                errors.push(at(start, format!("header `{}` is explained twice", h.name)));
-                continue;
-            }
-            if let Some(set_by) = set_by {
-                explain.headers.insert(
-                    key,
-                    HeaderEntry {
-                        name: h.name,
-                        meaning: h.meaning.trim().to_string(),
-                        detail: h.detail.trim().to_string(),
-                        reference: h.reference,
-                        set_by,
-                        teaches,
-                    },
-                );
-            }
+            check.header(entry, &mut explain.headers);
         }
         for entry in raw.statuses {
-            let start = entry.span().start;
-            let s = entry.into_inner();
-            if !(100..=599).contains(&s.code) {
-                errors.push(at(
-                    start,
-                    format!(
-                        "status {} is not a status code (they run from 100 to 599)",
-                        s.code
-                    ),
-                ));
-            }
-            let teaches = teaches(s.teaches, &mut errors);
-            let status = StatusEntry {
-                decided_by: s.decided_by,
-                reference: s.reference,
-                detail: s.detail.map(|d| d.trim().to_string()),
-                teaches,
-            };
-            if explain.statuses.insert(s.code, status).is_some() {
-                errors.push(at(start, format!("status {} is explained twice", s.code)));
-            }
+            check.status(entry, &mut explain.statuses);
         }
         for entry in raw.stages {
-            let start = entry.span().start;
-            let s = entry.into_inner();
-            let teaches = teaches(s.teaches, &mut errors);
-            let stage = StageEntry {
-                detail: s.detail.trim().to_string(),
-                reference: s.reference,
-                teaches,
-            };
-            if explain.stages.insert(s.stage, stage).is_some() {
-                errors.push(at(start, format!("stage {} is explained twice", s.stage)));
-            }
+            check.stage(entry, &mut explain.stages);
         }
-        if errors.is_empty() {
+        if check.errors.is_empty() {
             Ok(explain)
         } else {
-            Err(errors)
+            Err(check.errors)
         }
     }
 
