@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "reqlab", version, propagate_version = true)]
 #[command(
-    after_help = "Start here:\n  reqlab                    open the guide: lessons, the lab console, step mode, challenges\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab send http-basics   the lesson's ready-made requests, to send to the lab\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself"
+    after_help = "Start here:\n  reqlab                    open the guide: lessons, the lab console, step mode, challenges\n  reqlab lessons            list the lessons\n  reqlab learn http-basics  read the first one\n  reqlab serve              start the lab server to send requests to\n  reqlab send http-basics   the lesson's ready-made requests, to send to the lab\n  reqlab trace --follow     watch each request's trace (in a second terminal)\n  reqlab check --list       the challenges that prove you can build it yourself\n  reqlab explain etag       what a status, header or stage means, and where it is taught"
 )]
 pub struct Cli {
     /// When to use colors: `auto` uses them on a terminal unless NO_COLOR is set.
@@ -100,6 +100,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Show which challenges you have passed; `reqlab progress reset` starts over.
     Progress(ProgressArgs),
+    /// Explain a status code, a header or a lifecycle stage: what it means, who sets it in the
+    /// lab, and the lesson section that teaches it.
+    #[command(
+        after_help = "Exit status: 0 when reqlab can explain it, 2 when it cannot (close matches are suggested).\n\nExamples:\n  reqlab explain 412                 a status code\n  reqlab explain etag                a header, in any letter case (ETag works too)\n  reqlab explain validation          a lifecycle stage\n  reqlab explain x-request-id --format json"
+    )]
+    Explain(ExplainArgs),
     /// Tools for lesson authors.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -513,6 +519,35 @@ pub enum ProgressAction {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Output formats for `reqlab explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// Wrapped text, for people.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `reqlab explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A status code (`412`), a header name (`etag`, any letter case) or a lifecycle stage
+    /// (`validation`).
+    #[arg(value_name = "THING", value_parser = ids::explainable(), hide_possible_values = true)]
+    pub thing: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+
+    /// Wrap text at this many columns (default: the terminal's width).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(20..=400))]
+    pub width: Option<u16>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 /// `reqlab dev …`.

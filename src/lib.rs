@@ -26,6 +26,7 @@
 //!   (the only module that writes them).
 //! - [`stage`]: the lifecycle stage names used by lessons, traces and checks alike.
 //! - [`status`]: HTTP status reason phrases and classes, said the same way everywhere.
+//! - [`suggest`]: close matches for a mistyped name ("did you mean …").
 //! - [`term`]: printing styled lines (respecting `NO_COLOR`), widths, the log on stderr; with
 //!   `main.rs` and `commands`, the only code that writes to the terminal.
 //! - [`curl`]: requests as copy-pasteable curl commands.
@@ -41,6 +42,7 @@ pub mod paths;
 pub mod progress;
 pub mod stage;
 pub mod status;
+pub mod suggest;
 pub mod term;
 pub mod tui;
 pub mod view;

@@ -72,6 +72,28 @@ impl Stage {
         }
     }
 
+    /// What happens at this stage, in one line (the lessons' lifecycle table, `reqlab explain`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Stage::Http => "The request arrives: method, target, version, headers, body bytes.",
+            Stage::Routing => {
+                "The server picks a handler for the method and path (or answers 404 / 405)."
+            }
+            Stage::Parsing => "Bytes become data: content type, body decoding, query strings.",
+            Stage::Validation => {
+                "The data is checked against the input contract (shape, types, bounds)."
+            }
+            Stage::Auth => "Who is calling (authentication) and what they may do (authorization).",
+            Stage::Logic => "The handler's business rules and decisions.",
+            Stage::Data => "Database work: each SQL statement, its rows and its time.",
+            Stage::Response => "The status, headers and body that go back.",
+            Stage::Middleware => "Code that wraps every request: request ids, timing, CORS.",
+            Stage::Caching => "Remembering answers: HTTP caching, application caches.",
+            Stage::Security => "Safe defaults: headers, limits, not leaking internals.",
+            Stage::Observability => "Seeing what happens: logs, metrics, traces.",
+        }
+    }
+
     /// The name a learner reads ("business logic", "data layer").
     pub fn label(self) -> &'static str {
         match self {

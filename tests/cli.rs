@@ -93,6 +93,16 @@ fn an_unknown_lesson_is_a_clear_error_with_exit_2() {
 }
 
 #[test]
+fn a_mistyped_lesson_suggests_the_one_meant() {
+    let out = run(&["learn", "valdation"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains!(
+        stderr(&out),
+        "there is no lesson `valdation`; did you mean `validation`?"
+    );
+}
+
+#[test]
 fn conflicting_flags_are_usage_errors() {
     let out = run(&["serve", "--memory", "--db", "x.db"]);
     assert_eq!(out.status.code(), Some(2));
@@ -175,7 +185,7 @@ async fn trace_prints_readable_blocks() {
 #[test]
 fn a_reader_that_stops_early_never_makes_a_command_panic() {
     let data = tempfile::tempdir().unwrap();
-    let commands: [&[&str]; 8] = [
+    let commands: [&[&str]; 9] = [
         &["completions", "fish"],
         &["completions", "bash"],
         &["lessons"],
@@ -184,6 +194,7 @@ fn a_reader_that_stops_early_never_makes_a_command_panic() {
         &["check", "--list"],
         &["progress"],
         &["dev", "check"],
+        &["explain", "etag"],
     ];
     for args in commands {
         let mut child = reqlab(data.path())

@@ -110,3 +110,33 @@ fn the_declared_rust_version_covers_every_locked_dependency() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     assert_contains!(readme, format!("{ours} or newer"));
 }
+
+#[test]
+fn a_broken_teaches_reference_in_explain_toml_names_its_file_and_line() {
+    let lessons = tempfile::tempdir().unwrap();
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("lessons/."))
+        .arg(lessons.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let file = lessons.path().join("explain.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let good = "teaches = \"rest-resources#conditional\"";
+    let offset = text
+        .find(good)
+        .expect("explain.toml teaches conditional requests");
+    let line = text[..offset].matches('\n').count() + 1;
+    let broken = text.replacen(good, "teaches = \"rest-resources#conditionals\"", 1);
+    std::fs::write(&file, broken).unwrap();
+
+    let err = Course::load(&ContentSource::Dir(lessons.path().to_path_buf()))
+        .unwrap_err()
+        .to_string();
+    assert_contains!(
+        err,
+        format!("explain.toml:{line}:11: teaches `rest-resources#conditionals`")
+    );
+    assert_contains!(err, "has no section `conditionals`");
+}

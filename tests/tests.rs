@@ -6,6 +6,7 @@
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
+//! - `explain`: `reqlab explain`, and `dev check` holding explain.toml to what the lab sends.
 //! - `check_session`: the check session's event stream, consumed as a library.
 //! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
 //! - `check_tls`: `reqlab check` against an https server with a self-signed certificate.
@@ -24,6 +25,7 @@ mod check_session;
 mod check_tls;
 mod cli;
 mod content;
+mod explain;
 mod fixture_apps;
 mod hostile;
 mod lab_guard;

@@ -7,8 +7,8 @@ use super::http::{Client, Cookies, Received, Tls};
 use super::output::{ServerLog, ServerOutput};
 use super::probes;
 use super::result::{ChallengeOutcome, CheckOutcome, Finding, Status};
-use crate::course::Course;
 use crate::course::challenge::{Capture, Challenge, Check, Procedure, Severity, Step};
+use crate::course::{Course, SectionRef};
 use std::time::{Duration, Instant};
 
 /// How long the learner's server must be quiet before a failed check's output is read (a
@@ -237,9 +237,8 @@ fn capture(source: &Capture, r: &Received) -> Result<String, String> {
 
 /// `lesson#section` → where to read; anything else is shown as written.
 pub fn resolve_hint(hint: &str, course: &Course) -> String {
-    if let Some((lesson_id, section_id)) = hint.split_once('#')
-        && let Some(lesson) = course.lesson(lesson_id)
-        && let Some(section) = lesson.section(section_id)
+    if let Some(at) = SectionRef::parse(hint)
+        && let Some((lesson, section)) = at.resolve(&course.lessons)
     {
         return format!("read “{}” in `reqlab learn {}`", section.title, lesson.id);
     }

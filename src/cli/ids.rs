@@ -1,10 +1,12 @@
-//! Ids of the built-in course offered to shell completion: lessons, presets, challenges.
+//! Ids of the built-in course offered to shell completion: lessons, presets, challenges, and
+//! the header names and stages `reqlab explain` knows.
 //!
 //! The parsers accept any text (an author's `--lessons DIR` has ids of its own, and the command
 //! says what exists when an id is unknown); they only *offer* the built-in ids, so completion
 //! scripts can suggest them.
 
 use crate::course::{ContentSource, Course};
+use crate::stage::Stage;
 use clap::builder::{PossibleValue, TypedValueParser};
 use std::sync::OnceLock;
 
@@ -22,6 +24,7 @@ enum Kind {
     Lessons { sections: bool },
     Presets,
     Challenges,
+    Explainable,
 }
 
 /// A parser that takes any text and offers ids of one kind.
@@ -41,6 +44,11 @@ pub fn presets() -> Ids {
 /// Challenge ids.
 pub fn challenges() -> Ids {
     Ids(Kind::Challenges)
+}
+
+/// Header names and stage ids (any status code works too, but listing them helps nobody).
+pub fn explainable() -> Ids {
+    Ids(Kind::Explainable)
 }
 
 impl TypedValueParser for Ids {
@@ -83,6 +91,12 @@ impl TypedValueParser for Ids {
                 })
                 .collect(),
             Kind::Challenges => course.challenges.iter().map(|c| c.id.clone()).collect(),
+            Kind::Explainable => course
+                .explain()
+                .header_names()
+                .map(str::to_string)
+                .chain(Stage::ALL.iter().map(|s| s.id().to_string()))
+                .collect(),
         };
         Some(Box::new(
             ids.into_iter().map(|id| PossibleValue::new(id).hide(false)),

@@ -4,6 +4,8 @@
 //! its file and line). This command then proves the content against a live lab:
 //! - each lesson's presets are sent, in order, to a fresh in-memory lab, and each must get the
 //!   status it declares;
+//! - every header the lab sends in answer to those presets is explained in `explain.toml`,
+//!   and so is every stage;
 //! - each lesson's challenge runs against a fresh lab and must pass (the lab is the reference
 //!   solution; a challenge it cannot pass is a bug in one or the other).
 
@@ -11,10 +13,11 @@ use crate::check::event::EventSink;
 use crate::check::http::Client;
 use crate::check::result::Status;
 use crate::check::run::{RunSettings, run_challenge};
-use crate::course::Course;
+use crate::course::{Course, Subject};
 use crate::lab::{LabConfig, start};
 use crate::term::paint;
 use crate::view::style;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -51,11 +54,19 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     )?;
     let client = Client::new(Duration::from_secs(10))?;
     let mut failures = 0;
+    // Each response header the lab sent, with the first preset that got it.
+    let mut sent: BTreeMap<String, String> = BTreeMap::new();
     for lesson in &course.lessons {
         let lab = start(LabConfig::ephemeral()).await?;
         let base = lab.url();
         for preset in &lesson.presets {
             let exchange = client.send(preset.request.outgoing(&base)).await;
+            if let Ok(response) = &exchange.response {
+                for (name, _) in &response.headers {
+                    sent.entry(name.to_ascii_lowercase())
+                        .or_insert_with(|| format!("{}/{}", lesson.id, preset.id));
+                }
+            }
             let outcome = match exchange.response {
                 Ok(response) if response.status == preset.expect_status => None,
                 Ok(response) => Some(format!(
@@ -86,6 +97,7 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
             paint(style::OK, "ok")
         )?;
     }
+    failures += explained(&mut out, course, &sent)?;
     let before = failures;
     for challenge in course.challenges.iter().filter(|c| c.lesson.is_some()) {
         let lab = start(LabConfig::ephemeral()).await?;
@@ -122,9 +134,50 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "{} {failures} problem(s) with presets or challenges",
+            "{} {failures} problem(s) with presets, explanations or challenges",
             paint(style::FAIL, "fail")
         )?;
         Ok(ExitCode::from(1))
     }
+}
+
+/// Reports each header the lab sent (`sent`: name → the preset that first got it) and each
+/// stage that `explain.toml` does not explain; returns how many it reported.
+fn explained(
+    out: &mut impl Write,
+    course: &Course,
+    sent: &BTreeMap<String, String>,
+) -> anyhow::Result<usize> {
+    let explain = course.explain();
+    let mut problems = 0;
+    for (name, preset) in sent {
+        if explain.explain(&Subject::Header(name.clone())).is_none() {
+            problems += 1;
+            writeln!(
+                out,
+                "{} explain.toml does not explain the header `{name}`, which the lab sends (answering {preset})",
+                paint(style::FAIL, "fail")
+            )?;
+        }
+    }
+    let described: Vec<_> = explain.described_stages().collect();
+    for stage in crate::stage::Stage::ALL {
+        if !described.contains(&stage) {
+            problems += 1;
+            writeln!(
+                out,
+                "{} explain.toml does not say what happens at the `{stage}` stage",
+                paint(style::FAIL, "fail")
+            )?;
+        }
+    }
+    if problems == 0 {
+        writeln!(
+            out,
+            "{} explain.toml explains the {} headers the lab sent and every stage",
+            paint(style::OK, "ok"),
+            sent.len()
+        )?;
+    }
+    Ok(problems)
 }

@@ -163,10 +163,15 @@ pub fn find<'c>(course: &'c Course, wanted: &str) -> anyhow::Result<&'c Lesson> 
         .find(|l| l.id == wanted || Some(l.number) == by_number)
         .ok_or_else(|| {
             let ids: Vec<&str> = course.lessons.iter().map(|l| l.id.as_str()).collect();
-            anyhow::anyhow!(
-                "there is no lesson `{wanted}`; lessons are: {} (see `reqlab lessons`)",
-                ids.join(", ")
-            )
+            match crate::suggest::close_matches(wanted, ids.iter().copied()).first() {
+                Some(close) => anyhow::anyhow!(
+                    "there is no lesson `{wanted}`; did you mean `{close}`? (see `reqlab lessons`)"
+                ),
+                None => anyhow::anyhow!(
+                    "there is no lesson `{wanted}`; lessons are: {} (see `reqlab lessons`)",
+                    ids.join(", ")
+                ),
+            }
         })
 }
 

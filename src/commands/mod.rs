@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod dev;
+pub mod explain;
 pub mod guide;
 pub mod learn;
 pub mod lessons;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send::run(&load(&args.content)?, args).await,
         Command::Check(args) => check::run(load(&args.content)?, args).await,
         Command::Progress(args) => progress::run(&load(&args.content)?, args),
+        Command::Explain(args) => explain::run(&load(&args.content)?, args),
         Command::Dev(DevCommand::Check(content)) => dev::check(&load(&content)?).await,
         Command::Completions(args) => {
             // Generated into memory first: clap_complete panics when its writer fails, and a

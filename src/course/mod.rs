@@ -5,6 +5,8 @@
 //! - [`challenge`] and [`assertion`]: `challenge.toml`, its checks and their assertions.
 //! - [`request`]: the request a preset or a challenge step describes.
 //! - [`template`] and [`jsonpath`]: `{{variables}}` and JSON paths inside those files.
+//! - [`explain`]: `explain.toml`, what statuses, headers and stages mean and which section
+//!   teaches each; [`reference`]: the `lesson#section` pointers it and challenge hints use.
 //! - [`source`] and [`error`]: where content comes from, and what is wrong with it.
 //!
 //! Layout of a content folder:
@@ -14,23 +16,28 @@
 //!   01-http-basics/lesson.md        the lesson text
 //!   01-http-basics/challenge.toml   the lesson's challenge (its id is the lesson's `challenge`)
 //!   challenges/<id>.toml            challenges whose lesson is not written yet
+//!   explain.toml                    statuses, headers and stages explained (optional)
 //!   README.md                       notes for authors (ignored)
 //! ```
 
 pub mod assertion;
 pub mod challenge;
 pub mod error;
+pub mod explain;
 pub mod jsonpath;
 pub mod lesson;
 pub mod preset;
+pub mod reference;
 pub mod request;
 pub mod source;
 pub mod template;
 
 pub use challenge::Challenge;
 pub use error::{ContentError, ContentErrors};
+pub use explain::{Explain, Explanation, SetBy, Subject};
 pub use lesson::{Lesson, Section};
 pub use preset::Preset;
+pub use reference::SectionRef;
 pub use source::ContentSource;
 
 use source::ContentFiles;
@@ -46,6 +53,8 @@ pub struct Course {
     pub lessons: Vec<Lesson>,
     /// Challenges: lessons' ones in course order, then standalone ones by id.
     pub challenges: Vec<Challenge>,
+    /// What statuses, headers and stages mean (see [`Course::explain`]).
+    explain: Explain,
 }
 
 impl Course {
@@ -58,11 +67,14 @@ impl Course {
         for rel in files.files.keys() {
             match rel.split_once('/') {
                 Some((folder, name)) => folders.entry(folder).or_default().push(name),
-                // A note for authors may sit beside the lesson folders.
-                None if rel == "README.md" => {}
+                // A note for authors, and the explanations, may sit beside the lesson folders.
+                None if rel == "README.md" || rel == explain::EXPLAIN_FILE => {}
                 None => errors.push(ContentError::file(
                     files.display(rel),
-                    "files belong in a lesson folder (NN-slug/); only README.md may sit at the top level",
+                    format!(
+                        "files belong in a lesson folder (NN-slug/); only README.md and {} may sit at the top level",
+                        explain::EXPLAIN_FILE
+                    ),
                 )),
             }
         }
@@ -207,6 +219,18 @@ impl Course {
             }
         }
 
+        // Without the file, statuses and stages are still explained by the code.
+        let explain = match files.files.get(explain::EXPLAIN_FILE) {
+            Some(text) => {
+                let display = files.display(explain::EXPLAIN_FILE);
+                Explain::parse(&display, text, &lessons).unwrap_or_else(|errs| {
+                    errors.extend(errs);
+                    Explain::default()
+                })
+            }
+            None => Explain::default(),
+        };
+
         if !errors.is_empty() {
             return Err(ContentErrors(errors));
         }
@@ -228,6 +252,7 @@ impl Course {
         Ok(Course {
             lessons,
             challenges: ordered,
+            explain,
         })
     }
 
@@ -240,6 +265,12 @@ impl Course {
     pub fn lesson(&self, id: &str) -> Option<&Lesson> {
         self.lessons.iter().find(|l| l.id == id)
     }
+
+    /// What statuses, headers and stages mean, who sets them in the lab, and where the
+    /// course teaches them.
+    pub fn explain(&self) -> &Explain {
+        &self.explain
+    }
 }
 
 fn parse_challenge(display: &str, text: &str) -> Result<Challenge, Vec<ContentError>> {
@@ -250,23 +281,17 @@ fn parse_challenge(display: &str, text: &str) -> Result<Challenge, Vec<ContentEr
 }
 
 /// A hint of the form `lesson#section` must point at a real section. A lesson's own challenge
-/// must use that form; a standalone challenge may also give a plain sentence.
+/// must use that form; a standalone challenge may also give a plain sentence, or name a lesson
+/// that is not written yet.
 fn hint_problem(hint: &str, own: Option<&Lesson>, lessons: &[Lesson]) -> Option<String> {
-    match hint.split_once('#') {
-        Some((lesson_id, section_id)) if !lesson_id.contains(' ') => {
-            let Some(lesson) = lessons.iter().find(|l| l.id == lesson_id) else {
-                return own.map(|_| {
-                    format!("hint `{hint}` names lesson `{lesson_id}`, which does not exist")
-                });
-            };
-            lesson.section(section_id).is_none().then(|| {
-                format!("hint `{hint}`: lesson `{lesson_id}` has no section `{section_id}`")
-            })
-        }
-        _ if own.is_some() => Some(format!(
-            "hint `{hint}` should point at a section: `{}#<section-id>`",
-            own.map_or("", |l| l.id.as_str())
-        )),
-        _ => None,
+    match SectionRef::parse(hint) {
+        Some(at) if own.is_none() && !lessons.iter().any(|l| l.id == at.lesson) => None,
+        Some(at) => at.problem(lessons).map(|problem| format!("hint {problem}")),
+        None => own.map(|lesson| {
+            format!(
+                "hint `{hint}` should point at a section: `{}#<section-id>`",
+                lesson.id
+            )
+        }),
     }
 }

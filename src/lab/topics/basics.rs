@@ -182,8 +182,8 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
         "" => "(no standard reason phrase)",
         reason => reason,
     };
-    let class = status_class(code);
-    let meaning = status_meaning(code);
+    let class = crate::status::class_text(code);
+    let meaning = crate::status::explanation(code).unwrap_or(crate::status::SEE_RFC);
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
@@ -230,55 +230,6 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
         return Ok((status, [(header::LOCATION, "/")], body).into_response());
     }
     Ok((status, body).into_response())
-}
-
-fn status_class(code: u16) -> &'static str {
-    match code {
-        304 => "3xx, but not a new location: your cached copy is still valid, so use it",
-        408 | 425 | 429 => {
-            "4xx client error, but a retryable one: the same request may succeed when sent again (after Retry-After, when given)"
-        }
-        _ => match code / 100 {
-            2 => "2xx success: the request did what it asked",
-            3 => "3xx redirection: the answer is elsewhere (see Location)",
-            4 => "4xx client error: this request cannot succeed as sent; change it first",
-            _ => "5xx server error: the server failed, and the same request may work later",
-        },
-    }
-}
-
-fn status_meaning(code: u16) -> &'static str {
-    match code {
-        200 => "The usual success for reads and updates, with a body.",
-        201 => "A new resource was created; Location says where it lives.",
-        202 => "Accepted to be done later; Location names where to check on it.",
-        204 => "Success with nothing to send back (typical for DELETE).",
-        301 => "Moved permanently: update your links (clients may turn a POST into a GET).",
-        302 => "Found elsewhere for now (clients may turn a POST into a GET).",
-        303 => "See Other: GET the result at Location (the usual answer to a POST a browser sent).",
-        304 => "Not modified: the cached copy named by your validator is still current.",
-        307 => "Temporarily elsewhere: repeat the same method and body at Location.",
-        308 => "Moved permanently, and the method and body must stay the same.",
-        400 => "The request is malformed: bad JSON, a bad cursor, a missing part.",
-        401 => "Not authenticated: no credentials, or credentials that do not check out.",
-        403 => "Authenticated, but not allowed to do this.",
-        404 => "Nothing lives at this path (or it is hidden from you).",
-        405 => "The path exists, but not for this method; see Allow.",
-        406 => "None of the media types the request Accepts can be produced.",
-        408 => "The request did not arrive in time; sending it again may work.",
-        409 => "The request conflicts with current state, such as a duplicate.",
-        412 => "A precondition (If-Match) did not hold: someone changed it first.",
-        413 => "The body is larger than the server accepts.",
-        415 => "The body's media type is not one the endpoint reads.",
-        422 => "Well-formed, but the values break the contract.",
-        425 => "Too early: the server will not risk a replayed request; send it again later.",
-        429 => "Too many requests: slow down and retry after Retry-After.",
-        500 => "The server failed in a way it did not plan for.",
-        502 => "A gateway got a bad answer from the server behind it.",
-        503 => "Temporarily unavailable: overloaded or in maintenance.",
-        504 => "A gateway gave up waiting for the server behind it.",
-        _ => "See RFC 9110 for this code's exact meaning.",
-    }
 }
 
 /// The properties of each method, as a table.
