@@ -487,6 +487,7 @@ async fn a_hold_nobody_releases_times_out_and_the_request_completes() {
     assert_eq!(held.stage, Stage::Http);
     let (status, _) = answer(reply).await;
     assert_eq!(status, 201);
+    assert!(!held.waiting(), "the hold is over");
     assert!(session.try_next().is_none(), "it ran to the end unheld");
     let trace = trace_text(&lab, "step-timeout");
     assert_contains!(
@@ -602,6 +603,7 @@ async fn a_session_steps_one_request_at_a_time_and_refuses_a_second_with_409() {
     let url = format!("{}/tasks/1", lab.url());
     let first = spawn(client.get(&url).header(STEP_HEADER, session.token()));
     let held = next(&mut session).await;
+    assert!(held.waiting());
 
     let second = tokio::time::timeout(
         DEADLINE,

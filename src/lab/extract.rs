@@ -411,9 +411,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let tracer = tracer_of(&parts.extensions);
-        let result = parse_query(&parts.uri, &tracer);
-        gate_of(&parts.extensions)
+        let Some(ctx) = parts.extensions.get::<RequestContext>() else {
+            return parse_query(&parts.uri, &Tracer::off());
+        };
+        let result = parse_query(&parts.uri, &ctx.tracer);
+        ctx.gate
             .hold(Stage::Parsing, || query_carries(&result))
             .await;
         result

@@ -38,7 +38,7 @@ pub mod carries;
 pub mod gate;
 
 pub use carries::{Block, BlockKind, Carries, Planned};
-pub use gate::Gate;
+pub use gate::{Gate, Hold};
 
 use super::trace::Tracer;
 use crate::stage::Stage;
@@ -244,6 +244,12 @@ impl Held {
     pub fn release(self, go: Go) {
         // The request may be gone already (its client hung up): nothing is left to release.
         let _ = self.go.send(go);
+    }
+
+    /// True while the request still waits here: false once its hold timed out, the lab began
+    /// shutting down, or its client went away (a viewer can then stop showing it as held).
+    pub fn waiting(&self) -> bool {
+        !self.go.is_closed()
     }
 }
 

@@ -14,8 +14,8 @@ use std::time::Instant;
 /// Collects field problems for one request.
 pub struct Fields<'a> {
     object: Map<String, Value>,
-    /// Query parameters accepted so far, as name and value, for the trace sentence.
-    accepted: Vec<(String, String)>,
+    /// Query parameters accepted so far, as `name=value`, for the trace sentence.
+    accepted: Vec<String>,
     errors: Vec<FieldError>,
     tracer: &'a Tracer,
     start: Instant,
@@ -84,7 +84,7 @@ impl<'a> Fields<'a> {
     /// Notes a query parameter's accepted value, for the trace.
     pub fn accept(&mut self, name: &str, value: impl std::fmt::Display) {
         if self.tracer.is_on() {
-            self.accepted.push((name.to_string(), value.to_string()));
+            self.accepted.push(format!("{name}={value}"));
         }
     }
 
@@ -170,10 +170,10 @@ impl<'a> Fields<'a> {
             };
             (name.clone(), format!("accepted: {shown}"))
         });
-        let query = self
-            .accepted
-            .iter()
-            .map(|(name, value)| (name.clone(), format!("accepted: {value}")));
+        let query = self.accepted.iter().map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (name.to_string(), format!("accepted: {value}"))
+        });
         body.chain(query).collect()
     }
 
@@ -184,11 +184,7 @@ impl<'a> Fields<'a> {
                 return Ok(());
             }
             let mut names: Vec<String> = self.object.keys().cloned().collect();
-            names.extend(
-                self.accepted
-                    .iter()
-                    .map(|(name, value)| format!("{name}={value}")),
-            );
+            names.extend(self.accepted);
             let what = if names.is_empty() {
                 "nothing to check".to_string()
             } else {

@@ -10,8 +10,10 @@ use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::http::{HeaderMap, header};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -89,34 +91,53 @@ impl Gate {
     ///
     /// `carries` runs now, not when the future is first polled, so it may borrow what the
     /// caller has and the future stays `'static`.
-    pub fn hold(
-        &self,
-        stage: Stage,
-        carries: impl FnOnce() -> Carries,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let pending = self.pending(|_| carries());
-        async move {
-            if let Some((run, carries)) = pending {
-                run.wait(stage, carries).await;
-            }
-        }
+    pub fn hold(&self, stage: Stage, carries: impl FnOnce() -> Carries) -> Hold {
+        self.pending(stage, |_| carries())
     }
 
     /// Holds a stepped request at `auth`: who is calling, and whether it may. Every lab route
     /// is public for now, so the hold says so, and whether an `Authorization` header came.
-    pub fn auth(&self) -> impl Future<Output = ()> + Send + 'static {
-        let pending = self.pending(|run| auth_carries(run.authorization.as_deref()));
-        async move {
-            if let Some((run, carries)) = pending {
-                run.wait(Stage::Auth, carries).await;
-            }
-        }
+    pub fn auth(&self) -> Hold {
+        self.pending(Stage::Auth, |run| {
+            auth_carries(run.authorization.as_deref())
+        })
     }
 
-    /// The run and what it carries, when the request is still being stepped.
-    fn pending(&self, carries: impl FnOnce(&Run) -> Carries) -> Option<(Arc<Run>, Carries)> {
-        let run = self.0.as_ref().filter(|run| run.stepping())?;
-        Some((Arc::clone(run), carries(run)))
+    /// The hold at `stage`, when the request is still being stepped.
+    fn pending(&self, stage: Stage, carries: impl FnOnce(&Run) -> Carries) -> Hold {
+        let Some(run) = self.0.as_ref().filter(|run| run.stepping()) else {
+            return Hold(None);
+        };
+        let (run, carries) = (Arc::clone(run), carries(run));
+        Hold(Some(Box::pin(
+            async move { run.wait(stage, carries).await },
+        )))
+    }
+}
+
+/// A hold to await: done at once for a request that is not stepped. The waiting itself lives
+/// on the heap, made only for a stepped request, so every other request's futures stay small.
+#[must_use = "a hold does nothing unless awaited"]
+pub struct Hold(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Future for Hold {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut().0.as_mut() {
+            None => Poll::Ready(()),
+            Some(wait) => wait.as_mut().poll(cx),
+        }
+    }
+}
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Hold(waiting)"
+        } else {
+            "Hold(none)"
+        })
     }
 }
 

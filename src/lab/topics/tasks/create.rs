@@ -51,7 +51,8 @@ pub(super) async fn create_task(
     let done = done.unwrap_or(false);
 
     // A stepped request shows its timestamps at the data hold, so it takes them before; any
-    // other takes them on the writer, where timestamps follow the order of the writes.
+    // other takes them on the writer, where timestamps follow the order of the writes. (A
+    // stepped claim's lease so counts from the hold; claim and insert then run back to back.)
     let claimed_at = gate.stepping().then(clock::wall_micros);
     let now = gate.stepping().then(clock::timestamp);
     gate.hold(Stage::Data, || {
