@@ -4,6 +4,7 @@
 //! - `lab_guard`: Host, Origin, the lab token and transfer codings, checked before routing.
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
+//! - `lab_step`: step mode — requests held at each stage boundary and released one stage on.
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
 //! - `explain`: `reqlab explain`, and `dev check` holding explain.toml to what the lab sends.
@@ -32,6 +33,7 @@ mod lab_guard;
 mod lab_limits;
 mod lab_router;
 mod lab_server;
+mod lab_step;
 mod reproduce;
 mod send;
 mod tui;

@@ -62,6 +62,14 @@ impl DbError {
     }
 }
 
+/// Where [`Db::read`] runs its work, as step mode's data hold says it.
+pub const RUNS_INLINE: &str = "inline, on a pooled read connection";
+/// Where [`Db::scan`] runs its work.
+pub const RUNS_ON_BLOCKING_POOL: &str =
+    "on the blocking pool, as a read whose cost grows with the data";
+/// Where [`Db::write`] runs its work.
+pub const RUNS_ON_WRITER: &str = "on the writer thread";
+
 /// How long a statement waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read connections kept for reuse. Scans run on the blocking pool, so under load as many

@@ -99,6 +99,14 @@ pub static CONFLICT: ProblemType = ProblemType {
     explanation: "The input is valid on its own but clashes with the current state, such as an email address that is already registered.",
 };
 
+/// 409: a step session is already stepping another request.
+pub static STEP_SESSION_BUSY: ProblemType = ProblemType {
+    slug: "step-session-busy",
+    status: Some(409),
+    title: "This step session is already stepping a request",
+    explanation: "A step session holds one request at a time, so what it shows always belongs to one request. A second request sent with the same step token while the first is still being stepped is refused rather than queued: release the first (or let it run to the end), then send the next.",
+};
+
 /// 412: a precondition (`If-Match`) did not hold.
 pub static PRECONDITION_FAILED: ProblemType = ProblemType {
     slug: "precondition-failed",
@@ -181,7 +189,7 @@ pub static HTTP_STATUS: ProblemType = ProblemType {
 };
 
 /// The problem types any topic may answer with.
-pub static COMMON: [&ProblemType; 19] = [
+pub static COMMON: [&ProblemType; 20] = [
     &NOT_ACCEPTABLE,
     &PRECONDITION_FAILED,
     &URI_TOO_LONG,
@@ -196,6 +204,7 @@ pub static COMMON: [&ProblemType; 19] = [
     &MISDIRECTED_REQUEST,
     &UNSUPPORTED_TRANSFER_CODING,
     &CONFLICT,
+    &STEP_SESSION_BUSY,
     &PAYLOAD_TOO_LARGE,
     &UNSUPPORTED_MEDIA_TYPE,
     &VALIDATION,

@@ -8,9 +8,10 @@ use super::error::{
     UNSUPPORTED_MEDIA_TYPE,
 };
 use super::listen::Timeouts;
+use super::step::{Block, Carries, Gate};
 use super::trace::{Outcome, Size, Tracer};
 use crate::stage::Stage;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use bytes::{Bytes, BytesMut};
@@ -26,6 +27,8 @@ pub struct RequestContext {
     pub body_limit: usize,
     /// How long reading a body may pause and take in all.
     pub timeouts: Timeouts,
+    /// Where the request waits in step mode (off unless it was sent with a step token).
+    pub gate: Gate,
 }
 
 /// The request's tracer (an off tracer outside the lab's middleware, e.g. in unit tests).
@@ -34,6 +37,58 @@ fn tracer_of(extensions: &axum::http::Extensions) -> Tracer {
         .get::<RequestContext>()
         .map(|c| c.tracer.clone())
         .unwrap_or_default()
+}
+
+/// The request's step gate (off outside the lab's middleware).
+fn gate_of(extensions: &axum::http::Extensions) -> Gate {
+    extensions
+        .get::<RequestContext>()
+        .map(|c| c.gate.clone())
+        .unwrap_or_default()
+}
+
+/// Extracting the gate is where a stepped request is held at `routing`, with its route and
+/// path parameters: handlers take it before anything else of the request, and only a request
+/// whose method the route serves reaches a handler (a 405 is decided without one, and held in
+/// the capture middleware).
+impl<S: Send + Sync> FromRequestParts<S> for Gate {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = gate_of(&parts.extensions);
+        if gate.stepping()
+            && let Some(route) = parts.extensions.get::<MatchedPath>().cloned()
+        {
+            let params = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map(|Path(params)| params)
+                .unwrap_or_default();
+            gate.hold(Stage::Routing, || {
+                route_carries(&parts.method, route.as_str(), &params)
+            })
+            .await;
+        }
+        Ok(gate)
+    }
+}
+
+/// What a stepped request shows at `routing` when a route matched.
+fn route_carries(method: &axum::http::Method, route: &str, params: &[(String, String)]) -> Carries {
+    let with = params
+        .iter()
+        .map(|(name, value)| format!("{name} = {value}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let summary = if params.is_empty() {
+        format!("matched {method} {route}; the route takes no path parameters")
+    } else {
+        format!("matched {method} {route} with {with}")
+    };
+    let mut carries = Carries::new(summary).with_field("route", format_args!("{method} {route}"));
+    for (name, value) in params {
+        carries.field(name, value);
+    }
+    carries
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Tracer {
@@ -86,26 +141,46 @@ const JSON: &str = "application/json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// Reads and parses a JSON body whose media type is one of `accepted` (→ 415 otherwise, saying
-/// which it accepts in `Accept-Post` or `Accept-Patch`), returning the value and its type.
+/// which it accepts in `Accept-Post` or `Accept-Patch`), returning the value and its type. A
+/// stepped request is held at `parsing` afterwards, showing what came of it.
 async fn read_json<S: Send + Sync>(
     req: Request,
     state: &S,
     accepted: &[&'static str],
 ) -> Result<(serde_json::Value, &'static str), Problem> {
-    let tracer = tracer_of(req.extensions());
-    let start = Instant::now();
+    let gate = gate_of(req.extensions());
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let essence = content_type.as_deref().map(media_type_essence);
+    let (result, bytes) = parse_json(req, state, accepted, content_type.as_deref()).await;
+    gate.hold(Stage::Parsing, || {
+        parsing_carries(content_type.as_deref(), &result, bytes.as_deref())
+    })
+    .await;
+    result
+}
+
+/// The work of [`read_json`]; also returns the body bytes when they were read.
+async fn parse_json<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    accepted: &[&'static str],
+    content_type: Option<&str>,
+) -> (
+    Result<(serde_json::Value, &'static str), Problem>,
+    Option<Bytes>,
+) {
+    let tracer = tracer_of(req.extensions());
+    let start = Instant::now();
+    let essence = content_type.map(media_type_essence);
     let Some(media_type) = accepted
         .iter()
         .copied()
         .find(|a| essence.as_deref() == Some(*a))
     else {
-        let shown = content_type.as_deref().unwrap_or("missing");
+        let shown = content_type.unwrap_or("missing");
         let list = accepted.join(" or ");
         tracer.timed(
             Stage::Parsing,
@@ -128,10 +203,13 @@ async fn read_json<S: Send + Sync>(
             ),
             _ => problem,
         };
-        return Err(problem);
+        return (Err(problem), None);
     };
-    let bytes = read_body(req, state, &tracer, start).await?;
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+    let bytes = match read_body(req, state, &tracer, start).await {
+        Ok(bytes) => bytes,
+        Err(problem) => return (Err(problem), None),
+    };
+    let result = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(value) => {
             tracer.timed(
                 Stage::Parsing,
@@ -154,7 +232,47 @@ async fn read_json<S: Send + Sync>(
                 format!("The body is not valid JSON: {why}."),
             ))
         }
+    };
+    (result, Some(bytes))
+}
+
+/// What a stepped request shows at `parsing` once its body was read (or refused).
+fn parsing_carries(
+    content_type: Option<&str>,
+    result: &Result<(serde_json::Value, &'static str), Problem>,
+    bytes: Option<&[u8]>,
+) -> Carries {
+    let size = Size(bytes.map(|b| b.len() as u64));
+    let mut carries = match result {
+        Ok((value, media_type)) => {
+            let shape = match value {
+                serde_json::Value::Object(map) => format!(
+                    "an object with {} field{}",
+                    map.len(),
+                    if map.len() == 1 { "" } else { "s" }
+                ),
+                other => super::validate::json_kind(other).to_string(),
+            };
+            Carries::new(format_args!("parsed {size} of {media_type} into {shape}"))
+                .with_block(Block::json(value))
+        }
+        Err(problem) => {
+            let mut carries = Carries::new(format_args!(
+                "the body could not be used → {}: {}",
+                problem.status.as_u16(),
+                problem.public_detail()
+            ));
+            if let Some(bytes) = bytes.filter(|b| !b.is_empty()) {
+                carries.block = Some(Block::body(bytes));
+            }
+            carries
+        }
+    };
+    carries.field("Content-Type", content_type.unwrap_or("missing"));
+    if bytes.is_some() {
+        carries.field("body", size);
     }
+    carries
 }
 
 /// `Accept-Post`: the media types a POST endpoint reads.
@@ -293,40 +411,76 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        let tracer = tracer_of(&parts.extensions);
-        let start = Instant::now();
-        match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
-            Ok(Query(pairs)) => {
-                if !pairs.is_empty() {
-                    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-                    names.dedup();
-                    tracer.timed(
-                        Stage::Parsing,
-                        start,
-                        Outcome::Ok,
-                        format_args!(
-                            "parsed the query string: {} parameter{} ({})",
-                            pairs.len(),
-                            if pairs.len() == 1 { "" } else { "s" },
-                            names.join(", ")
-                        ),
-                    );
-                }
-                Ok(QueryPairs(pairs))
-            }
-            Err(_) => {
+        let Some(ctx) = parts.extensions.get::<RequestContext>() else {
+            return parse_query(&parts.uri, &Tracer::off());
+        };
+        let result = parse_query(&parts.uri, &ctx.tracer);
+        ctx.gate
+            .hold(Stage::Parsing, || query_carries(&result))
+            .await;
+        result
+    }
+}
+
+/// Parses the query string into pairs, recording a `parsing` event (a malformed one → 400).
+fn parse_query(uri: &axum::http::Uri, tracer: &Tracer) -> Result<QueryPairs, Problem> {
+    let start = Instant::now();
+    match Query::<Vec<(String, String)>>::try_from_uri(uri) {
+        Ok(Query(pairs)) => {
+            if !pairs.is_empty() {
+                let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+                names.dedup();
                 tracer.timed(
                     Stage::Parsing,
                     start,
-                    Outcome::Fail,
-                    "the query string is not valid URL encoding → 400",
+                    Outcome::Ok,
+                    format_args!(
+                        "parsed the query string: {} parameter{} ({})",
+                        pairs.len(),
+                        if pairs.len() == 1 { "" } else { "s" },
+                        names.join(", ")
+                    ),
                 );
-                Err(Problem::new(
-                    &BAD_REQUEST,
-                    "The query string is not valid URL encoding.",
-                ))
             }
+            Ok(QueryPairs(pairs))
         }
+        Err(_) => {
+            tracer.timed(
+                Stage::Parsing,
+                start,
+                Outcome::Fail,
+                "the query string is not valid URL encoding → 400",
+            );
+            Err(Problem::new(
+                &BAD_REQUEST,
+                "The query string is not valid URL encoding.",
+            ))
+        }
+    }
+}
+
+/// What a stepped request shows at `parsing` for its query string.
+fn query_carries(result: &Result<QueryPairs, Problem>) -> Carries {
+    match result {
+        Ok(QueryPairs(pairs)) if pairs.is_empty() => {
+            Carries::new("no query string: every parameter takes its default")
+        }
+        Ok(QueryPairs(pairs)) => {
+            let mut carries = Carries::new(format_args!(
+                "parsed the query string into {} parameter{}",
+                pairs.len(),
+                if pairs.len() == 1 { "" } else { "s" }
+            ));
+            for (name, value) in pairs {
+                carries.field(name, value);
+            }
+            carries
+        }
+        Err(problem) => Carries::new(format_args!(
+            "the query string could not be read → {}: {}",
+            problem.status.as_u16(),
+            problem.public_detail()
+        )),
     }
 }
 

@@ -2,15 +2,18 @@
 //!
 //! It owns the request id (the client's `X-Request-ID`, else a fresh one, always returned),
 //! starts and finishes the trace, turns router-made 405s and handler [`Problem`]s into the one
-//! problem+json body, and adds `X-Response-Time-ms`.
+//! problem+json body, and adds `X-Response-Time-ms`. It also removes the step token from every
+//! request and holds a stepped one at `http`, at `routing` when it is a 405, and at `response`
+//! ([`super::step`]).
 
 use super::error::{
     BAD_REQUEST, INTERNAL, LAB_TOKEN, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, Problem,
-    UNSUPPORTED_MEDIA_TYPE,
+    STEP_SESSION_BUSY, UNSUPPORTED_MEDIA_TYPE,
 };
 use super::extract::RequestContext;
 use super::guard;
 use super::state::LabState;
+use super::step::{Busy, Carries, Gate, STEP};
 use super::trace::{IdSource, Outcome, Timestamp, Tracer};
 use crate::stage::Stage;
 use axum::body::{Body, HttpBody};
@@ -46,6 +49,8 @@ const MAX_REQUEST_ID_LEN: usize = 200;
 /// Wraps every request: id, trace, problem bodies, timing header.
 pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
+    // The step token is for the lab alone: no trace, echo or handler ever sees it.
+    let step_token = req.headers_mut().remove(&STEP);
     let method = req.method().clone();
     // A cheap handle on the target; it becomes text only for a trace or a 405.
     let uri = req.uri().clone();
@@ -72,13 +77,34 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         };
         tracer.received(version_name(req.version()), req.headers(), id);
     }
+    // Step mode follows traces: a request the lab does not trace is never held.
+    let gate = match step_token {
+        Some(token) if tracer.is_on() => {
+            lab.steps.gate(&token, &request_id, &tracer, req.headers())
+        }
+        _ => Ok(Gate::off()),
+    };
+    let (gate, busy) = match gate {
+        Ok(gate) => (gate, None),
+        Err(Busy) => (Gate::off(), Some(step_session_busy(&tracer))),
+    };
     req.extensions_mut().insert(RequestContext {
         tracer: tracer.clone(),
         body_limit: lab.config.body_limit,
         timeouts: lab.config.timeouts,
+        gate: gate.clone(),
     });
+    gate.hold(Stage::Http, || {
+        Carries::request_head(
+            method.as_str(),
+            target(),
+            version_name(req.version()),
+            req.headers(),
+        )
+    })
+    .await;
 
-    let refused = guard::refuse(&lab.config, &req, &tracer, start);
+    let refused = busy.or_else(|| guard::refuse(&lab.config, &req, &tracer, start));
     let mut response = match refused {
         Some(problem) => {
             let token = problem.kind == &LAB_TOKEN;
@@ -97,7 +123,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
         && response.extensions().get::<Problem>().is_none()
     {
-        response = method_not_allowed(&tracer, &method, uri.path(), response);
+        response = method_not_allowed(&tracer, &gate, &method, uri.path(), response).await;
     }
     let status = response.status();
     if (status.is_client_error() || status.is_server_error())
@@ -141,6 +167,10 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         headers.insert(X_RESPONSE_TIME_MS.clone(), value);
     }
 
+    if gate.stepping() {
+        response = hold_response(&gate, response).await;
+    }
+
     if tracer.is_on() {
         let status = response.status();
         tracer.sent(status.as_u16(), response.body().size_hint().exact());
@@ -158,7 +188,8 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     response
 }
 
-/// Records which route matched (runs only for requests that matched one).
+/// Records which route matched (runs only for requests that matched one, including those
+/// whose method it then refuses with a 405).
 pub async fn note_route(req: Request, next: Next) -> Response {
     if let (Some(ctx), Some(path)) = (
         req.extensions().get::<RequestContext>(),
@@ -169,9 +200,49 @@ pub async fn note_route(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Turns the router's bare 405 into a problem, keeping its `Allow` header.
-fn method_not_allowed(
+/// Holds a stepped request at `response` with what is about to go out. The body is read into
+/// memory to be shown, and put back as it was.
+async fn hold_response(gate: &Gate, response: Response) -> Response {
+    // Every body a lab route sends is a small JSON document; a larger one is shown by size.
+    const SHOWN_UP_TO: u64 = 1024 * 1024;
+    let (parts, body) = response.into_parts();
+    let small = body.size_hint().upper().is_some_and(|n| n <= SHOWN_UP_TO);
+    let (body, bytes) = if small {
+        match http_body_util::BodyExt::collect(body).await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                (Body::from(bytes.clone()), Some(bytes))
+            }
+            Err(_) => (Body::empty(), None),
+        }
+    } else {
+        (body, None)
+    };
+    gate.hold(Stage::Response, || {
+        Carries::response(parts.status, &parts.headers, bytes.as_deref())
+    })
+    .await;
+    Response::from_parts(parts, body)
+}
+
+/// The 409 for a second request sent with a session's token while it steps another.
+fn step_session_busy(tracer: &Tracer) -> Problem {
+    tracer.note(
+        Stage::Http,
+        Outcome::Fail,
+        "the request's step session is already stepping another request, and a session steps one at a time → 409",
+    );
+    Problem::new(
+        &STEP_SESSION_BUSY,
+        "This step session is already stepping another request. Release that one or let it run to the end, then send this one again.",
+    )
+}
+
+/// Turns the router's bare 405 into a problem, keeping its `Allow` header; a stepped request
+/// is held at `routing` with the decision.
+async fn method_not_allowed(
     tracer: &Tracer,
+    gate: &Gate,
     method: &axum::http::Method,
     path: &str,
     response: Response,
@@ -194,6 +265,14 @@ fn method_not_allowed(
             Outcome::Ok,
             format_args!("OPTIONS asks what {path} supports: Allow: {allow} → 204"),
         );
+        gate.hold(Stage::Routing, || {
+            Carries::new(format_args!(
+                "OPTIONS asks what {path} supports: Allow: {allow} → 204; no handler runs"
+            ))
+            .with_field("path", path)
+            .with_field("Allow", &allow)
+        })
+        .await;
         let mut out = StatusCode::NO_CONTENT.into_response();
         if let Ok(value) = HeaderValue::from_str(&allow) {
             out.headers_mut().insert(header::ALLOW, value);
@@ -205,6 +284,15 @@ fn method_not_allowed(
         Outcome::Fail,
         format_args!("{path} exists but does not accept {method}; Allow: {allow} → 405"),
     );
+    gate.hold(Stage::Routing, || {
+        Carries::new(format_args!(
+            "{path} exists but does not accept {method}; Allow: {allow} → 405; no handler runs"
+        ))
+        .with_field("path", path)
+        .with_field("method", method)
+        .with_field("Allow", &allow)
+    })
+    .await;
     let mut out = Problem::new(
         &METHOD_NOT_ALLOWED,
         format!("{path} does not support {method}. It supports: {allow}."),

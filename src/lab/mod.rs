@@ -10,6 +10,8 @@
 //!   replies rewritten into the one problem shape.
 //! - [`guard`]: the checks before routing (Host, Origin, the lab token, sizes, Accept).
 //! - [`middleware`], [`extract`], [`validate`]: the stages every request goes through.
+//! - [`step`]: step mode — a request sent with a step token is held at each stage boundary
+//!   for a viewer to show and release.
 //! - [`error`]: the one error shape (RFC 9457 problem+json); [`trace`]: what each stage did.
 //! - [`conditional`]: entity tags and `If-Match` / `If-None-Match`.
 //! - [`cursor`] and [`clock`]: signed pagination cursors, timestamps.
@@ -27,6 +29,7 @@ pub mod listen;
 pub mod middleware;
 pub mod migrate;
 pub mod state;
+pub mod step;
 pub mod topics;
 pub mod trace;
 pub mod validate;
@@ -62,12 +65,14 @@ impl Lab {
     pub fn new(config: LabConfig) -> Result<Lab, DbError> {
         let db = Db::open(&config.db, &topics::schemas())?;
         let traces = Arc::new(TraceStore::new(config.trace_capacity));
+        let shutdown = CancellationToken::new();
         let state = Arc::new(LabState {
             config,
             db,
             traces,
             catalog: topics::catalog(),
-            shutdown: CancellationToken::new(),
+            steps: step::Stepper::new(shutdown.clone()),
+            shutdown,
         });
         let routes = topics::router(&state)?;
         Ok(Lab { state, routes })

@@ -4,6 +4,7 @@
 use super::db::{Db, DbLocation};
 use super::error::ProblemType;
 use super::listen::Timeouts;
+use super::step::Stepper;
 use super::trace::TraceStore;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -78,6 +79,8 @@ pub struct LabState {
     pub catalog: Catalog,
     /// Cancelled when the lab shuts down (ends live streams so shutdown is not held up).
     pub shutdown: CancellationToken,
+    /// Step sessions: requests sent with one of their tokens are held at each stage.
+    pub steps: Stepper,
 }
 
 /// What the lab offers, gathered from its topics: the welcome document's links and the

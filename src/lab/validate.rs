@@ -5,6 +5,7 @@
 //! handler never ran.
 
 use super::error::{FieldError, Problem};
+use super::step::{Carries, Gate};
 use super::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use serde_json::{Map, Value};
@@ -148,8 +149,36 @@ impl<'a> Fields<'a> {
         self.object.contains_key(name)
     }
 
-    /// Ends validation: records the outcome and returns the 422 when anything failed.
-    pub fn finish(self) -> Result<(), Problem> {
+    /// Ends validation: records the outcome and returns the 422 when anything failed. A
+    /// stepped request is then held at `validation`, showing each field's verdict.
+    pub async fn finish(self, gate: &Gate) -> Result<(), Problem> {
+        let accepted = (gate.stepping() && self.errors.is_empty()).then(|| self.verdicts());
+        let result = self.conclude();
+        gate.hold(Stage::Validation, || {
+            verdict_carries(accepted.unwrap_or_default(), &result)
+        })
+        .await;
+        result
+    }
+
+    /// Each field that passed, with what was accepted.
+    fn verdicts(&self) -> Vec<(String, String)> {
+        let body = self.object.iter().map(|(name, value)| {
+            let shown = match value {
+                Value::Object(_) | Value::Array(_) => json_kind(value).to_string(),
+                scalar => scalar.to_string(),
+            };
+            (name.clone(), format!("accepted: {shown}"))
+        });
+        let query = self.accepted.iter().map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (name.to_string(), format!("accepted: {value}"))
+        });
+        body.chain(query).collect()
+    }
+
+    /// Records the outcome in the trace and returns the 422 when anything failed.
+    fn conclude(self) -> Result<(), Problem> {
         if self.errors.is_empty() {
             if !self.tracer.is_on() {
                 return Ok(());
@@ -193,6 +222,39 @@ impl<'a> Fields<'a> {
             );
         }
         Err(Problem::validation(self.errors))
+    }
+}
+
+/// What a stepped request shows at `validation`: each field accepted, or each error.
+fn verdict_carries(accepted: Vec<(String, String)>, result: &Result<(), Problem>) -> Carries {
+    match result {
+        Ok(()) => {
+            let summary = if accepted.is_empty() {
+                "validation passed: there was nothing to check".to_string()
+            } else {
+                format!(
+                    "validation passed: {} field{} kept the contract; the handler may run",
+                    accepted.len(),
+                    if accepted.len() == 1 { "" } else { "s" }
+                )
+            };
+            let mut carries = Carries::new(summary);
+            for (name, verdict) in accepted {
+                carries.field(name, verdict);
+            }
+            carries
+        }
+        Err(problem) => {
+            let n = problem.errors.len();
+            let mut carries = Carries::new(format_args!(
+                "validation failed: {n} problem{} → 422; the handler never runs",
+                if n == 1 { "" } else { "s" }
+            ));
+            for error in &problem.errors {
+                carries.field(&error.field, &error.message);
+            }
+            carries
+        }
     }
 }
 
@@ -394,7 +456,7 @@ mod tests {
             .map(|i| (format!("k{i}"), Value::from(i)))
             .collect();
         let f = Fields::json_object(Value::Object(body), &["title"], &tracer);
-        assert_eq!(f.finish().unwrap_err().errors.len(), 6000);
+        assert_eq!(f.conclude().unwrap_err().errors.len(), 6000);
         let trace = tracer
             .finish(
                 "r".into(),
@@ -420,7 +482,7 @@ mod tests {
         );
         f.required_str("email");
         f.required_str("name");
-        let problem = f.finish().unwrap_err();
+        let problem = f.conclude().unwrap_err();
         let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["role", "email", "name"]);
         let trace = tracer

@@ -7,7 +7,8 @@ use crate::lab::extract::{is_json_media_type, read_body};
 use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
-use crate::lab::trace::{Outcome, Tracer};
+use crate::lab::step::{Block, Carries, Gate};
+use crate::lab::trace::{Outcome, Size, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
 use axum::extract::{Path, Query, Request, State};
@@ -53,7 +54,8 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
 }
 
 /// The lab's front page: what it offers, every topic's links included.
-async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer) -> Json<Value> {
+async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer, gate: Gate) -> Json<Value> {
+    gate.auth().await;
     tracer.note(Stage::Logic, Outcome::Ok, "listed what the lab offers");
     let links: serde_json::Map<String, Value> = lab
         .catalog
@@ -69,13 +71,14 @@ async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer) -> Json<Value
 }
 
 /// A liveness answer: the smallest useful endpoint, and the one the first challenge asks for.
-async fn health(tracer: Tracer) -> Json<Value> {
+async fn health(tracer: Tracer, gate: Gate) -> Json<Value> {
+    gate.auth().await;
     tracer.note(Stage::Logic, Outcome::Ok, "the lab is up");
     Json(json!({ "status": "ok" }))
 }
 
 /// Returns the request exactly as the server parsed it.
-async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
+async fn echo(tracer: Tracer, gate: Gate, req: Request) -> Result<Json<Value>, Problem> {
     let start = Instant::now();
     let method = req.method().to_string();
     let version = format!("{:?}", req.version());
@@ -126,7 +129,12 @@ async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let is_json = content_type.as_deref().is_some_and(is_json_media_type);
-    let bytes = read_body(req, &(), &tracer, start).await?;
+    let read = read_body(req, &(), &tracer, start).await;
+    gate.hold(Stage::Parsing, || {
+        echo_carries(headers.len(), content_type.as_deref(), &read)
+    })
+    .await;
+    let bytes = read?;
     let mut body = json!({ "bytes": bytes.len() });
     if !bytes.is_empty() {
         let text = String::from_utf8_lossy(&bytes);
@@ -149,6 +157,7 @@ async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
             content_type.as_deref().unwrap_or("no Content-Type")
         ),
     );
+    gate.auth().await;
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
@@ -164,8 +173,40 @@ async fn echo(tracer: Tracer, req: Request) -> Result<Json<Value>, Problem> {
     })))
 }
 
+/// What a stepped `/echo` shows at `parsing`: the body it read, or why it could not.
+fn echo_carries(
+    headers: usize,
+    content_type: Option<&str>,
+    read: &Result<bytes::Bytes, Problem>,
+) -> Carries {
+    match read {
+        Ok(bytes) => {
+            let mut carries = Carries::new(format_args!(
+                "read {headers} header(s) and {} ({})",
+                Size(Some(bytes.len() as u64)),
+                content_type.unwrap_or("no Content-Type")
+            ))
+            .with_field("Content-Type", content_type.unwrap_or("missing"))
+            .with_field("body", Size(Some(bytes.len() as u64)));
+            if !bytes.is_empty() {
+                carries.block = Some(Block::body(bytes));
+            }
+            carries
+        }
+        Err(problem) => Carries::new(format_args!(
+            "the body could not be read → {}: {}",
+            problem.status.as_u16(),
+            problem.public_detail()
+        )),
+    }
+}
+
 /// Answers with the status code in the path, explained.
-async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response, Problem> {
+async fn status_demo(
+    tracer: Tracer,
+    gate: Gate,
+    Path(raw): Path<String>,
+) -> Result<Response, Problem> {
     let code = match raw.parse::<u16>() {
         Ok(c) if (200..=599).contains(&c) => c,
         _ => {
@@ -174,9 +215,13 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
                 "code",
                 format!("must be a status code from 200 to 599, got `{raw}`"),
             );
-            return Err(fields.finish().expect_err("a field error was recorded"));
+            let refused = fields.finish(&gate).await.err();
+            return Err(
+                refused.unwrap_or_else(|| Problem::internal("a field error passed validation"))
+            );
         }
     };
+    gate.auth().await;
     let status = StatusCode::from_u16(code).map_err(Problem::internal)?;
     let reason = match crate::status::reason(code) {
         "" => "(no standard reason phrase)",
@@ -233,7 +278,8 @@ async fn status_demo(tracer: Tracer, Path(raw): Path<String>) -> Result<Response
 }
 
 /// The properties of each method, as a table.
-async fn methods(tracer: Tracer) -> Json<Value> {
+async fn methods(tracer: Tracer, gate: Gate) -> Json<Value> {
+    gate.auth().await;
     tracer.note(Stage::Logic, Outcome::Ok, "listed method properties");
     let row = |method: &str, safe: bool, idempotent: bool, cacheable: &str, use_for: &str| json!({"method": method, "safe": safe, "idempotent": idempotent, "cacheable": cacheable, "use_for": use_for});
     // RFC 9110 §9.2.3: GET and HEAD responses are cacheable; POST and PATCH ones only when the
@@ -255,13 +301,21 @@ async fn methods(tracer: Tracer) -> Json<Value> {
 }
 
 /// Unknown paths: a 404 problem, with the routing decision in the trace.
-pub async fn not_found(tracer: Tracer, req: Request) -> Problem {
+pub async fn not_found(tracer: Tracer, gate: Gate, req: Request) -> Problem {
     let path = req.uri().path().to_string();
     tracer.note(
         Stage::Routing,
         Outcome::Fail,
         format_args!("no route matches {path} → 404"),
     );
+    gate.hold(Stage::Routing, || {
+        Carries::new(format_args!(
+            "no route matches {path} → 404; no handler runs"
+        ))
+        .with_field("path", &path)
+        .with_field("route", "none")
+    })
+    .await;
     Problem::not_found(format!(
         "No route matches {path}. GET / lists what the lab offers."
     ))

@@ -74,7 +74,7 @@ async fn list_traces(
     let mut fields = Fields::query(&tracer);
     // Asking for more than the lab keeps is fine: you get all of them.
     let limit = int_param(&mut fields, "limit", query.get("limit"), 50, 1, i64::MAX);
-    fields.finish()?;
+    fields.finish(&crate::lab::step::Gate::off()).await?;
     let recent = lab.traces.recent_within(
         usize::try_from(limit).unwrap_or(usize::MAX),
         MAX_ANSWER_BYTES,

@@ -7,12 +7,13 @@
 
 use super::Topic;
 use crate::lab::clock;
-use crate::lab::db::{DbError, Sql};
+use crate::lab::db::{DbError, RUNS_INLINE, RUNS_ON_BLOCKING_POOL, RUNS_ON_WRITER, Sql};
 use crate::lab::error::{CONFLICT, Problem};
 use crate::lab::extract::{JsonBody, QueryPairs, parse_id};
 use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
+use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, email_problem, int_param, length_problem};
 use crate::stage::Stage;
@@ -95,6 +96,22 @@ macro_rules! columns {
 }
 const NAME_MAX: usize = 60;
 
+/// Whether an email is registered: the service's check before it writes.
+const EMAIL_TAKEN: &str = "SELECT id FROM users WHERE email = ?1";
+/// Registers a user.
+const INSERT_USER: &str = concat!(
+    "INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3) RETURNING ",
+    columns!()
+);
+/// One user by id.
+const SELECT_USER: &str = concat!("SELECT ", columns!(), " FROM users WHERE id = ?1");
+/// The newest users.
+const LIST_USERS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM users ORDER BY created_at DESC, id DESC LIMIT ?1"
+);
+
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
@@ -114,6 +131,7 @@ fn conflict(email: &str) -> Problem {
 async fn create_user(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
+    gate: Gate,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
     // Layer 1: the input contract.
@@ -134,17 +152,31 @@ async fn create_user(
         }
         None => Some(n),
     });
-    fields.finish()?;
+    fields.finish(&gate).await?;
     let (Some(email), Some(name)) = (email, name) else {
         return Err(Problem::internal("validation passed without values"));
     };
+    gate.auth().await;
+
+    // A stepped request shows its timestamp at the data hold, so it takes it before; any other
+    // takes it on the writer, where timestamps follow the order of the writes.
+    let now = gate.stepping().then(clock::timestamp);
+    gate.hold(Stage::Data, || {
+        Carries::sql(
+            &format!("{RUNS_INLINE}, then {RUNS_ON_WRITER}"),
+            &[
+                Planned::new(EMAIL_TAKEN, &[&email]),
+                Planned::new(INSERT_USER, &[&email, &name, &now])
+                    .when("only if no user has the email"),
+            ],
+        )
+    })
+    .await;
 
     // Layer 2: the business rule, checked by the service before writing.
-    let taken = lab.db.read(|c| {
-        Sql::new(c, &tracer).query_opt("SELECT id FROM users WHERE email = ?1", &[&email], |r| {
-            r.get::<_, i64>(0)
-        })
-    })?;
+    let taken = lab
+        .db
+        .read(|c| Sql::new(c, &tracer).query_opt(EMAIL_TAKEN, &[&email], |r| r.get::<_, i64>(0)))?;
     if taken.is_some() {
         tracer.note(
             Stage::Logic,
@@ -165,13 +197,9 @@ async fn create_user(
     let result = lab
         .db
         .write(move |conn| {
-            let now = clock::timestamp();
+            let now = now.unwrap_or_else(clock::timestamp);
             Sql::new(conn, &t)
-                .query_opt(
-                    concat!("INSERT INTO users (email, name, created_at) VALUES (?1, ?2, ?3) RETURNING ", columns!()),
-                    &[&insert_email, &name, &now],
-                    user_from_row,
-                )?
+                .query_opt(INSERT_USER, &[&insert_email, &name, &now], user_from_row)?
                 .ok_or_else(|| DbError::Task("insert returned no row".into()))
         })
         .await;
@@ -209,16 +237,18 @@ async fn create_user(
 async fn get_user(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
+    gate: Gate,
     Path(raw): Path<String>,
 ) -> Result<Json<User>, Problem> {
     let id = parse_id(&raw, "user", &tracer)?;
-    let user = lab.db.read(|c| {
-        Sql::new(c, &tracer).query_opt(
-            concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"),
-            &[&id],
-            user_from_row,
-        )
-    })?;
+    gate.auth().await;
+    gate.hold(Stage::Data, || {
+        Carries::statement(RUNS_INLINE, SELECT_USER, &[&id])
+    })
+    .await;
+    let user = lab
+        .db
+        .read(|c| Sql::new(c, &tracer).query_opt(SELECT_USER, &[&id], user_from_row))?;
     match user {
         Some(user) => {
             tracer.note(Stage::Logic, Outcome::Ok, format_args!("found user {id}"));
@@ -238,25 +268,21 @@ async fn get_user(
 async fn list_users(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
+    gate: Gate,
     query: QueryPairs,
 ) -> Result<Json<Value>, Problem> {
     let mut fields = Fields::query(&tracer);
     let limit = int_param(&mut fields, "limit", query.get("limit"), 20, 1, 100);
-    fields.finish()?;
+    fields.finish(&gate).await?;
+    gate.auth().await;
+    gate.hold(Stage::Data, || {
+        Carries::statement(RUNS_ON_BLOCKING_POOL, LIST_USERS, &[&limit])
+    })
+    .await;
     let t = tracer.clone();
     let users = lab
         .db
-        .scan(move |c| {
-            Sql::new(c, &t).query(
-                concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM users ORDER BY created_at DESC, id DESC LIMIT ?1"
-                ),
-                &[&limit],
-                user_from_row,
-            )
-        })
+        .scan(move |c| Sql::new(c, &t).query(LIST_USERS, &[&limit], user_from_row))
         .await?;
     tracer.note(
         Stage::Logic,

@@ -553,8 +553,9 @@ impl RecordedTrace {
     }
 }
 
-/// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown).
-fn write_sql_literal(out: &mut String, param: &dyn ToSql) {
+/// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown), the way
+/// traces and step mode show parameters.
+pub fn write_sql_literal(out: &mut String, param: &dyn ToSql) {
     use std::fmt::Write as _;
     let owned;
     let value = match param.to_sql() {

@@ -5,16 +5,27 @@ use super::idempotency::{self, Claim};
 use super::items::{etag, with_etag};
 use super::{Tasks, task_from_row, title_field};
 use crate::lab::clock;
-use crate::lab::db::{DbError, Sql};
+use crate::lab::db::{DbError, RUNS_ON_WRITER, Sql};
 use crate::lab::error::Problem;
 use crate::lab::extract::JsonBody;
+use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rusqlite::ToSql;
 use std::sync::Arc;
+
+/// Adds a task; the server assigns its id and timestamps.
+const INSERT_TASK: &str = concat!(
+    "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING ",
+    columns!()
+);
+/// When a claimed key's response is kept.
+const AFTER_INSERT: &str =
+    "only if the key is new, after the insert: ?3 and ?4 are the new task's JSON and Location";
 
 /// Marks a response replayed for a repeated Idempotency-Key.
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -22,6 +33,7 @@ static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 pub(super) async fn create_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
@@ -31,17 +43,49 @@ pub(super) async fn create_task(
     let title = fields.required_str("title");
     let title = title_field(&mut fields, title);
     let done = fields.optional_bool("done");
-    fields.finish()?;
+    fields.finish(&gate).await?;
     let (Some(title), Some(done)) = (title, done) else {
         return Err(Problem::internal("validation passed without values"));
     };
+    gate.auth().await;
+    let done = done.unwrap_or(false);
+
+    // A stepped request shows its timestamps at the data hold, so it takes them before; any
+    // other takes them on the writer, where timestamps follow the order of the writes. (A
+    // stepped claim's lease so counts from the hold; claim and insert then run back to back.)
+    let claimed_at = gate.stepping().then(clock::wall_micros);
+    let now = gate.stepping().then(clock::timestamp);
+    gate.hold(Stage::Data, || {
+        let inserted: [&dyn ToSql; 3] = [&title, &done, &now];
+        let insert = Planned::new(INSERT_TASK, &inserted);
+        match (&key, claimed_at) {
+            (Some(key), Some(claimed_at)) => {
+                let kept: [&dyn ToSql; 2] = [key, &201];
+                idempotency::carries(
+                    RUNS_ON_WRITER,
+                    key,
+                    &fingerprint,
+                    claimed_at,
+                    &[
+                        insert.when(idempotency::ONLY_IF_NEW),
+                        Planned::new(idempotency::COMPLETE_KEY, &kept).when(AFTER_INSERT),
+                    ],
+                )
+            }
+            _ => Carries::sql(RUNS_ON_WRITER, &[insert]),
+        }
+    })
+    .await;
 
     if let Some(key) = &key {
         let t = tracer.clone();
         let (k, f) = (key.clone(), fingerprint.clone());
         let claim = lab
             .db
-            .write(move |conn| idempotency::claim(conn, &t, &k, &f, clock::wall_micros()))
+            .write(move |conn| {
+                let at = claimed_at.unwrap_or_else(clock::wall_micros);
+                idempotency::claim(conn, &t, &k, &f, at)
+            })
             .await?;
         match claim {
             Claim::New => tracer.note(
@@ -113,12 +157,9 @@ pub(super) async fn create_task(
         .db
         .write(move |conn| {
             let tx = conn.transaction()?;
-            let now = clock::timestamp();
-            let inserted = Sql::new(&tx, &t).query_opt(
-                concat!("INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING ", columns!()),
-                &[&title, &done.unwrap_or(false), &now],
-                task_from_row,
-            );
+            let now = now.unwrap_or_else(clock::timestamp);
+            let inserted =
+                Sql::new(&tx, &t).query_opt(INSERT_TASK, &[&title, &done, &now], task_from_row);
             let task = match inserted {
                 Ok(Some(task)) => task,
                 failed => {

@@ -7,12 +7,13 @@
 
 use crate::lab::db::{DbError, Sql};
 use crate::lab::error::{BAD_REQUEST, Problem, ProblemType};
+use crate::lab::step::{Carries, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::Connection;
+use rusqlite::{Connection, ToSql};
 use sha2::{Digest, Sha256};
 
 /// The header.
@@ -23,6 +24,20 @@ const KEPT_MICROS: i64 = 24 * 3600 * 1_000_000;
 pub const LEASE_MICROS: i64 = 30 * 1_000_000;
 /// Most keys remembered at once; the oldest go first.
 const MAX_KEYS: i64 = 10_000;
+
+/// Forgets keys older than a day (?1 is the cut-off), and the oldest past [`MAX_KEYS`] (?2).
+const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE created_at < ?1 \
+     OR key IN (SELECT key FROM idempotency_keys ORDER BY created_at DESC LIMIT -1 OFFSET ?2)";
+/// What is known about a key.
+const FIND_KEY: &str = "SELECT fingerprint, state, status, body, location, created_at FROM idempotency_keys WHERE key = ?1";
+/// Forgets one key: a lapsed claim, or the claim of a request whose insert failed.
+const FORGET_KEY: &str = "DELETE FROM idempotency_keys WHERE key = ?1";
+/// Claims a new key for the request now running.
+const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (key, fingerprint, state, created_at) VALUES (?1, ?2, 'running', ?3)";
+/// Keeps a claimed key's response.
+pub const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET state = 'done', status = ?2, body = ?3, location = ?4 WHERE key = ?1";
+/// When a statement runs only for a key seen for the first time.
+pub const ONLY_IF_NEW: &str = "only if the key is new";
 
 /// The schema of the key store (the tasks topic's second migration).
 pub const MIGRATION: &str = r#"
@@ -123,25 +138,17 @@ pub fn claim(
     now_micros: i64,
 ) -> Result<Claim, DbError> {
     let sql = Sql::new(conn, tracer);
-    sql.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < ?1 \
-         OR key IN (SELECT key FROM idempotency_keys ORDER BY created_at DESC LIMIT -1 OFFSET ?2)",
-        &[&(now_micros - KEPT_MICROS), &MAX_KEYS],
-    )?;
-    let seen = sql.query_opt(
-        "SELECT fingerprint, state, status, body, location, created_at FROM idempotency_keys WHERE key = ?1",
-        &[&key],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<u16>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        },
-    )?;
+    sql.execute(PURGE_KEYS, &[&(now_micros - KEPT_MICROS), &MAX_KEYS])?;
+    let seen = sql.query_opt(FIND_KEY, &[&key], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<u16>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
     let seen = match seen {
         Some((_, state, _, _, _, claimed_at))
             if state == "running" && claimed_at < now_micros - LEASE_MICROS =>
@@ -151,17 +158,14 @@ pub fn claim(
                 Outcome::Ok,
                 "this key's earlier request was claimed but never finished (its client went away or the lab stopped): the claim has lapsed",
             );
-            sql.execute("DELETE FROM idempotency_keys WHERE key = ?1", &[&key])?;
+            sql.execute(FORGET_KEY, &[&key])?;
             None
         }
         other => other,
     };
     Ok(match seen {
         None => {
-            sql.execute(
-                "INSERT INTO idempotency_keys (key, fingerprint, state, created_at) VALUES (?1, ?2, 'running', ?3)",
-                &[&key, &fingerprint, &now_micros],
-            )?;
+            sql.execute(CLAIM_KEY, &[&key, &fingerprint, &now_micros])?;
             Claim::New
         }
         Some((first, ..)) if first != fingerprint => Claim::Mismatch,
@@ -174,6 +178,29 @@ pub fn claim(
     })
 }
 
+/// What claiming `key` at `now_micros` runs, then `after` (what runs once it is claimed), for
+/// a data hold: the same statements and values [`claim`] runs.
+pub fn carries(
+    place: &str,
+    key: &str,
+    fingerprint: &str,
+    now_micros: i64,
+    after: &[Planned<'_>],
+) -> Carries {
+    let cutoff = now_micros - KEPT_MICROS;
+    let purge: [&dyn ToSql; 2] = [&cutoff, &MAX_KEYS];
+    let by_key: [&dyn ToSql; 1] = [&key];
+    let claimed: [&dyn ToSql; 3] = [&key, &fingerprint, &now_micros];
+    let claim = [
+        Planned::new(PURGE_KEYS, &purge),
+        Planned::new(FIND_KEY, &by_key),
+        Planned::new(FORGET_KEY, &by_key).when("only if the key's earlier claim has lapsed"),
+        Planned::new(CLAIM_KEY, &claimed).when(ONLY_IF_NEW),
+    ];
+    let plan: Vec<Planned<'_>> = claim.iter().chain(after).copied().collect();
+    Carries::sql(place, &plan)
+}
+
 /// Keeps the response of a claimed key.
 pub fn complete(
     conn: &Connection,
@@ -183,15 +210,12 @@ pub fn complete(
     body: &str,
     location: &str,
 ) -> Result<(), DbError> {
-    Sql::new(conn, tracer).execute(
-        "UPDATE idempotency_keys SET state = 'done', status = ?2, body = ?3, location = ?4 WHERE key = ?1",
-        &[&key, &status, &body, &location],
-    )?;
+    Sql::new(conn, tracer).execute(COMPLETE_KEY, &[&key, &status, &body, &location])?;
     Ok(())
 }
 
 /// Lets go of a claimed key whose request failed, so a retry can run.
 pub fn release(conn: &Connection, tracer: &Tracer, key: &str) -> Result<(), DbError> {
-    Sql::new(conn, tracer).execute("DELETE FROM idempotency_keys WHERE key = ?1", &[&key])?;
+    Sql::new(conn, tracer).execute(FORGET_KEY, &[&key])?;
     Ok(())
 }

@@ -5,9 +5,10 @@
 use super::{Task, Tasks, missing, task_from_row, title_field};
 use crate::lab::clock;
 use crate::lab::conditional::{Condition, EntityTag};
-use crate::lab::db::{DbError, Sql};
+use crate::lab::db::{DbError, RUNS_INLINE, RUNS_ON_WRITER, Sql};
 use crate::lab::error::{PRECONDITION_FAILED, Problem};
 use crate::lab::extract::{JsonBody, PatchBody, parse_id};
+use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
@@ -15,8 +16,30 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rusqlite::ToSql;
 use serde_json::Value;
 use std::sync::Arc;
+
+/// One task by id.
+const SELECT_TASK: &str = concat!("SELECT ", columns!(), " FROM tasks WHERE id = ?1");
+/// A task's current version, read inside a write to check `If-Match`.
+const TASK_VERSION: &str = "SELECT updated_at FROM tasks WHERE id = ?1";
+/// Sets the fields given (`NULL` keeps one); `updated_at` moves only when a value changes.
+const UPDATE_TASK: &str = concat!(
+    "UPDATE tasks SET \
+       title = COALESCE(?2, title), \
+       done = COALESCE(?3, done), \
+       updated_at = CASE WHEN COALESCE(?2, title) IS title AND COALESCE(?3, done) IS done \
+                    THEN updated_at ELSE ?4 END \
+     WHERE id = ?1 RETURNING ",
+    columns!()
+);
+/// Removes one task.
+const DELETE_TASK: &str = "DELETE FROM tasks WHERE id = ?1";
+/// When the `If-Match` check runs.
+const ONLY_IF_MATCH: &str = "only because the request sent If-Match";
+/// When a write runs after the `If-Match` check.
+const IF_MATCH_HOLDS: &str = "only if If-Match holds";
 
 /// A task's entity tag: its id and the moment it last changed. `updated_at` moves whenever a
 /// value changes, so the tag changes exactly when the representation does.
@@ -42,17 +65,19 @@ pub(super) fn with_etag(mut response: Response, tag: &EntityTag) -> Response {
 pub(super) async fn get_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
-    let task = lab.db.read(|c| {
-        Sql::new(c, &tracer).query_opt(
-            concat!("SELECT ", columns!(), " FROM tasks WHERE id = ?1"),
-            &[&id],
-            task_from_row,
-        )
-    })?;
+    gate.auth().await;
+    gate.hold(Stage::Data, || {
+        Carries::statement(RUNS_INLINE, SELECT_TASK, &[&id])
+    })
+    .await;
+    let task = lab
+        .db
+        .read(|c| Sql::new(c, &tracer).query_opt(SELECT_TASK, &[&id], task_from_row))?;
     let task = task.ok_or_else(|| missing(&tracer, id))?;
     tracer.note(Stage::Logic, Outcome::Ok, format_args!("found task {id}"));
     if let Some(condition) = Condition::from_headers(&headers, &header::IF_NONE_MATCH) {
@@ -89,6 +114,7 @@ pub(super) async fn get_task(
 pub(super) async fn replace_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     Path(raw): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -98,7 +124,8 @@ pub(super) async fn replace_task(
     let title = fields.required_str("title");
     let title = title_field(&mut fields, title);
     let done = fields.required_bool("done");
-    fields.finish()?;
+    fields.finish(&gate).await?;
+    gate.auth().await;
     let (Some(title), Some(done)) = (title, done) else {
         return Err(Problem::internal("validation passed without values"));
     };
@@ -107,7 +134,7 @@ pub(super) async fn replace_task(
         Outcome::Ok,
         "PUT replaces the whole representation; updated_at moves only if something changed, so a repeat is a no-op",
     );
-    let written = write_update(&lab, &tracer, id, Some(title), Some(done), &headers).await?;
+    let written = write_update(&lab, &tracer, &gate, id, Some(title), Some(done), &headers).await?;
     Ok(tagged(StatusCode::OK, answer(written, &tracer, id)?))
 }
 
@@ -116,6 +143,7 @@ pub(super) async fn replace_task(
 pub(super) async fn update_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     Path(raw): Path<String>,
     headers: HeaderMap,
     body: PatchBody,
@@ -162,7 +190,8 @@ pub(super) async fn update_task(
     if !fields.failed("body") && !fields.has("title") && !fields.has("done") {
         fields.error("body", "send at least one of title, done");
     }
-    fields.finish()?;
+    fields.finish(&gate).await?;
+    gate.auth().await;
     let title = title.flatten();
     let done = done.flatten();
     let changing: Vec<&str> = [("title", title.is_some()), ("done", done.is_some())]
@@ -194,7 +223,7 @@ pub(super) async fn update_task(
             ),
         );
     }
-    let written = write_update(&lab, &tracer, id, title, done, &headers).await?;
+    let written = write_update(&lab, &tracer, &gate, id, title, done, &headers).await?;
     Ok(tagged(StatusCode::OK, answer(written, &tracer, id)?))
 }
 
@@ -261,9 +290,7 @@ fn precondition(
     let Some(condition) = condition else {
         return Ok(None);
     };
-    let updated_at = sql.query_opt("SELECT updated_at FROM tasks WHERE id = ?1", &[&id], |r| {
-        r.get::<_, String>(0)
-    })?;
+    let updated_at = sql.query_opt(TASK_VERSION, &[&id], |r| r.get::<_, String>(0))?;
     let Some(updated_at) = updated_at else {
         return Ok(Some(Written::Missing));
     };
@@ -299,6 +326,7 @@ fn carry<T>(w: Written<std::convert::Infallible>) -> Written<T> {
 async fn write_update(
     lab: &Tasks,
     tracer: &Tracer,
+    gate: &Gate,
     id: i64,
     title: Option<String>,
     done: Option<bool>,
@@ -306,6 +334,24 @@ async fn write_update(
 ) -> Result<Written<Task>, Problem> {
     let t = tracer.clone();
     let condition = Condition::from_headers(headers, &header::IF_MATCH);
+    // A stepped request shows its timestamp at the data hold, so it takes it before; any other
+    // takes it on the writer, where timestamps follow the order of the writes.
+    let now = gate.stepping().then(clock::timestamp);
+    gate.hold(Stage::Data, || {
+        let updated: [&dyn ToSql; 4] = [&id, &title, &done, &now];
+        let update = Planned::new(UPDATE_TASK, &updated);
+        match condition {
+            Some(_) => Carries::sql(
+                RUNS_ON_WRITER,
+                &[
+                    Planned::new(TASK_VERSION, &[&id]).when(ONLY_IF_MATCH),
+                    update.when(IF_MATCH_HOLDS),
+                ],
+            ),
+            None => Carries::sql(RUNS_ON_WRITER, &[update]),
+        }
+    })
+    .await;
     let written = lab
         .db
         .write(move |conn| {
@@ -313,17 +359,8 @@ async fn write_update(
             if let Some(refused) = precondition(&sql, id, condition.as_ref(), &t)? {
                 return Ok(carry(refused));
             }
-            let now = clock::timestamp();
-            let task = sql.query_opt(
-                concat!("UPDATE tasks SET \
-                       title = COALESCE(?2, title), \
-                       done = COALESCE(?3, done), \
-                       updated_at = CASE WHEN COALESCE(?2, title) IS title AND COALESCE(?3, done) IS done \
-                                    THEN updated_at ELSE ?4 END \
-                     WHERE id = ?1 RETURNING ", columns!()),
-                &[&id, &title, &done, &now],
-                task_from_row,
-            )?;
+            let now = now.unwrap_or_else(clock::timestamp);
+            let task = sql.query_opt(UPDATE_TASK, &[&id, &title, &done, &now], task_from_row)?;
             Ok(task.map_or(Written::Missing, Written::Done))
         })
         .await?;
@@ -333,12 +370,25 @@ async fn write_update(
 pub(super) async fn delete_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
+    gate.auth().await;
     let t = tracer.clone();
     let condition = Condition::from_headers(&headers, &header::IF_MATCH);
+    gate.hold(Stage::Data, || match condition {
+        Some(_) => Carries::sql(
+            RUNS_ON_WRITER,
+            &[
+                Planned::new(TASK_VERSION, &[&id]).when(ONLY_IF_MATCH),
+                Planned::new(DELETE_TASK, &[&id]).when(IF_MATCH_HOLDS),
+            ],
+        ),
+        None => Carries::statement(RUNS_ON_WRITER, DELETE_TASK, &[&id]),
+    })
+    .await;
     let written = lab
         .db
         .write(move |conn| {
@@ -346,7 +396,7 @@ pub(super) async fn delete_task(
             if let Some(refused) = precondition(&sql, id, condition.as_ref(), &t)? {
                 return Ok(carry(refused));
             }
-            let deleted = sql.execute("DELETE FROM tasks WHERE id = ?1", &[&id])?;
+            let deleted = sql.execute(DELETE_TASK, &[&id])?;
             Ok(if deleted == 0 {
                 Written::Missing
             } else {
@@ -367,15 +417,17 @@ pub(super) async fn delete_task(
 pub(super) async fn complete_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let id = parse_id(&raw, "task", &tracer)?;
+    gate.auth().await;
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
         "the action 'complete' is modelled as the state change done = true, so calling it twice is harmless",
     );
-    let written = write_update(&lab, &tracer, id, None, Some(true), &headers).await?;
+    let written = write_update(&lab, &tracer, &gate, id, None, Some(true), &headers).await?;
     Ok(tagged(StatusCode::OK, answer(written, &tracer, id)?))
 }

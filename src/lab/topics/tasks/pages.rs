@@ -2,9 +2,10 @@
 
 use super::{LIMIT_DEFAULT, LIMIT_MAX, Task, Tasks, task_from_row};
 use crate::lab::cursor::CursorError;
-use crate::lab::db::Sql;
+use crate::lab::db::{RUNS_INLINE, RUNS_ON_BLOCKING_POOL, Sql};
 use crate::lab::error::Problem;
 use crate::lab::extract::QueryPairs;
+use crate::lab::step::{Carries, Gate};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, int_param};
 use crate::stage::Stage;
@@ -51,6 +52,7 @@ impl Sort {
 pub(super) async fn list_tasks(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
+    gate: Gate,
     query: QueryPairs,
 ) -> Result<Response, Problem> {
     let known = ["limit", "offset", "cursor", "done", "sort"];
@@ -107,7 +109,8 @@ pub(super) async fn list_tasks(
             }
         },
     };
-    fields.finish()?;
+    fields.finish(&gate).await?;
+    gate.auth().await;
 
     let cursor = match query.get("cursor") {
         None => None,
@@ -183,6 +186,17 @@ pub(super) async fn list_tasks(
     let bounded = (cursor.is_some() || offset == 0)
         && done.is_none()
         && matches!(sort, Sort::NewestFirst | Sort::OldestFirst);
+    gate.hold(Stage::Data, || {
+        let refs: Vec<&dyn rusqlite::ToSql> =
+            params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+        let place = if bounded {
+            RUNS_INLINE
+        } else {
+            RUNS_ON_BLOCKING_POOL
+        };
+        Carries::statement(place, &sql, &refs)
+    })
+    .await;
     let run = move |c: &rusqlite::Connection, t: &Tracer| {
         let refs: Vec<&dyn rusqlite::ToSql> =
             params.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
