@@ -68,6 +68,24 @@ pub struct Page {
     pub saved_section: Option<String>,
 }
 
+/// A request being stepped through the lab's stages.
+#[derive(Debug)]
+pub struct Stepping {
+    /// The console's number for it.
+    pub id: u64,
+    /// Where it waits now (`None` between a release and the next hold).
+    pub held: Option<Box<crate::lab::step::Held>>,
+    /// Every boundary it has been held at, in order, with what it carried there.
+    pub seen: Vec<(crate::stage::Stage, crate::lab::step::Carries)>,
+}
+
+impl Stepping {
+    /// The stage it is held at, if it is held.
+    pub fn stage(&self) -> Option<crate::stage::Stage> {
+        self.held.as_ref().map(|h| h.stage)
+    }
+}
+
 /// The learner's progress as the guide shows it.
 #[derive(Debug, Clone, Default)]
 pub struct Standing {
@@ -112,6 +130,8 @@ pub struct App {
     pub size: (u16, u16),
     /// Leave at the next turn.
     pub quit: bool,
+    /// The request being stepped, if any.
+    pub step: Option<Stepping>,
     /// A request whose trace should be shown when it arrives.
     pub awaited_trace: Option<String>,
     /// The next request number.
@@ -146,6 +166,7 @@ impl App {
             notice: None,
             size,
             quit: false,
+            step: None,
             awaited_trace: None,
             next_id: 1,
             next_run: 1,

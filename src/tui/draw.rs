@@ -11,6 +11,7 @@ use super::text;
 use crate::check::event::Stream;
 use crate::check::result::Verdict;
 use crate::stage::Stage;
+use crate::view::markdown::wrap_spans;
 use crate::view::{self, style};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -124,8 +125,9 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
             spans.push(Span::raw(format!("· lesson {}  ", lesson.number)));
             let used: usize = spans.iter().map(|s| s.width()).sum();
             // The pipeline, the lesson's stages lit; shortened names when the line is narrow.
+            let held = app.step.as_ref().and_then(|s| s.stage());
             for short in [false, true] {
-                let strip = pipeline_strip(&lesson.stages, short);
+                let strip = pipeline_strip(&lesson.stages, held, short);
                 if used + strip.iter().map(|s| s.width()).sum::<usize>() <= room {
                     spans.extend(strip);
                     break;
@@ -141,8 +143,9 @@ fn header(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Line::styled(right, style::DIM), right_area);
 }
 
-/// The stages as `HTTP›routing›…`, those in `lit` highlighted.
-fn pipeline_strip(lit: &[Stage], short: bool) -> Vec<Span<'static>> {
+/// The stages as `HTTP›routing›…`, those in `lit` highlighted, the one a stepped request is
+/// held at reversed.
+fn pipeline_strip(lit: &[Stage], held: Option<Stage>, short: bool) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     for (i, stage) in PIPELINE.iter().enumerate() {
         if i > 0 {
@@ -154,14 +157,14 @@ fn pipeline_strip(lit: &[Stage], short: bool) -> Vec<Span<'static>> {
         } else {
             name.to_string()
         };
-        spans.push(Span::styled(
-            name,
-            if lit.contains(stage) {
-                style::ID
-            } else {
-                style::DIM
-            },
-        ));
+        let look = if held == Some(*stage) {
+            style::WARN.add_modifier(Modifier::REVERSED)
+        } else if lit.contains(stage) {
+            style::ID
+        } else {
+            style::DIM
+        };
+        spans.push(Span::styled(name, look));
     }
     spans
 }
@@ -193,6 +196,11 @@ fn footer(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 _ => {}
             }
             (" VIEW ".into(), keys)
+        }
+        None if app.step.as_ref().is_some_and(|s| s.held.is_some()) => {
+            let mut keys = vec![(".", "next stage"), (">", "to the end")];
+            keys.extend(keys::footer(app.context()));
+            (" STEP ".into(), keys)
         }
         None => (" NAV ".into(), keys::footer(app.context())),
     };
@@ -679,6 +687,9 @@ fn response_pane(frame: &mut Frame<'_>, app: &App, focused: bool, area: Rect) {
 }
 
 fn trace_pane(frame: &mut Frame<'_>, app: &App, focused: bool, area: Rect) {
+    if let Some(step) = &app.step {
+        return step_pane(frame, step, focused, area);
+    }
     let t = &app.traces;
     let title = if t.is_empty() {
         "· every request the lab serves shows here ".to_string()
@@ -769,6 +780,122 @@ fn trace_pane(frame: &mut Frame<'_>, app: &App, focused: bool, area: Rect) {
         head.extend(lines);
         frame.render_widget(Paragraph::new(head), timeline_area);
     }
+}
+
+/// A stepped request: the stages it has passed, the one it waits at, and what it carries
+/// there.
+fn step_pane(frame: &mut Frame<'_>, step: &super::app::Stepping, focused: bool, area: Rect) {
+    use crate::lab::step::BlockKind;
+    let title = match step.stage() {
+        Some(stage) => format!(
+            "· step mode · held at {} · . next  > to the end ",
+            stage.label()
+        ),
+        None => "· step mode · on its way… ".to_string(),
+    };
+    let block = pane_block(Pane::Trace, title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // Where it is in the lifecycle: passed ✓, here ▶, not yet ·.
+    // A stage before the furthest one reached that the request never stopped at had
+    // nothing to do for it (a GET has no body to validate): –.
+    let here = step.stage();
+    let furthest = step
+        .seen
+        .iter()
+        .filter_map(|(s, _)| PIPELINE.iter().position(|p| p == s))
+        .max();
+    let mut path = Vec::new();
+    for (i, stage) in PIPELINE.iter().enumerate() {
+        if i > 0 {
+            path.push(Span::styled(" ", style::DIM));
+        }
+        let seen = step.seen.iter().any(|(s, _)| s == stage);
+        let (mark, look) = if here == Some(*stage) {
+            ("▶", style::WARN.add_modifier(Modifier::REVERSED))
+        } else if seen {
+            ("✓", style::OK)
+        } else if furthest.is_some_and(|f| i < f) {
+            ("–", style::DIM)
+        } else {
+            ("·", style::DIM)
+        };
+        path.push(Span::styled(format!("{mark}{}", short_stage(*stage)), look));
+    }
+    let mut lines = vec![Line::from(path), Line::default()];
+    match step.seen.last() {
+        None => lines.push(Line::styled(
+            "Sent. The lab holds it as soon as its head is read…",
+            style::DIM,
+        )),
+        Some((stage, carries)) => {
+            let state = if step.held.is_some() {
+                "held at"
+            } else {
+                "leaving"
+            };
+            let cols = usize::from(inner.width.max(20));
+            // Sentences wrap at words; a field's value wraps under itself.
+            lines.extend(wrap_spans(
+                &[
+                    Span::styled(format!("{state} {}: ", stage.label()), style::STRONG),
+                    Span::raw(carries.summary.clone()),
+                ],
+                cols,
+                "",
+                "",
+            ));
+            let width = carries
+                .fields
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(24)
+                .min(cols / 3);
+            let hang = " ".repeat(width + 3);
+            for (name, value) in &carries.fields {
+                let mut rows = wrap_spans(&[Span::raw(value.clone())], cols, &hang, &hang);
+                if let Some(first) = rows.first_mut() {
+                    // Put the name where the first row's indent was.
+                    first.spans[0] =
+                        Span::styled(format!("  {:<width$} ", text_cut(name, width)), style::ID);
+                } else {
+                    rows.push(Line::styled(format!("  {name}"), style::ID));
+                }
+                lines.extend(rows);
+            }
+            if let Some(b) = &carries.block {
+                lines.push(Line::default());
+                match b.kind {
+                    // Statements wrap at words, continued rows indented.
+                    BlockKind::Sql => {
+                        for line in b.text.lines() {
+                            lines.extend(wrap_spans(
+                                &[Span::styled(line.to_string(), style::SQL)],
+                                cols,
+                                "  ",
+                                "      ",
+                            ));
+                        }
+                    }
+                    // JSON and text keep their indentation.
+                    BlockKind::Json | BlockKind::Text => {
+                        let look = if b.kind == BlockKind::Text {
+                            style::DIM
+                        } else {
+                            Style::new()
+                        };
+                        for line in b.text.lines() {
+                            lines.push(Line::styled(format!("  {line}"), look));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let (rows, _) = text::wrap(&lines, inner.width);
+    frame.render_widget(Paragraph::new(rows), inner);
 }
 
 // ---------------------------------------------------------------------------------------

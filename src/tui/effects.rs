@@ -7,6 +7,7 @@ use crate::check::http::{Client, Exchange};
 use crate::check::plan::{Plan, Selection, Target};
 use crate::check::run::{RunSettings, run_challenge};
 use crate::course::Course;
+use crate::lab::step::{DEFAULT_HOLD_TIMEOUT, Go, STEP_HEADER, Stepper};
 use crate::lab::{LabConfig, RunningLab};
 use crate::progress::Progress;
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ pub struct Runner {
     /// Where progress is kept; `None` keeps nothing (tests that must not write).
     data_dir: Option<PathBuf>,
     client: Client,
+    /// For stepped requests, which wait at each stage for as long as the learner looks.
+    stepping_client: Client,
+    /// The step session's token, when the lab steps requests for this guide.
+    step_token: Option<String>,
     challenge: Option<CancellationToken>,
 }
 
@@ -42,15 +47,47 @@ impl Runner {
             course,
             data_dir,
             client: Client::new(SEND_TIMEOUT)?,
+            stepping_client: Client::new(DEFAULT_HOLD_TIMEOUT + SEND_TIMEOUT)?,
+            step_token: None,
             challenge: None,
         })
+    }
+
+    /// Opens a step session on the guide's lab: its holds come back as [`Msg::Held`].
+    pub fn step_with(&mut self, stepper: &Stepper) {
+        let mut session = stepper.session();
+        self.step_token = Some(session.token().to_string());
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(held) = session.next().await {
+                if let Err(unsent) = tx.send(Msg::Held(Box::new(held))).await {
+                    // The guide has gone: let the request run on.
+                    if let Msg::Held(held) = unsent.0 {
+                        held.release(Go::Finish);
+                    }
+                    break;
+                }
+            }
+        });
     }
 
     /// Starts one effect (it finishes in the background).
     pub fn run(&mut self, effect: Effect) {
         match effect {
-            Effect::Send { id, request, .. } => {
-                let client = self.client.clone();
+            Effect::Send {
+                id,
+                mut request,
+                stepped,
+            } => {
+                let client = match (&self.step_token, stepped) {
+                    (Some(token), true) => {
+                        request
+                            .headers
+                            .push((STEP_HEADER.to_string(), token.clone()));
+                        self.stepping_client.clone()
+                    }
+                    _ => self.client.clone(),
+                };
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let exchange = client.send(request).await;
@@ -67,6 +104,7 @@ impl Runner {
                 challenge,
                 target,
             } => self.run_challenge(run, challenge, target),
+            Effect::Release(held, go) => held.release(go),
             Effect::CancelChallenge => {
                 if let Some(token) = self.challenge.take() {
                     token.cancel();

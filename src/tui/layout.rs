@@ -112,9 +112,14 @@ pub fn lesson(body: Rect, focus: Pane, zoom: bool, composer_rows: u16) -> Lesson
         Constraint::Length(composer_rows),
         Constraint::Min(5),
     ]));
+    let response_share = match focus {
+        Pane::Response => 55,
+        Pane::Trace => 35,
+        _ => 45,
+    };
     let [response, trace] = bottom.layout(&Layout::horizontal([
-        Constraint::Percentage(45),
-        Constraint::Percentage(55),
+        Constraint::Percentage(response_share),
+        Constraint::Percentage(100 - response_share),
     ]));
     LessonPanes {
         lesson: Some(top),

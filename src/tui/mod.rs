@@ -96,6 +96,7 @@ async fn run_on_terminal(
     feed_traces(lab, tx.clone());
     quit_on_signals(tx.clone());
     let mut runner = effects::Runner::new(tx.clone(), Arc::clone(&course), data_dir)?;
+    runner.step_with(&lab.state.steps);
 
     side::restore_on_panic();
     side::enter()?;

@@ -35,6 +35,8 @@ pub enum Msg {
         /// What was sent and what came of it.
         exchange: Box<Exchange>,
     },
+    /// A request sent in step mode is held at a stage boundary.
+    Held(Box<crate::lab::step::Held>),
     /// The challenge run reported something.
     Check {
         /// Which run (an older run's late events are ignored).
@@ -161,6 +163,8 @@ pub enum Effect {
         /// Hold it at every stage (step mode).
         stepped: bool,
     },
+    /// Let a held request move on: one stage, or to the end.
+    Release(Box<crate::lab::step::Held>, crate::lab::step::Go),
     /// Put text on the clipboard.
     Copy(String),
     /// Edit a field's text in `$EDITOR`.

@@ -80,7 +80,7 @@ impl Responses {
             self.history.pop_front();
         }
         let waiting = if stepped {
-            "sent in step mode: the lab holds it at each stage (. steps, > runs to the end)"
+            "held in step mode: follow it in the trace pane (4)"
         } else {
             "sent, waiting for the answer…"
         };

@@ -34,6 +34,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::TracesSkipped(n) => app.traces.dropped += n,
         Msg::Sent { id, exchange } => on_sent(app, id, *exchange),
+        Msg::Held(held) => on_held(app, held, &mut fx),
         Msg::Check { run, event } => on_check_event(app, run, *event),
         Msg::CheckEnded { run, result } => {
             if let Some(panel) = app.panel.as_mut()
@@ -66,6 +67,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 fn quit(app: &mut App, fx: &mut Vec<Effect>) {
+    stop_stepping(app, fx);
     app.quit = true;
     fx.push(Effect::CancelChallenge);
     fx.push(Effect::SavePlace(app.place.clone()));
@@ -299,6 +301,7 @@ fn back(app: &mut App, fx: &mut Vec<Effect>) {
                 rerender(app);
                 return;
             }
+            stop_stepping(app, fx);
             app.screen = Screen::Home;
         }
         Screen::Challenge => {
@@ -375,6 +378,8 @@ fn lesson_action(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         }
         Action::Send => send(app, false, fx),
         Action::SendStepped => send(app, true, fx),
+        Action::Step => release(app, crate::lab::step::Go::Step, fx),
+        Action::Finish => release(app, crate::lab::step::Go::Finish, fx),
         Action::NextPreset | Action::PrevPreset => cycle_preset(app, action == Action::NextPreset),
         Action::RunChallenge => run_challenge(app, false, fx),
         Action::EditTarget => edit_panel_field(app, Field::Target),
@@ -526,6 +531,12 @@ fn cycle_preset(app: &mut App, forward: bool) {
 }
 
 fn send(app: &mut App, stepped: bool, fx: &mut Vec<Effect>) {
+    if app.step.is_some() {
+        app.tell(Notice::error(
+            "a request is being stepped: . moves it one stage on, > runs it to the end",
+        ));
+        return;
+    }
     let Some(page) = app.page.as_ref() else {
         return;
     };
@@ -546,6 +557,20 @@ fn send(app: &mut App, stepped: bool, fx: &mut Vec<Effect>) {
     let id = app.next_id;
     app.next_id += 1;
     app.responses.sending(id, request.clone(), preset, stepped);
+    if stepped {
+        app.step = Some(super::app::Stepping {
+            id,
+            held: None,
+            seen: Vec::new(),
+        });
+        // The trace pane is where stepping shows; give it the room.
+        if let Some(page) = app.page.as_mut() {
+            page.focus = Pane::Trace;
+        }
+        app.tell(Notice::info(
+            "sent in step mode: the lab holds it at each stage — . next stage, > to the end",
+        ));
+    }
     fx.push(Effect::Send {
         id,
         request,
@@ -553,7 +578,52 @@ fn send(app: &mut App, stepped: bool, fx: &mut Vec<Effect>) {
     });
 }
 
+/// A stepped request arrived at a boundary: show it there (or let it go, when the learner
+/// has left the lesson meanwhile).
+fn on_held(app: &mut App, held: Box<crate::lab::step::Held>, fx: &mut Vec<Effect>) {
+    let Some(step) = app.step.as_mut() else {
+        fx.push(Effect::Release(held, crate::lab::step::Go::Finish));
+        return;
+    };
+    if let Some(earlier) = step.held.take() {
+        fx.push(Effect::Release(earlier, crate::lab::step::Go::Step));
+    }
+    step.seen.push((held.stage, held.carries.clone()));
+    let stage = held.stage;
+    step.held = Some(held);
+    app.tell(Notice::info(format!(
+        "held at {}: . moves it on, > runs it to the end",
+        stage.label()
+    )));
+}
+
+/// Moves the held request on.
+fn release(app: &mut App, go: crate::lab::step::Go, fx: &mut Vec<Effect>) {
+    match app.step.as_mut().and_then(|s| s.held.take()) {
+        Some(held) => fx.push(Effect::Release(held, go)),
+        None if app.step.is_some() => {
+            app.tell(Notice::info("the request is on its way to the next stage…"))
+        }
+        None => app.tell(Notice::info(
+            "nothing is held: S sends the request in step mode",
+        )),
+    }
+}
+
+/// Lets a stepped request run to the end (the learner left, or quits).
+fn stop_stepping(app: &mut App, fx: &mut Vec<Effect>) {
+    if let Some(mut step) = app.step.take()
+        && let Some(held) = step.held.take()
+    {
+        fx.push(Effect::Release(held, crate::lab::step::Go::Finish));
+    }
+}
+
 fn on_sent(app: &mut App, id: u64, exchange: crate::check::http::Exchange) {
+    if app.step.as_ref().is_some_and(|s| s.id == id) {
+        // Its answer came: the stepping is over (a hold left behind cannot exist any more).
+        app.step = None;
+    }
     let failed = exchange.response.as_ref().err().map(|e| e.to_string());
     let expected = app
         .responses
@@ -689,71 +759,73 @@ fn search_traces(app: &mut App, query: &str) -> Option<String> {
 }
 
 /// Explains what is under the cursor: the status line or a header of the response, or the
-/// stage of the trace event selected.
+/// stage of the trace event selected — what it means, who set it, and the section that
+/// teaches it (Enter opens it).
 fn explain(app: &mut App, focus: Pane) {
+    use crate::course::Subject;
+    let mut context = Vec::new();
     let subject = match focus {
-        Pane::Response => app
+        Pane::Response => match app
             .responses
             .current()
             .and_then(|s| s.lines.get(app.responses.cursor))
-            .map(|(kind, _)| kind.clone()),
-        _ => None,
-    };
-    let (title, lines) = match (focus, subject) {
-        (Pane::Response, Some(LineKind::Status(code))) => (
-            format!("{code} {}", crate::status::reason(code)),
-            vec![ratatui::text::Line::raw(
-                crate::status::meaning(code)
-                    .unwrap_or("a status this guide has no note on; its class (the first digit) says who must act")
-                    .to_string(),
-            )],
-        ),
-        (Pane::Trace, _) => {
+            .map(|(kind, _)| kind.clone())
+        {
+            Some(LineKind::Status(code)) => Subject::Status(code),
+            Some(LineKind::Header(name)) => Subject::Header(name),
+            _ => {
+                app.tell(Notice::info(
+                    "move the cursor (j/k) to the status line or a header, then press x",
+                ));
+                return;
+            }
+        },
+        Pane::Trace => {
+            if app.traces.event.is_none() {
+                app.traces.step_event(true);
+            }
             let Some(trace) = app.traces.current() else {
                 app.tell(Notice::info("no request yet: send one with s"));
                 return;
             };
-            let stage = app
-                .traces
-                .event
-                .and_then(|i| trace.events.get(i))
-                .map(|e| e.stage);
-            let Some(stage) = stage else {
-                app.tell(Notice::info("pick a stage first: [ and ] move between them"));
+            let Some(event) = app.traces.event.and_then(|i| trace.events.get(i)) else {
+                app.tell(Notice::info("this request's trace has no stages"));
                 return;
             };
-            let taught: Vec<String> = app
-                .course
-                .lessons
-                .iter()
-                .filter(|l| l.stages.contains(&stage))
-                .map(|l| format!("lesson {} {}", l.number, l.title))
-                .collect();
-            let mut lines = vec![ratatui::text::Line::raw(format!(
-                "{} {}",
-                trace.method, trace.path
-            ))];
-            if let Some(event) = app.traces.event.and_then(|i| trace.events.get(i)) {
-                lines.push(ratatui::text::Line::raw(event.message.clone()));
-            }
-            if !taught.is_empty() {
-                lines.push(ratatui::text::Line::default());
-                lines.push(ratatui::text::Line::raw(format!("taught in: {}", taught.join(", "))));
-            }
-            (format!("the {} stage", stage.label()), lines)
+            context.push(ratatui::text::Line::styled(
+                format!("In {} {}: {}", trace.method, trace.path, event.message),
+                view::style::DIM,
+            ));
+            context.push(ratatui::text::Line::default());
+            Subject::Stage(event.stage)
         }
         _ => {
             app.tell(Notice::info(
-                "move the cursor (j/k) to the status line or a header, then press x",
+                "x explains a status or header in the response (3) or a stage in the trace (4)",
             ));
             return;
         }
     };
+    let Some(explanation) = app.course.explain().explain(&subject) else {
+        app.tell(Notice::info(format!(
+            "{subject}: this guide has no note on it yet; the lessons explain the headers the lab sends"
+        )));
+        return;
+    };
+    let width = (app.size.0 * 9 / 10)
+        .max(60)
+        .min(app.size.0)
+        .saturating_sub(2);
+    context.extend(view::explain::lines(&explanation, width));
+    let jump = explanation
+        .teaches
+        .as_ref()
+        .map(|r| (r.lesson.clone(), r.section.clone()));
     app.overlay = Some(Overlay::Text {
-        title,
-        lines,
+        title: explanation.title.clone(),
+        lines: context,
         scroll: 0,
-        jump: None,
+        jump,
     });
 }
 
