@@ -240,6 +240,23 @@ pub struct Held {
 }
 
 impl Held {
+    /// A hold for the request `request_id` at `stage`, and the receiver its release arrives
+    /// on (the gate waits on it; a viewer's tests can stand in for the gate).
+    pub fn new(
+        request_id: String,
+        stage: Stage,
+        carries: Carries,
+    ) -> (Held, oneshot::Receiver<Go>) {
+        let (go, released) = oneshot::channel();
+        let held = Held {
+            request_id,
+            stage,
+            carries,
+            go,
+        };
+        (held, released)
+    }
+
     /// Moves the request on: one stage (held again at the next boundary) or to the end.
     pub fn release(self, go: Go) {
         // The request may be gone already (its client hung up): nothing is left to release.

@@ -216,7 +216,10 @@ fn footer(frame: &mut Frame<'_>, app: &App, area: Rect) {
     for (k, what) in keys_shown {
         let piece = format!("{k} {what}  ");
         if used + piece.chars().count() + 8 > room {
-            spans.push(Span::styled("? more", style::DIM));
+            // `?` lists the rest, unless the footer already says so.
+            if !spans.iter().any(|s| s.content == "?") {
+                spans.push(Span::styled("? more", style::DIM));
+            }
             break;
         }
         used += piece.chars().count();
@@ -1174,6 +1177,7 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, overlay: &Overlay, body: Rect)
             ..
         } => (title.clone(), lines.clone(), *scroll),
     };
+    let opens = matches!(overlay, Overlay::Text { jump: Some(_), .. });
     let width = (body.width * 9 / 10).max(60).min(body.width);
     let (rows, _) = text::wrap(&lines, width.saturating_sub(2));
     let height = (rows.len() as u16 + 2).clamp(5, body.height);
@@ -1187,10 +1191,11 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, overlay: &Overlay, body: Rect)
             style::STRONG,
         )))
         .title_bottom(Line::styled(
-            if more {
-                " Esc closes · ↓ more "
-            } else {
-                " Esc closes "
+            match (opens, more) {
+                (true, true) => " Enter reads the section · Esc closes · ↓ more ",
+                (true, false) => " Enter reads the section · Esc closes ",
+                (false, true) => " Esc closes · ↓ more ",
+                (false, false) => " Esc closes ",
             },
             style::DIM,
         ));

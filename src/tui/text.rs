@@ -4,8 +4,8 @@
 use ratatui::text::{Line, Span};
 use textwrap::core::display_width;
 
-/// `lines` wrapped to `width` columns (characters split where needed), and for each row the
-/// index of the line it came from.
+/// `lines` wrapped to `width` columns (at a space where the row has one, otherwise mid-word),
+/// and for each row the index of the line it came from.
 pub fn wrap(lines: &[Line<'static>], width: u16) -> (Vec<Line<'static>>, Vec<usize>) {
     let width = usize::from(width.max(1));
     let mut rows = Vec::with_capacity(lines.len());
@@ -19,37 +19,76 @@ pub fn wrap(lines: &[Line<'static>], width: u16) -> (Vec<Line<'static>>, Vec<usi
     (rows, owners)
 }
 
-/// One line cut into rows of at most `width` columns.
+/// One line cut into rows of at most `width` columns. A row ends after its last space when
+/// it has one past its indentation (so words stay whole); a word longer than a row is split.
+/// Leading indentation is kept on the first row only, and no row starts with the space it
+/// was broken at.
 pub fn wrap_line(line: &Line<'static>, width: usize) -> Vec<Line<'static>> {
     let total: usize = line.spans.iter().map(|s| display_width(&s.content)).sum();
     if total <= width {
         return vec![line.clone()];
     }
+    // Every character with its style and width.
+    let cells: Vec<(char, ratatui::style::Style, usize)> = line
+        .spans
+        .iter()
+        .flat_map(|span| {
+            span.content
+                .chars()
+                .map(move |c| (c, span.style, display_width(c.encode_utf8(&mut [0; 4]))))
+        })
+        .collect();
+    let indent = cells.iter().take_while(|(c, ..)| *c == ' ').count();
     let mut rows = Vec::new();
-    let mut row: Vec<Span<'static>> = Vec::new();
-    let mut used = 0;
-    for span in &line.spans {
-        let mut piece = String::new();
-        for c in span.content.chars() {
-            let w = display_width(c.encode_utf8(&mut [0; 4]));
-            if used + w > width && used > 0 {
-                if !piece.is_empty() {
-                    row.push(Span::styled(std::mem::take(&mut piece), span.style));
-                }
-                rows.push(Line::from(std::mem::take(&mut row)).style(line.style));
-                used = 0;
+    let mut start = 0;
+    while start < cells.len() {
+        // The furthest end that fits.
+        let mut used = 0;
+        let mut end = start;
+        while end < cells.len() && (used + cells[end].2 <= width || end == start) {
+            used += cells[end].2;
+            end += 1;
+        }
+        if end < cells.len() {
+            // Break after the last space in the row (not inside the first row's indent).
+            let floor = if start == 0 { indent } else { start };
+            if let Some(space) = (floor..end).rev().find(|&i| cells[i].0 == ' ') {
+                end = space + 1;
             }
-            piece.push(c);
-            used += w;
         }
-        if !piece.is_empty() {
-            row.push(Span::styled(piece, span.style));
+        rows.push(row_of(&cells[start..end]).style(line.style));
+        start = end;
+        // The next row does not start with the spaces it was broken at.
+        while start < cells.len() && cells[start].0 == ' ' {
+            start += 1;
         }
-    }
-    if !row.is_empty() {
-        rows.push(Line::from(row).style(line.style));
     }
     rows
+}
+
+/// Cells back into spans, one per run of equal style (trailing spaces dropped).
+fn row_of(cells: &[(char, ratatui::style::Style, usize)]) -> Line<'static> {
+    let trimmed = cells
+        .iter()
+        .rposition(|(c, ..)| *c != ' ')
+        .map_or(0, |i| i + 1);
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut text = String::new();
+    let mut style = None;
+    for &(c, s, _) in &cells[..trimmed] {
+        if style.is_some_and(|st| st != s) {
+            spans.push(Span::styled(
+                std::mem::take(&mut text),
+                style.unwrap_or_default(),
+            ));
+        }
+        style = Some(s);
+        text.push(c);
+    }
+    if !text.is_empty() {
+        spans.push(Span::styled(text, style.unwrap_or_default()));
+    }
+    Line::from(spans)
 }
 
 /// A line's text without styles.
@@ -84,6 +123,25 @@ mod tests {
         let text: Vec<String> = rows.iter().map(plain).collect();
         assert_eq!(text, ["short", "abcde", "fghij"]);
         assert_eq!(owners, [0, 1, 1]);
+    }
+
+    #[test]
+    fn rows_break_between_words_and_keep_their_styles() {
+        let bold = ratatui::style::Style::new().bold();
+        let line = Line::from(vec![
+            Span::raw("  held in "),
+            Span::styled("step mode", bold),
+        ]);
+        let rows = wrap_line(&line, 12);
+        let text: Vec<String> = rows.iter().map(plain).collect();
+        assert_eq!(text, ["  held in", "step mode"]);
+        assert_eq!(rows[1].spans[0].style, bold);
+        // A word longer than the row is split.
+        let text: Vec<String> = wrap_line(&Line::from("a supercalifragilistic"), 8)
+            .iter()
+            .map(plain)
+            .collect();
+        assert_eq!(text, ["a", "supercal", "ifragili", "stic"]);
     }
 
     #[test]

@@ -106,11 +106,13 @@ impl Guide {
         reqlab::tui::feed_traces(&lab, tx.clone());
         let side = Watched::default();
         let url = lab.url();
+        let steps = lab.state.steps.clone();
         let backend = screen.clone();
         let mut watched = side.clone();
         let done = tokio::spawn(async move {
             let mut terminal = Terminal::new(backend).unwrap();
             let mut runner = Runner::new(tx, course(), None)?;
+            runner.step_with(&steps);
             let mut app = App::new(
                 course(),
                 url,
@@ -243,5 +245,104 @@ async fn the_challenge_runs_against_the_lab_and_passes() {
     guide.wait_for("challenge http-basics").await;
     guide.press("L");
     guide.wait_for("the lab passes").await;
+    guide.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stepped_request_stops_at_every_stage_and_shows_what_it_carries() {
+    let guide = Guide::start().await;
+    guide.press("j\n");
+    guide.wait_for("REST: resources").await;
+    let lesson = &course().lessons[1];
+    let create = lesson
+        .presets
+        .iter()
+        .position(|p| p.request.method == axum::http::Method::POST && p.request.path == "/tasks")
+        .unwrap();
+    for _ in 0..create {
+        guide.press("n");
+    }
+    // Zoomed, the step pane has room for everything a stage carries.
+    guide.press("S");
+    guide.wait_for("held at HTTP: received POST /tasks").await;
+    guide.press("z");
+    guide.wait_for("content-type").await;
+    // A second request cannot be sent while one is held.
+    guide.press("s");
+    guide.wait_for("a request is being stepped").await;
+    guide.press(".");
+    guide.wait_for("held at routing: matched POST /tasks").await;
+    guide.press(".");
+    let parsing = guide.wait_for("held at parsing").await;
+    assert_contains!(parsing, "\"title\": \"Write the README\"");
+    guide.press(".");
+    guide
+        .wait_for("held at validation: validation passed")
+        .await;
+    guide.press(".");
+    guide.wait_for("held at auth").await;
+    guide.press(".");
+    // The SQL and its parameters are values before the database is touched.
+    let data = guide.wait_for("held at data layer: about to run").await;
+    assert_contains!(data, "INSERT INTO tasks");
+    assert_contains!(data, "?1 'Write the README'");
+    let before: i64 = guide
+        .lab
+        .state
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
+        .unwrap();
+    guide.press(".");
+    let response = guide.wait_for("held at response: built 201 Created").await;
+    assert_contains!(response, "✓data");
+    let after: i64 = guide
+        .lab
+        .state
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(
+        after,
+        before + 1,
+        "released past the data layer, the row is written"
+    );
+    guide.press(".");
+    // Out of step mode: the answer and the trace, which says where it was held.
+    guide.wait_for("· following").await;
+    guide.press("z");
+    guide.wait_for("201 Created").await;
+    guide.wait_for("by step mode").await;
+    guide.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_the_lesson_lets_a_held_request_finish() {
+    let guide = Guide::start().await;
+    guide.press("\n");
+    guide.wait_for("HTTP: one request").await;
+    guide.press("S");
+    guide.wait_for("held at HTTP").await;
+    guide.press("q");
+    guide.wait_for("the life of a request").await;
+    // Released to the end, the request shows up among the lab's traces.
+    guide.wait_for("1 request").await;
+    guide.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_explains_the_status_and_enter_opens_the_section_that_teaches_it() {
+    let guide = Guide::start().await;
+    guide.press("j\n");
+    guide.wait_for("REST: resources").await;
+    guide.press("s");
+    guide.wait_for("as the lesson expects").await;
+    // The response pane's cursor starts on the status line.
+    guide.press("3x");
+    let overlay = guide.wait_for("Enter read the lesson section").await;
+    assert_contains!(overlay, "200 OK");
+    // 200 is taught in lesson 1's section on status codes.
+    guide.press("\n");
+    guide.wait_for("lesson 1").await;
+    guide.wait_for("§4/8 Status codes").await;
     guide.quit().await;
 }

@@ -7,6 +7,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 use reqlab::check::event::Event;
 use reqlab::check::result::{CheckOutcome, Finding, Status};
+use reqlab::lab::step::{Go, Held};
 use reqlab::tui::draw::draw;
 
 /// The app drawn on a terminal of its size.
@@ -289,4 +290,83 @@ fn a_failed_check_opened() {
             .id,
         "status-codes"
     );
+}
+
+/// Lesson 2's create-task preset sent in step mode and held at the data layer, after
+/// stopping at every earlier boundary it had work at.
+fn stepping(width: u16, height: u16) -> (App, Vec<tokio::sync::oneshot::Receiver<Go>>) {
+    use reqlab::lab::step::Carries;
+    let mut app = app_sized(width, height);
+    open(&mut app, 1);
+    while !text(&drawn(&app, true)).contains("create-task") {
+        keys(&mut app, "n");
+    }
+    let fx = keys(&mut app, "S");
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Send { stepped: true, .. }]
+    ));
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    headers.insert("host", "127.0.0.1:4747".parse().unwrap());
+    let title = "Write the README".to_string();
+    let stamp = "2026-12-02T09:00:00Z".to_string();
+    let stops = [
+        (
+            Stage::Http,
+            Carries::request_head("POST", "/tasks", "HTTP/1.1", &headers),
+        ),
+        (
+            Stage::Routing,
+            Carries::new("matched POST /tasks; the route takes no path parameters")
+                .with_field("route", "POST /tasks"),
+        ),
+        (
+            Stage::Validation,
+            Carries::new("validation passed: 2 fields kept the contract; the handler may run")
+                .with_field("title", "accepted: \"Write the README\"")
+                .with_field("done", "accepted: false"),
+        ),
+        (
+            Stage::Data,
+            Carries::statement(
+                "on the writer thread",
+                "INSERT INTO tasks (title, done, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING id, title, done, created_at, updated_at",
+                &[&title, &false, &stamp],
+            ),
+        ),
+    ];
+    let mut gates = Vec::new();
+    for (stage, carries) in stops {
+        let (held, gate) = Held::new("r-1".into(), stage, carries);
+        gates.push(gate);
+        let fx = update(&mut app, Msg::Held(Box::new(held)));
+        // The stop before is released as this one arrives (it moved on by itself).
+        assert!(fx.iter().all(|e| matches!(e, Effect::Release(..))));
+    }
+    (app, gates)
+}
+
+#[test]
+fn a_request_held_at_the_data_layer() {
+    let (app, _gates) = stepping(120, 36);
+    snapshot("step_data_120x36", &app);
+    // The stage it is held at is reversed in the header and in the pane.
+    let t = drawn(&app, true);
+    let (x, y) = find(&t, "▶data");
+    assert!(
+        t.backend().buffer()[(x, y)]
+            .modifier
+            .contains(Modifier::REVERSED)
+    );
+    let screen = text(&t);
+    assert_contains!(screen, "–parsing");
+    assert_contains!(screen, "?1 'Write the README'");
+}
+
+#[test]
+fn a_status_explained() {
+    let mut app = with_exchange(80, 24, 404);
+    keys(&mut app, "3x");
+    snapshot("explain_404_80x24", &app);
 }

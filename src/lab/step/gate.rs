@@ -154,13 +154,7 @@ impl Run {
         if let Some(why) = self.over() {
             return self.end(stage, None, why);
         }
-        let (go, released) = oneshot::channel();
-        let held = Held {
-            request_id: self.request_id.clone(),
-            stage,
-            carries,
-            go,
-        };
+        let (held, released) = Held::new(self.request_id.clone(), stage, carries);
         if self.viewer.send(held).is_err() {
             return self.end(stage, None, Release::Left);
         }
