@@ -237,3 +237,20 @@ fn completions_offer_lesson_preset_and_challenge_ids() {
         stdout(&help)
     );
 }
+
+#[test]
+fn without_a_terminal_reqlab_alone_prints_its_usage_and_exits_2() {
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+    let err = stderr(&o);
+    assert_contains!(err, "only on a terminal");
+    assert_contains!(err, "Usage: reqlab");
+}
+
+#[test]
+fn guide_flags_belong_to_the_guide_not_to_a_command() {
+    let o = run(&["--port", "4000", "lessons"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_contains!(stderr(&o), "--port");
+}
