@@ -155,6 +155,16 @@ async fn a_stepped_post_is_held_at_every_stage_in_order_and_shows_what_it_carrie
     assert_eq!(field(&auth.carries, "Authorization"), "absent");
     auth.release(Go::Step);
 
+    let logic = next(&mut session).await;
+    assert_eq!(logic.stage, Stage::Logic);
+    assert_contains!(logic.carries.summary, "the server assigns the id");
+    assert_eq!(
+        field(&logic.carries, "done"),
+        "false (absent, so the default)"
+    );
+    assert_contains!(field(&logic.carries, "Idempotency-Key"), "none");
+    logic.release(Go::Step);
+
     let data = next(&mut session).await;
     assert_eq!(data.stage, Stage::Data);
     let sql = data.carries.block.clone().expect("the statement");
@@ -665,7 +675,7 @@ async fn holding_longer_than_the_lab_timeouts_trips_none_of_them() {
     }
     let (status, task) = answer(reply).await;
     assert_eq!(status, 201, "{task}");
-    assert_eq!(held_stages.len(), 7, "{held_stages:?}");
+    assert_eq!(held_stages.len(), 8, "{held_stages:?}");
 
     // The parsing stage's own duration is the reading, not the holds around it.
     let trace = lab.state.traces.get("step-slow").unwrap();
@@ -678,6 +688,6 @@ async fn holding_longer_than_the_lab_timeouts_trips_none_of_them() {
         parsed.duration_us < (limit * 2).as_micros() as u64,
         "{parsed:?}"
     );
-    assert!(trace.duration_us >= (limit * 3 * 7).as_micros() as u64);
+    assert!(trace.duration_us >= (limit * 3 * 8).as_micros() as u64);
     lab.stop().await.unwrap();
 }

@@ -282,6 +282,10 @@ async fn a_stepped_request_stops_at_every_stage_and_shows_what_it_carries() {
     guide.press(".");
     guide.wait_for("held at auth").await;
     guide.press(".");
+    guide
+        .wait_for("held at business logic: the handler's rules")
+        .await;
+    guide.press(".");
     // The SQL and its parameters are values before the database is touched.
     let data = guide.wait_for("held at data layer: about to run").await;
     assert_contains!(data, "INSERT INTO tasks");
@@ -294,7 +298,17 @@ async fn a_stepped_request_stops_at_every_stage_and_shows_what_it_carries() {
         .unwrap();
     guide.press(".");
     let response = guide.wait_for("held at response: built 201 Created").await;
-    assert_contains!(response, "✓data");
+    for stage in [
+        "✓HTTP",
+        "✓routing",
+        "✓parsing",
+        "✓validation",
+        "✓auth",
+        "✓logic",
+        "✓data",
+    ] {
+        assert_contains!(response, stage);
+    }
     let after: i64 = guide
         .lab
         .state

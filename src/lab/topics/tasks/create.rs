@@ -48,6 +48,28 @@ pub(super) async fn create_task(
         return Err(Problem::internal("validation passed without values"));
     };
     gate.auth().await;
+    gate.hold(Stage::Logic, || {
+        let mut carries = Carries::new(
+            "the handler's rules, before the database: the server assigns the id and both timestamps, and done defaults to false",
+        )
+        .with_field("title", format_args!("{title:?}"));
+        match done {
+            Some(done) => carries.field("done", done),
+            None => carries.field("done", "false (absent, so the default)"),
+        }
+        match &key {
+            Some(key) => carries.field(
+                "Idempotency-Key",
+                format_args!("{key}: a repeat with this body replays the first answer"),
+            ),
+            None => carries.field(
+                "Idempotency-Key",
+                "none: a retry of this request would create a second task",
+            ),
+        }
+        carries
+    })
+    .await;
     let done = done.unwrap_or(false);
 
     // A stepped request shows its timestamps at the data hold, so it takes them before; any
