@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs every reqlab test. Sets up what the tests need first (a Python venv with the pinned
-# FastAPI fixture packages), so this is the only command a fresh clone needs.
+# FastAPI fixture packages) and checks for tmux, so this is the only command a fresh clone needs.
 # Extra arguments go to cargo test (e.g. scripts/test.sh cursor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The end-to-end test drives the guide in tmux, as a learner's terminal would.
+command -v tmux >/dev/null 2>&1 || {
+  echo "scripts/test.sh: tmux is missing; the end-to-end test runs the guide in it." >&2
+  echo "  Debian/Ubuntu: sudo apt-get install tmux    macOS: brew install tmux" >&2
+  exit 2
+}
 REQLAB_FIXTURE_PYTHON="$(bash scripts/python-env.sh)"
 export REQLAB_FIXTURE_PYTHON
 # Fixture apps must not leave __pycache__ folders in the repository.

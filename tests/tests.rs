@@ -16,6 +16,7 @@
 //! - `hostile`: challenges against servers that misbehave on purpose.
 //! - `reproduce`: failures' printed reproductions, replayed against fresh fixture servers.
 //! - `tui`: the guide — `update` on messages, every screen drawn, the real loop driven by keys.
+//! - `tmux`: the real binary in tmux, end to end, as a learner uses it.
 
 // First, so its macros are visible to the modules below.
 #[macro_use]
@@ -36,4 +37,5 @@ mod lab_server;
 mod lab_step;
 mod reproduce;
 mod send;
+mod tmux;
 mod tui;
