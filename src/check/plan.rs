@@ -25,6 +25,13 @@ impl Target {
         if raw == "lab" {
             return Ok(Target::Lab);
         }
+        // The URL parser would quietly percent-encode spaces into a path; a target with
+        // whitespace is a command or a typo, not a server's address.
+        if raw.trim().is_empty() || raw.chars().any(char::is_whitespace) || raw.starts_with('/') {
+            bail!(
+                "--target `{raw}` is not a URL; use a base URL like http://127.0.0.1:8000, or `lab`"
+            );
+        }
         let with_scheme;
         let raw = if raw.contains("://") {
             raw
@@ -268,5 +275,31 @@ impl Plan {
         self.challenges
             .iter()
             .filter_map(|id| self.course.challenge(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn a_target_is_a_base_url_a_host_and_port_or_the_lab() {
+        assert!(matches!(Target::parse("lab").unwrap(), Target::Lab));
+        let Target::Url(url) = Target::parse("localhost:3000").unwrap() else {
+            panic!()
+        };
+        assert_eq!(url.as_str(), "http://localhost:3000/");
+        for wrong in [
+            "",
+            "uvicorn main:app --port 8000",
+            "/home/me/app.py",
+            "ftp://localhost:8000",
+        ] {
+            let error = Target::parse(wrong).err().map(|e| e.to_string());
+            assert!(
+                error.as_deref().is_some_and(|e| e.contains("--target")),
+                "{wrong:?}: {error:?}"
+            );
+        }
     }
 }

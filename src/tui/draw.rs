@@ -1178,7 +1178,7 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, overlay: &Overlay, body: Rect)
         } => (title.clone(), lines.clone(), *scroll),
     };
     let opens = matches!(overlay, Overlay::Text { jump: Some(_), .. });
-    let width = (body.width * 9 / 10).max(60).min(body.width);
+    let width = layout::overlay_width(body.width);
     let (rows, _) = text::wrap(&lines, width.saturating_sub(2));
     let height = (rows.len() as u16 + 2).clamp(5, body.height);
     let area = centered(body, width, height);

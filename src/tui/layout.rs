@@ -162,3 +162,9 @@ mod tests {
         assert_eq!(zoomed.lesson, None);
     }
 }
+
+/// How wide an overlay (an explanation, a comparison) is drawn on a body `width` columns
+/// wide, border included; text for it is laid out two columns narrower.
+pub fn overlay_width(width: u16) -> u16 {
+    (width * 9 / 10).max(60).min(width)
+}

@@ -134,6 +134,22 @@ fn finish_edit(app: &mut App, field: Field, fx: &mut Vec<Effect>) {
     app.editing = None;
     match field {
         Field::Target | Field::Command => {
+            if field == Field::Command {
+                follow_the_command(app);
+            }
+            // A target that is not a server's address stays in the field, said why.
+            if field == Field::Target
+                && let Some(panel) = &app.panel
+                && let Err(e) = crate::check::plan::Target::parse(&panel.target_text())
+            {
+                app.editing = Some(Field::Target);
+                app.tell(Notice::error(
+                    e.to_string()
+                        .replace("--target", "the target")
+                        .replace(", or `lab`", " (L runs the checks on the lab)"),
+                ));
+                return;
+            }
             if let Some(panel) = &app.panel {
                 app.place.target = Some(panel.target_text()).filter(|t| !t.is_empty());
                 app.place.command = panel.command_text();
@@ -141,7 +157,10 @@ fn finish_edit(app: &mut App, field: Field, fx: &mut Vec<Effect>) {
                 let said = match field {
                     Field::Target => format!("checks will go to {}", panel.target_text()),
                     _ => match panel.command_text() {
-                        Some(c) => format!("the checks will start your server with: {c}"),
+                        Some(c) => format!(
+                            "the checks will start your server with: {c} (and check {})",
+                            panel.target_text()
+                        ),
                         None => "the checks will not start a server: start yours yourself".into(),
                     },
                 };
@@ -150,6 +169,32 @@ fn finish_edit(app: &mut App, field: Field, fx: &mut Vec<Effect>) {
         }
         Field::Search => search(app),
         _ => {}
+    }
+}
+
+/// A start command that names its port (`--port 8765`) moves the target's port there, so
+/// the checks knock where the server listens.
+fn follow_the_command(app: &mut App) {
+    let Some(panel) = app.panel.as_mut() else {
+        return;
+    };
+    let Some(port) = panel
+        .command_text()
+        .and_then(|c| crate::check::server::port_in_command(&c))
+    else {
+        return;
+    };
+    let target = panel.target_text();
+    let moved = match reqwest::Url::parse(&target) {
+        Ok(mut url) if url.port_or_known_default() != Some(port) => {
+            url.set_port(Some(port)).ok().map(|()| url.to_string())
+        }
+        Ok(_) => None,
+        Err(_) => Some(format!("http://127.0.0.1:{port}")),
+    };
+    if let Some(url) = moved {
+        let url = url.trim_end_matches('/').to_string();
+        panel.target = ratatui_textarea::TextArea::new(vec![url]);
     }
 }
 
@@ -225,10 +270,7 @@ fn overlay_key(app: &mut App, key: KeyEvent) {
         }
         (Overlay::Text { scroll, lines, .. }, a) => {
             let body = super::layout::frame(app_area).body;
-            let width = (body.width * 9 / 10)
-                .max(60)
-                .min(body.width)
-                .saturating_sub(2);
+            let width = super::layout::overlay_width(body.width).saturating_sub(2);
             let rows = text::wrap(lines, width).0.len();
             let max = rows.saturating_sub(usize::from(body.height.saturating_sub(2)));
             *scroll = match a {
@@ -812,10 +854,7 @@ fn explain(app: &mut App, focus: Pane) {
         )));
         return;
     };
-    let width = (app.size.0 * 9 / 10)
-        .max(60)
-        .min(app.size.0)
-        .saturating_sub(2);
+    let width = super::layout::overlay_width(app.size.0).saturating_sub(2);
     context.extend(view::explain::lines(&explanation, width));
     let jump = explanation
         .teaches
@@ -1100,7 +1139,7 @@ fn on_compared(
     let Some(row) = panel.rows.get(check) else {
         return;
     };
-    let width = app.size.0.saturating_sub(4);
+    let width = super::layout::overlay_width(app.size.0).saturating_sub(2);
     let mut lines = Vec::new();
     for (i, mine) in row.exchanges.iter().enumerate() {
         let yours = super::responses::Sent {

@@ -177,7 +177,13 @@ impl Guide {
     }
 
     async fn quit(self) {
-        self.press("\u{1b}\u{1b}\u{1b}q");
+        // Ctrl-C quits from any screen.
+        self.keys
+            .send(crossterm::event::Event::Key(KeyEvent::new(
+                KeyCode::Char('c'),
+                KeyModifiers::CONTROL,
+            )))
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(10), self.done)
             .await
             .expect("the loop ends")

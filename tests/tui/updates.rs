@@ -279,6 +279,45 @@ fn t_edits_the_target_and_enter_confirms_and_remembers_it() {
 }
 
 #[test]
+fn a_target_that_is_not_an_address_stays_in_the_field_with_the_reason() {
+    let mut app = app();
+    open_lesson(&mut app, 0);
+    keys(&mut app, "t");
+    keys(&mut app, "uvicorn main:app");
+    let fx = update(&mut app, press(KeyCode::Enter));
+    assert_eq!(app.editing, Some(Field::Target), "still editing");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::SavePlace(_))));
+    let notice = app.notice.as_ref().unwrap();
+    assert!(
+        notice
+            .text
+            .contains("the target `uvicorn main:app` is not a URL"),
+        "{}",
+        notice.text
+    );
+}
+
+#[test]
+fn a_start_command_that_names_its_port_moves_the_target_there() {
+    let mut app = app();
+    open_lesson(&mut app, 0);
+    keys(&mut app, "t");
+    update(&mut app, press(KeyCode::Esc));
+    keys(&mut app, "r");
+    assert_eq!(app.editing, Some(Field::Command));
+    keys(&mut app, "uvicorn main:app --port 8765");
+    let fx = update(&mut app, press(KeyCode::Enter));
+    let panel = app.panel.as_ref().unwrap();
+    assert_eq!(panel.target_text(), "http://127.0.0.1:8765");
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::SavePlace(p)
+            if p.target.as_deref() == Some("http://127.0.0.1:8765")
+            && p.command.as_deref() == Some("uvicorn main:app --port 8765"))),
+        "{fx:?}"
+    );
+}
+
+#[test]
 fn a_challenge_run_fills_the_panel_and_a_pass_is_recorded_and_points_on() {
     use reqlab::check::event::Event;
     use reqlab::check::result::{CheckOutcome, Status};
