@@ -139,6 +139,12 @@ pub fn inner(rect: Rect) -> Rect {
     }
 }
 
+/// How wide an overlay (an explanation, a comparison) is drawn on a body `width` columns
+/// wide, border included; text for it is laid out two columns narrower.
+pub fn overlay_width(width: u16) -> u16 {
+    (width * 9 / 10).max(60).min(width)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,10 +167,4 @@ mod tests {
         assert_eq!(zoomed.trace, Some(f.body));
         assert_eq!(zoomed.lesson, None);
     }
-}
-
-/// How wide an overlay (an explanation, a comparison) is drawn on a body `width` columns
-/// wide, border included; text for it is laid out two columns narrower.
-pub fn overlay_width(width: u16) -> u16 {
-    (width * 9 / 10).max(60).min(width)
 }
