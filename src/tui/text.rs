@@ -21,8 +21,8 @@ pub fn wrap(lines: &[Line<'static>], width: u16) -> (Vec<Line<'static>>, Vec<usi
 
 /// One line cut into rows of at most `width` columns. A row ends after its last space when
 /// it has one past its indentation (so words stay whole); a word longer than a row is split.
-/// Leading indentation is kept on the first row only, and no row starts with the space it
-/// was broken at.
+/// Rows after the first are indented like the first (while the indent is under half the
+/// width), and no row starts with the space it was broken at.
 pub fn wrap_line(line: &Line<'static>, width: usize) -> Vec<Line<'static>> {
     let total: usize = line.spans.iter().map(|s| display_width(&s.content)).sum();
     if total <= width {
@@ -39,11 +39,13 @@ pub fn wrap_line(line: &Line<'static>, width: usize) -> Vec<Line<'static>> {
         })
         .collect();
     let indent = cells.iter().take_while(|(c, ..)| *c == ' ').count();
+    // Continuation rows line up under the first row's text, while that leaves room.
+    let hang = if indent * 2 < width { indent } else { 0 };
     let mut rows = Vec::new();
     let mut start = 0;
     while start < cells.len() {
         // The furthest end that fits.
-        let mut used = 0;
+        let mut used = if start == 0 { 0 } else { hang };
         let mut end = start;
         while end < cells.len() && (used + cells[end].2 <= width || end == start) {
             used += cells[end].2;
@@ -56,7 +58,11 @@ pub fn wrap_line(line: &Line<'static>, width: usize) -> Vec<Line<'static>> {
                 end = space + 1;
             }
         }
-        rows.push(row_of(&cells[start..end]).style(line.style));
+        let mut row = row_of(&cells[start..end]);
+        if start > 0 && hang > 0 {
+            row.spans.insert(0, Span::raw(" ".repeat(hang)));
+        }
+        rows.push(row.style(line.style));
         start = end;
         // The next row does not start with the spaces it was broken at.
         while start < cells.len() && cells[start].0 == ' ' {
@@ -134,8 +140,8 @@ mod tests {
         ]);
         let rows = wrap_line(&line, 12);
         let text: Vec<String> = rows.iter().map(plain).collect();
-        assert_eq!(text, ["  held in", "step mode"]);
-        assert_eq!(rows[1].spans[0].style, bold);
+        assert_eq!(text, ["  held in", "  step mode"]);
+        assert_eq!(rows[1].spans[1].style, bold);
         // A word longer than the row is split.
         let text: Vec<String> = wrap_line(&Line::from("a supercalifragilistic"), 8)
             .iter()
