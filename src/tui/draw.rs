@@ -402,7 +402,8 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
             style::DIM,
         ));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), list_area);
+    let (rows, _) = text::wrap(&lines, list_area.width);
+    frame.render_widget(Paragraph::new(rows), list_area);
 }
 
 fn text_cut(s: &str, max: usize) -> String {
