@@ -1115,14 +1115,19 @@ fn checks(frame: &mut Frame<'_>, panel: &Panel, area: Rect) {
     for note in &panel.notes {
         lines.push(Line::styled(format!(" {note}"), style::DIM));
     }
-    let height = usize::from(inner.height);
-    let scroll = text::keep_visible(0, panel.selected, panel.selected + 1, height);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .scroll((scroll as u16, 0))
-            .wrap(Wrap { trim: false }),
-        inner,
-    );
+    // Keep the selected check (and its finding, the line after it) on screen, in rows.
+    let (rows, owners) = text::wrap(&lines, inner.width);
+    let selected_line = lines
+        .iter()
+        .position(|l| l.style == SELECTED)
+        .unwrap_or(0);
+    let first = owners.iter().position(|&o| o == selected_line).unwrap_or(0);
+    let last = owners
+        .iter()
+        .rposition(|&o| o <= selected_line + 1)
+        .unwrap_or(first);
+    let scroll = text::keep_visible(0, first, last, usize::from(inner.height));
+    frame.render_widget(Paragraph::new(rows).scroll((scroll as u16, 0)), inner);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1101,7 +1101,8 @@ fn on_check_event(app: &mut App, run: u64, event: CheckEvent) {
                     next.map(|n| format!(" · next: {n}")).unwrap_or_default()
                 )
             }
-            (n, _) => format!("{n} check(s) failed: select one and press Enter to see why"),
+            (1, _) => "1 check failed: select it and press Enter to see why".to_string(),
+            (n, _) => format!("{n} checks failed: select one and press Enter to see why"),
         };
         app.tell(if failed == 0 {
             Notice::info(said)
