@@ -5,6 +5,7 @@ use crate::util::{assert_problem, lab, lab_with, send};
 use axum::body::Body;
 use http_body_util::BodyExt;
 use reqlab::lab::LabConfig;
+use reqlab::stage::Stage;
 use tower::ServiceExt;
 
 #[tokio::test]
@@ -51,7 +52,9 @@ async fn a_request_must_name_one_host_this_lab_answers_to() {
     }
     let trace = &lab.state.traces.recent(1)[0];
     assert_eq!(trace.status, 421);
-    assert_contains!(trace.events[1].message, "DNS rebinding");
+    // After the request's arrival and the outermost layer's entry, the guard refuses it.
+    assert_eq!(trace.events[2].stage, Stage::Security);
+    assert_contains!(trace.events[2].message, "DNS rebinding");
     for fine in ["localhost:4747", "127.0.0.1", "[::1]:80"] {
         let reply = send(&app, "GET", "/health", &[("host", fine)], Body::empty()).await;
         assert_eq!(reply.status, 200, "{fine}");

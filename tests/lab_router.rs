@@ -572,9 +572,12 @@ async fn a_rejected_request_shows_validation_failing_before_the_handler() {
         stages,
         [
             Stage::Http,
+            Stage::Middleware,
+            Stage::Middleware,
             Stage::Routing,
             Stage::Parsing,
             Stage::Validation,
+            Stage::Middleware,
             Stage::Response
         ]
     );

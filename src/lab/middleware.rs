@@ -43,6 +43,15 @@ pub fn cache_control(
     )
 }
 
+/// The outermost layer, on the way in (its sentences are fixed, so recording them is cheap).
+const ENTER_CAPTURE: &str =
+    "→ capture layer (outermost): starts this trace, settles the request id and starts the clock";
+/// The guard let the request through.
+const PASS_GUARD: &str =
+    "→ guard layer: Host, Origin, head size and transfer coding are acceptable; on to the router";
+/// The outermost layer, on the way out.
+const LEAVE_CAPTURE: &str = "← capture layer: adds X-Request-ID, X-Response-Time-ms and Cache-Control, and gives any error the problem+json shape";
+
 /// Longest client-supplied request id the lab accepts.
 const MAX_REQUEST_ID_LEN: usize = 200;
 
@@ -104,7 +113,11 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     })
     .await;
 
+    tracer.fixed(Stage::Middleware, ENTER_CAPTURE);
     let refused = busy.or_else(|| guard::refuse(&lab.config, &req, &tracer, start));
+    if refused.is_none() {
+        tracer.fixed(Stage::Middleware, PASS_GUARD);
+    }
     let mut response = match refused {
         Some(problem) => {
             let token = problem.kind == &LAB_TOKEN;
@@ -166,6 +179,8 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     {
         headers.insert(X_RESPONSE_TIME_MS.clone(), value);
     }
+
+    tracer.fixed(Stage::Middleware, LEAVE_CAPTURE);
 
     if gate.stepping() {
         response = hold_response(&gate, response).await;

@@ -20,6 +20,7 @@
 pub mod address;
 pub mod clock;
 pub mod conditional;
+pub mod cors;
 pub mod cursor;
 pub mod db;
 pub mod error;

@@ -139,6 +139,31 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional whole-number field within `min..=max`: `Some(None)` when absent, `None`
+    /// when invalid.
+    pub fn optional_int(&mut self, name: &str, min: i64, max: i64) -> Option<Option<i64>> {
+        match self.object.get(name) {
+            None => Some(None),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(v) if (min..=max).contains(&v) => Some(Some(v)),
+                _ => {
+                    self.error(name, format!("must be a whole number from {min} to {max}"));
+                    None
+                }
+            },
+            Some(other) => {
+                self.error(
+                    name,
+                    format!(
+                        "must be a whole number from {min} to {max}, not {}",
+                        json_kind(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// True when an error about `field` is already recorded (so a later rule need not add another).
     pub fn failed(&self, field: &str) -> bool {
         self.errors.iter().any(|e| e.field == field)

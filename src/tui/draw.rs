@@ -1117,10 +1117,7 @@ fn checks(frame: &mut Frame<'_>, panel: &Panel, area: Rect) {
     }
     // Keep the selected check (and its finding, the line after it) on screen, in rows.
     let (rows, owners) = text::wrap(&lines, inner.width);
-    let selected_line = lines
-        .iter()
-        .position(|l| l.style == SELECTED)
-        .unwrap_or(0);
+    let selected_line = lines.iter().position(|l| l.style == SELECTED).unwrap_or(0);
     let first = owners.iter().position(|&o| o == selected_line).unwrap_or(0);
     let last = owners
         .iter()

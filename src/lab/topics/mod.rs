@@ -3,6 +3,8 @@
 //! and one line in that list.
 
 pub mod basics;
+pub mod caching;
+pub mod cross_origin;
 pub mod internal;
 pub mod tasks;
 pub mod users;
@@ -28,10 +30,12 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 4] = [
+pub static TOPICS: [&Topic; 6] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
+    &cross_origin::TOPIC,
+    &caching::TOPIC,
     &internal::TOPIC,
 ];
 

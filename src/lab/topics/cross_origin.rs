@@ -1,0 +1,64 @@
+//! `/api/data`: a small read-only document meant for pages on other origins, behind the lab's
+//! CORS layer ([`crate::lab::cors`]): preflights are answered there, and an actual request's
+//! answer says which origin may read it.
+
+use super::Topic;
+use crate::lab::cors::{CorsPolicy, cors};
+use crate::lab::db::DbError;
+use crate::lab::middleware::cache_control;
+use crate::lab::migrate::Schema;
+use crate::lab::state::LabState;
+use crate::lab::step::Gate;
+use crate::lab::trace::{Outcome, Tracer};
+use crate::stage::Stage;
+use axum::http::{HeaderMap, header};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// An API for pages on other origins.
+pub static TOPIC: Topic = Topic {
+    schema: Schema {
+        name: "cross_origin",
+        migrations: &[],
+        seed: None,
+    },
+    problems: &[],
+    links: &[("api_data", "/api/data")],
+    router,
+};
+
+fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+    let policy = Arc::new(CorsPolicy::new(&lab.config.allowed_origins));
+    Ok(Router::new()
+        // The answer differs by origin (and Vary says so); ask again before reusing it.
+        .route(
+            "/api/data",
+            get(data).layer(cache_control("private, no-cache")),
+        )
+        .layer(middleware::from_fn_with_state(policy, cors)))
+}
+
+async fn data(tracer: Tracer, gate: Gate, headers: HeaderMap) -> Json<Value> {
+    gate.auth().await;
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        "answered the demo document; whether a page may read it is the CORS layer's decision, on the way out",
+    );
+    Json(json!({
+        "message": "Hello from the lab's API.",
+        "origin_seen": origin,
+        "readable_from": crate::lab::cors::DEMO_ORIGIN,
+        "items": [
+            { "id": 1, "name": "alpha" },
+            { "id": 2, "name": "beta" },
+            { "id": 3, "name": "gamma" },
+        ],
+    }))
+}
