@@ -361,8 +361,7 @@ async fn stats(
     });
     // Jitter spreads the expiries of entries stored together, so they are not recomputed
     // together either.
-    let jitter = STATS_TTL.mul_f64(fastrand::f64() * 0.2 - 0.1);
-    let ttl = STATS_TTL + jitter;
+    let ttl = STATS_TTL.mul_f64(0.9 + fastrand::f64() * 0.2);
     let entry = Entry {
         body,
         stored: Instant::now(),

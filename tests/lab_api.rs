@@ -1,0 +1,338 @@
+//! The lab's `/api` routes: the CORS layer's decisions, HTTP caching of the config, and the
+//! application cache in front of the stats report.
+
+use crate::util::{assert_problem, lab, lab_with, send};
+use axum::body::Body;
+use futures_util::future::join_all;
+use reqlab::lab::LabConfig;
+use reqlab::lab::trace::Outcome;
+use reqlab::stage::Stage;
+use serde_json::json;
+
+const DEMO: &str = "http://localhost:3000";
+
+fn preflight<'a>(origin: &'a str, method: &'a str, headers: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("origin", origin),
+        ("access-control-request-method", method),
+        ("access-control-request-headers", headers),
+    ]
+}
+
+#[tokio::test]
+async fn a_listed_origins_preflight_is_answered_before_any_handler() {
+    let (lab, app) = lab();
+    let reply = send(
+        &app,
+        "OPTIONS",
+        "/api/data",
+        &preflight(DEMO, "GET", "Authorization"),
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("access-control-allow-origin"), Some(DEMO));
+    assert_eq!(
+        reply.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    assert_contains!(
+        reply.header("access-control-allow-headers").unwrap(),
+        "authorization"
+    );
+    assert_contains!(
+        reply.header("access-control-allow-methods").unwrap(),
+        "PATCH"
+    );
+    assert_eq!(reply.header("access-control-max-age"), Some("600"));
+    assert_contains!(reply.header("vary").unwrap(), "Origin");
+    let trace = lab.state.traces.get(reply.request_id()).unwrap();
+    assert!(
+        trace.events.iter().all(|e| e.stage != Stage::Logic),
+        "no handler ran: {trace:?}"
+    );
+    let said = trace
+        .events
+        .iter()
+        .find(|e| e.message.starts_with("cors preflight"))
+        .unwrap();
+    assert_eq!(said.outcome, Outcome::Ok);
+    assert_contains!(said.message, "600 s");
+}
+
+#[tokio::test]
+async fn an_unlisted_origin_or_an_unlisted_header_gets_no_permission() {
+    let (lab, app) = lab();
+    let reply = send(
+        &app,
+        "OPTIONS",
+        "/api/data",
+        &preflight("http://evil.example", "GET", "Authorization"),
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    let trace = lab.state.traces.get(reply.request_id()).unwrap();
+    assert!(trace.events.iter().any(|e| e.stage == Stage::Security
+        && e.outcome == Outcome::Fail
+        && e.message.contains("not on the allow list")));
+
+    let reply = send(
+        &app,
+        "OPTIONS",
+        "/api/data",
+        &preflight(DEMO, "GET", "X-Custom"),
+        Body::empty(),
+    )
+    .await;
+    assert!(
+        !reply
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("x-custom")
+    );
+    let trace = lab.state.traces.get(reply.request_id()).unwrap();
+    assert!(trace.events.iter().any(|e| {
+        e.message
+            .contains("X-Custom, not among the allowed headers")
+    }));
+}
+
+#[tokio::test]
+async fn actual_requests_run_either_way_and_only_a_listed_origin_may_read_them() {
+    let (lab, app) = lab();
+    let listed = send(&app, "GET", "/api/data", &[("origin", DEMO)], Body::empty()).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.header("access-control-allow-origin"), Some(DEMO));
+    assert_eq!(
+        listed.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    assert_contains!(
+        listed.header("access-control-expose-headers").unwrap(),
+        "X-Request-ID"
+    );
+    assert_eq!(listed.header("vary"), Some("Origin"));
+
+    let unlisted = send(
+        &app,
+        "GET",
+        "/api/data",
+        &[("origin", "http://evil.example")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        unlisted.status, 200,
+        "the server answers; the browser hides it"
+    );
+    assert_eq!(unlisted.header("access-control-allow-origin"), None);
+    assert_eq!(unlisted.header("vary"), Some("Origin"));
+    let trace = lab.state.traces.get(unlisted.request_id()).unwrap();
+    assert!(
+        trace.events.iter().any(|e| e.stage == Stage::Logic),
+        "the handler ran"
+    );
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.contains("the browser will hide the answer"))
+    );
+
+    // Without an Origin, or from the lab's own origin, there is nothing to add.
+    for headers in [vec![], vec![("origin", "http://127.0.0.1:4747")]] {
+        let reply = send(&app, "GET", "/api/data", &headers, Body::empty()).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("access-control-allow-origin"), None);
+    }
+
+    // --allowed-origin adds to the list.
+    let mut config = LabConfig::ephemeral();
+    config
+        .allowed_origins
+        .push("https://app.example.test".into());
+    let (_lab, app) = lab_with(config);
+    let reply = send(
+        &app,
+        "GET",
+        "/api/data",
+        &[("origin", "https://app.example.test")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example.test")
+    );
+}
+
+#[tokio::test]
+async fn the_config_revalidates_with_its_etag_until_it_changes() {
+    let (lab, app) = lab();
+    let first = send(&app, "GET", "/api/config", &[], Body::empty()).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("cache-control"), Some("public, max-age=60"));
+    let etag = first.header("etag").unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert_eq!(first.json()["theme"], "light");
+
+    let again = send(&app, "GET", "/api/config", &[], Body::empty()).await;
+    assert_eq!(
+        again.header("etag"),
+        Some(etag.as_str()),
+        "the same bytes, the same tag"
+    );
+
+    let weak = format!("W/{etag}");
+    let listed = format!("\"other\", {etag}");
+    for condition in [etag.as_str(), weak.as_str(), listed.as_str(), "*"] {
+        let reply = send(
+            &app,
+            "GET",
+            "/api/config",
+            &[("if-none-match", condition)],
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(reply.status, 304, "{condition}");
+        assert!(reply.body.is_empty());
+        assert_eq!(reply.header("etag"), Some(etag.as_str()));
+        assert_eq!(reply.header("cache-control"), Some("public, max-age=60"));
+    }
+    let stale = send(
+        &app,
+        "GET",
+        "/api/config",
+        &[("if-none-match", "\"stale\"")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(stale.status, 200);
+    assert!(!stale.body.is_empty());
+
+    let changed = send(
+        &app,
+        "PATCH",
+        "/api/config",
+        &[("content-type", "application/json")],
+        serde_json::to_vec(&json!({"theme": "dark", "page_size": 50})).unwrap(),
+    )
+    .await;
+    assert_eq!(changed.status, 200);
+    assert_eq!(changed.json()["theme"], "dark");
+    let new_etag = changed.header("etag").unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    let trace = lab.state.traces.get(changed.request_id()).unwrap();
+    assert_eq!(
+        trace
+            .events
+            .iter()
+            .filter(|e| e.sql.is_some() && e.sql.as_ref().unwrap().statement.starts_with("UPDATE"))
+            .count(),
+        2
+    );
+    let old = send(
+        &app,
+        "GET",
+        "/api/config",
+        &[("if-none-match", etag.as_str())],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(old.status, 200, "the old tag no longer matches");
+    assert_eq!(old.header("etag"), Some(new_etag.as_str()));
+}
+
+#[tokio::test]
+async fn config_changes_are_validated() {
+    let (_lab, app) = lab();
+    for (body, field) in [
+        (json!({"theme": "blue"}), "theme"),
+        (json!({"page_size": 0}), "page_size"),
+        (json!({"page_size": "20"}), "page_size"),
+        (json!({"motd": ""}), "motd"),
+        (json!({"colour": "red"}), "colour"),
+    ] {
+        let reply = send(
+            &app,
+            "PATCH",
+            "/api/config",
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        let problem = assert_problem(&reply, 422);
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+}
+
+/// The report's traces: how many computed it (ran its SQL), and how many waited.
+fn computed_and_waited(lab: &reqlab::lab::Lab, ids: &[String]) -> (usize, usize) {
+    let traces: Vec<_> = ids
+        .iter()
+        .map(|id| lab.state.traces.get(id).unwrap())
+        .collect();
+    let computed = traces
+        .iter()
+        .filter(|t| t.events.iter().any(|e| e.stage == Stage::Data))
+        .count();
+    let waited = traces
+        .iter()
+        .filter(|t| t.events.iter().any(|e| e.message.contains("single flight")))
+        .count();
+    (computed, waited)
+}
+
+#[tokio::test]
+async fn the_stats_report_is_computed_once_then_served_from_the_cache() {
+    let (lab, app) = lab();
+    let miss = send(&app, "GET", "/api/stats", &[], Body::empty()).await;
+    assert_eq!(miss.status, 200);
+    assert_eq!(miss.header("x-cache"), Some("miss"));
+    let hit = send(&app, "GET", "/api/stats", &[], Body::empty()).await;
+    assert_eq!(hit.header("x-cache"), Some("hit"));
+    assert_eq!(hit.json()["computed_at"], miss.json()["computed_at"]);
+    let trace = lab.state.traces.get(hit.request_id()).unwrap();
+    assert!(
+        trace.events.iter().all(|e| e.stage != Stage::Data),
+        "a hit touches no database"
+    );
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.stage == Stage::Caching && e.message.starts_with("cache hit"))
+    );
+}
+
+/// Five simultaneous requests; their request ids.
+async fn burst_on(app: &axum::Router, target: &str) -> Vec<String> {
+    join_all((0..5).map(|_| send(app, "GET", target, &[], Body::empty())))
+        .await
+        .iter()
+        .map(|r| r.request_id().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_misses_computes_once_with_single_flight_and_every_time_without() {
+    let (lab, app) = lab();
+    let ids = burst_on(&app, "/api/stats").await;
+    assert_eq!(computed_and_waited(&lab, &ids), (1, 4));
+
+    let (lab, app) = crate::util::lab();
+    let ids = burst_on(&app, "/api/stats?single_flight=off").await;
+    let (computed, _) = computed_and_waited(&lab, &ids);
+    assert_eq!(computed, 5, "a stampede: every miss computes");
+    let bad = send(
+        &app,
+        "GET",
+        "/api/stats?single_flight=maybe",
+        &[],
+        Body::empty(),
+    )
+    .await;
+    assert_problem(&bad, 422);
+}
