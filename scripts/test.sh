@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Runs every reqlab test. Sets up what the tests need first (a Python venv with the pinned
-# FastAPI fixture packages) and checks for tmux, so this is the only command a fresh clone needs.
+# FastAPI fixture packages) and checks for tmux and Chromium, so this is the only command a fresh clone needs.
 # Extra arguments go to cargo test (e.g. scripts/test.sh cursor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The end-to-end test drives the guide in tmux, as a learner's terminal would.
+# The end-to-end test drives the guide in tmux, as a learner's terminal would; the CORS test
+# opens the lab's demo page in headless Chromium.
 command -v tmux >/dev/null 2>&1 || {
   echo "scripts/test.sh: tmux is missing; the end-to-end test runs the guide in it." >&2
   echo "  Debian/Ubuntu: sudo apt-get install tmux    macOS: brew install tmux" >&2
+  exit 2
+}
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+  command -v google-chrome >/dev/null 2>&1 || {
+  echo "scripts/test.sh: Chromium is missing; the CORS test opens a page in it." >&2
+  echo "  Debian/Ubuntu: sudo apt-get install chromium    macOS: brew install --cask chromium" >&2
   exit 2
 }
 REQLAB_FIXTURE_PYTHON="$(bash scripts/python-env.sh)"

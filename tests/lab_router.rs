@@ -581,7 +581,11 @@ async fn a_rejected_request_shows_validation_failing_before_the_handler() {
             Stage::Response
         ]
     );
-    let validation = &trace.events[3];
+    let validation = trace
+        .events
+        .iter()
+        .find(|e| e.stage == Stage::Validation)
+        .unwrap();
     assert_eq!(validation.outcome, Outcome::Fail);
     assert!(
         validation.message.contains("email"),

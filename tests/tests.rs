@@ -6,6 +6,7 @@
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `lab_step`: step mode — requests held at each stage boundary and released one stage on.
+//! - `browser`: CORS in headless Chromium, against the lab's demo page.
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
 //! - `explain`: `reqlab explain`, and `dev check` holding explain.toml to what the lab sends.
@@ -23,6 +24,7 @@
 #[macro_use]
 mod util;
 
+mod browser;
 mod check_cli;
 mod check_session;
 mod check_tls;

@@ -7,6 +7,10 @@
 //! here and never reaches a handler; an actual request runs as usual and gets
 //! `Access-Control-Allow-Origin` naming its origin only when that origin is listed (never `*`,
 //! since credentials are allowed); `Vary: Origin` always, because the answer depends on it.
+//!
+//! Listed: [`DEMO_ORIGIN`], the origins given with `--allowed-origin`, and the lab itself under
+//! its other loopback name (its demo page at `http://localhost:PORT/cors-demo` calls
+//! `http://127.0.0.1:PORT/api/…`, a real cross-origin request in a browser).
 
 use super::trace::{Outcome, Tracer};
 use crate::stage::Stage;
@@ -86,7 +90,7 @@ pub async fn cors(
         );
         return next.run(req).await;
     }
-    let listed = policy.allows(&origin);
+    let listed = policy.allows(&origin) || own_other_name(req.headers(), &origin);
     let asked_method = req
         .headers()
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -104,6 +108,13 @@ pub async fn cors(
         return preflight(&tracer, listed, &origin, &asked_method, &asked_headers);
     }
 
+    tracer.note(
+        Stage::Middleware,
+        Outcome::Ok,
+        format_args!(
+            "→ cors layer: a request from a page on {origin}; the handler runs either way, and whether that page may read the answer is decided on the way out"
+        ),
+    );
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
@@ -225,6 +236,34 @@ fn preflight(
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 
+/// True when `origin` is the lab itself under another loopback name (`localhost` for
+/// `127.0.0.1`, or the other way round): the origin of the lab's demo page, which calls the
+/// API under the other name to be cross-origin in a real browser.
+fn own_other_name(headers: &HeaderMap, origin: &str) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let port_of = |authority: &str| -> Option<(String, u16)> {
+        let (name, port) = match authority.rsplit_once(':') {
+            Some((name, port)) if !name.is_empty() && !port.contains(']') => {
+                (name, port.parse().ok()?)
+            }
+            _ => (authority, 80),
+        };
+        Some((name.to_ascii_lowercase(), port))
+    };
+    let loopback = |name: &str| matches!(name, "localhost" | "127.0.0.1" | "[::1]");
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    match (port_of(rest), port_of(host)) {
+        (Some((origin_name, origin_port)), Some((host_name, host_port))) => {
+            loopback(&origin_name) && loopback(&host_name) && origin_port == host_port
+        }
+        _ => false,
+    }
+}
+
 /// True when `origin` is the lab's own (the origin of a page the lab itself served).
 fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
     headers
@@ -236,6 +275,18 @@ fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lab_under_its_other_loopback_name_is_its_own_demo_page() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:4747"));
+        assert!(own_other_name(&headers, "http://localhost:4747"));
+        assert!(!own_other_name(&headers, "http://localhost:3000"));
+        assert!(!own_other_name(&headers, "http://evil.example:4747"));
+        assert!(!own_other_name(&headers, "https://localhost:4747"));
+        headers.insert(header::HOST, HeaderValue::from_static("localhost"));
+        assert!(own_other_name(&headers, "http://127.0.0.1"));
+    }
 
     #[test]
     fn the_demo_origin_and_the_extra_ones_are_listed_and_nothing_else() {

@@ -47,8 +47,7 @@ pub fn cache_control(
 const ENTER_CAPTURE: &str =
     "→ capture layer (outermost): starts this trace, settles the request id and starts the clock";
 /// The guard let the request through.
-const PASS_GUARD: &str =
-    "→ guard layer: Host, Origin, head size and transfer coding are acceptable; on to the router";
+const PASS_GUARD: &str = "→ guard layer: Host, Origin, URL and head sizes, Accept and transfer coding are acceptable; on to the router";
 /// The outermost layer, on the way out.
 const LEAVE_CAPTURE: &str = "← capture layer: adds X-Request-ID, X-Response-Time-ms and Cache-Control, and gives any error the problem+json shape";
 

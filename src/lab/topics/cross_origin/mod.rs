@@ -12,6 +12,7 @@ use crate::lab::step::Gate;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::http::{HeaderMap, header};
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
@@ -25,7 +26,7 @@ pub static TOPIC: Topic = Topic {
         seed: None,
     },
     problems: &[],
-    links: &[("api_data", "/api/data")],
+    links: &[("api_data", "/api/data"), ("cors_demo", "/cors-demo")],
     router,
 };
 
@@ -37,7 +38,23 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
             "/api/data",
             get(data).layer(cache_control("private, no-cache")),
         )
-        .layer(middleware::from_fn_with_state(policy, cors)))
+        .layer(middleware::from_fn_with_state(policy, cors))
+        // The page is a navigation, not a cross-origin call: outside the CORS layer.
+        .route(
+            "/cors-demo",
+            get(demo_page).layer(cache_control("no-cache")),
+        ))
+}
+
+/// A page that calls the API from another origin (the lab under its other loopback name),
+/// once allowed and once blocked, so a browser shows CORS at work.
+async fn demo_page(tracer: Tracer) -> Html<&'static str> {
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        "served the CORS demo page; its script calls /api/data under the lab's other host name, so the browser treats those calls as cross-origin",
+    );
+    Html(include_str!("demo.html"))
 }
 
 async fn data(tracer: Tracer, gate: Gate, headers: HeaderMap) -> Json<Value> {
