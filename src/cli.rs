@@ -174,10 +174,24 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_trace: bool,
 
+    /// Log one line per request to stderr (request id, method, path, route, status,
+    /// duration), as text or as one JSON object per line for a log pipeline.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
     /// Where reqlab keeps its data; the lab database is lab.db there unless --db or --memory
     /// says otherwise.
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+/// How the lab logs each request (`serve --log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object per line, with the request id and every field at the top level.
+    Json,
 }
 
 /// Output formats for listings.

@@ -11,7 +11,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse_checked();
     reqlab::term::set_color(cli.color);
-    reqlab::term::log_to_stderr();
+    match &cli.command {
+        Some(reqlab::cli::Command::Serve(reqlab::cli::ServeArgs {
+            log_format: Some(format),
+            ..
+        })) => reqlab::term::log_requests_to_stderr(*format),
+        _ => reqlab::term::log_to_stderr(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -36,6 +36,42 @@ pub fn set_color(when: ColorWhen) {
 
 /// Shows the library's log (the lab's internal errors, say) on standard error: warnings and
 /// errors only, without timestamps, colored like the rest of the output.
+/// Logs to stderr in `format`: warnings and errors, and each request the lab answers
+/// (target `reqlab::access`, logged when `serve --log-format` asks for it).
+pub fn log_requests_to_stderr(format: crate::cli::LogFormat) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("reqlab::access", LevelFilter::INFO);
+    let result = match format {
+        crate::cli::LogFormat::Json => tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .try_init(),
+        crate::cli::LogFormat::Text => {
+            let ansi =
+                anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+            tracing_subscriber::registry()
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_ansi(ansi)
+                        .with_filter(filter),
+                )
+                .try_init()
+        }
+    };
+    let _ = result;
+}
+
+/// Logs warnings and errors to stderr, plainly.
 pub fn log_to_stderr() {
     let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let _ = tracing_subscriber::fmt()

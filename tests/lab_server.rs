@@ -44,6 +44,64 @@ async fn serve_prints_its_address_answers_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn serve_logs_each_request_as_json_and_counts_it_in_metrics() {
+    let data = tempfile::tempdir().unwrap();
+    let child = reqlab(data.path())
+        .args(["serve", "--port", "0", "--memory", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(child);
+    let mut out = Lines::new(guard.0.stdout.take().unwrap());
+    let mut err = Lines::new(guard.0.stderr.take().unwrap());
+    let line = out.wait_for("listening on ", DEADLINE);
+    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        client.get(format!("{url}/tasks/1")).send().await.unwrap();
+    }
+    client
+        .get(format!("{url}/no-such-page?token=secret-in-query"))
+        .header("x-request-id", "json-log-1")
+        .send()
+        .await
+        .unwrap();
+    let logged = err.wait_for("json-log-1", DEADLINE);
+    let entry: serde_json::Value = serde_json::from_str(&logged).expect("one JSON object per line");
+    assert_eq!(entry["request_id"], "json-log-1");
+    assert_eq!(entry["status"], 404);
+    assert_eq!(entry["route"], "unmatched");
+    assert_eq!(
+        entry["path"], "/no-such-page",
+        "the query string (a token?) is not logged"
+    );
+    assert!(entry["duration_ms"].as_f64().is_some());
+    assert!(!logged.contains("secret-in-query"));
+
+    let reply = client.get(format!("{url}/metrics")).send().await.unwrap();
+    assert!(
+        reply.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = reply.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"reqlab_http_requests_total{method="GET",route="/tasks/{id}",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"reqlab_http_request_duration_seconds_count{route="/tasks/{id}"} 3"#));
+    assert!(
+        text.contains("reqlab_http_requests_in_flight 1"),
+        "the scrape itself is in flight"
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+}
+
+#[tokio::test]
 async fn serve_reports_a_busy_port_clearly() {
     let lab = start(LabConfig::ephemeral()).await.unwrap();
     let data = tempfile::tempdir().unwrap();

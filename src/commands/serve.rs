@@ -52,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         allowed_origins: args.allowed_origin,
         // Beyond this machine, the lab's own endpoints (every request's data) need a token.
         lab_token: (!args.host.is_loopback()).then(|| uuid::Uuid::new_v4().simple().to_string()),
+        access_log: args.log_format.is_some(),
         ..LabConfig::ephemeral()
     };
     let token = config.lab_token.clone();

@@ -79,16 +79,16 @@ pub async fn cors(
     else {
         tracer.fixed(
             Stage::Middleware,
-            "→ cors layer: no Origin header, so no page of another site is asking: nothing to add",
+            "→ cors layer: no Origin header, so no page of another site is asking: nothing to add but Vary: Origin",
         );
-        return next.run(req).await;
+        return vary_on_origin(next.run(req).await);
     };
     if same_origin(req.headers(), &origin) {
         tracer.fixed(
             Stage::Middleware,
-            "→ cors layer: the Origin is the lab's own: a same-origin request needs no CORS headers",
+            "→ cors layer: the Origin is the lab's own: a same-origin request needs no CORS headers, only Vary: Origin",
         );
-        return next.run(req).await;
+        return vary_on_origin(next.run(req).await);
     }
     let listed = policy.allows(&origin) || own_other_name(req.headers(), &origin);
     let asked_method = req
@@ -115,9 +115,8 @@ pub async fn cors(
             "→ cors layer: a request from a page on {origin}; the handler runs either way, and whether that page may read the answer is decided on the way out"
         ),
     );
-    let mut response = next.run(req).await;
+    let mut response = vary_on_origin(next.run(req).await);
     let headers = response.headers_mut();
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if listed {
         if let Ok(value) = HeaderValue::from_str(&origin) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
@@ -146,6 +145,16 @@ pub async fn cors(
             ),
         );
     }
+    response
+}
+
+/// Every answer of a resource behind this layer depends on the request's Origin (with one,
+/// it may carry Access-Control-Allow-Origin; without, it does not), so a shared cache must
+/// key its copies on it.
+fn vary_on_origin(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
     response
 }
 
@@ -240,9 +249,14 @@ fn preflight(
 /// `127.0.0.1`, or the other way round): the origin of the lab's demo page, which calls the
 /// API under the other name to be cross-origin in a real browser.
 fn own_other_name(headers: &HeaderMap, origin: &str) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| is_lab_under_other_name(host, origin))
+}
+
+/// True when `origin` is the lab reached as `host`, under its other loopback name.
+pub fn is_lab_under_other_name(host: &str, origin: &str) -> bool {
     let port_of = |authority: &str| -> Option<(String, u16)> {
         let (name, port) = match authority.rsplit_once(':') {
             Some((name, port)) if !name.is_empty() && !port.contains(']') => {

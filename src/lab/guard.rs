@@ -285,11 +285,18 @@ fn host_is_allowed(config: &LabConfig, host: &str) -> bool {
         .any(|allowed| allowed.eq_ignore_ascii_case(&name))
 }
 
-/// True for the lab's own origin (the scheme and the `Host` it was reached by) and the
-/// origins on its allow-list.
+/// True for the lab's own origin (the scheme and the `Host` it was reached by, or the lab under
+/// its other loopback name) and the origins its CORS layer lists: the ones whose pages may
+/// read its answers may also change data, so a preflight's yes is never followed by a 403.
 fn origin_is_allowed(config: &LabConfig, origin: &str, host: Option<&str>) -> bool {
     let origin = origin.trim_end_matches('/');
-    if host.is_some_and(|h| origin.eq_ignore_ascii_case(&format!("http://{h}"))) {
+    if host.is_some_and(|h| {
+        origin.eq_ignore_ascii_case(&format!("http://{h}"))
+            || super::cors::is_lab_under_other_name(h, origin)
+    }) {
+        return true;
+    }
+    if origin.eq_ignore_ascii_case(super::cors::DEMO_ORIGIN) {
         return true;
     }
     config
@@ -364,8 +371,18 @@ mod tests {
         assert!(origin_is_allowed(&config, "http://127.0.0.1:4747", host));
         assert!(!origin_is_allowed(&config, "http://evil.example", host));
         assert!(!origin_is_allowed(&config, "null", host));
-        config.allowed_origins.push("http://localhost:3000".into());
+        // The CORS layer's own list: the demo origin, and the lab under its other name.
         assert!(origin_is_allowed(&config, "http://localhost:3000", host));
+        assert!(origin_is_allowed(&config, "http://localhost:4747", host));
+        assert!(!origin_is_allowed(
+            &config,
+            "https://app.example.test",
+            host
+        ));
+        config
+            .allowed_origins
+            .push("https://app.example.test".into());
+        assert!(origin_is_allowed(&config, "https://app.example.test", host));
     }
 
     #[test]

@@ -57,6 +57,7 @@ const MAX_REQUEST_ID_LEN: usize = 200;
 /// Wraps every request: id, trace, problem bodies, timing header.
 pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let _in_flight = lab.metrics.in_flight();
     // The step token is for the lab alone: no trace, echo or handler ever sees it.
     let step_token = req.headers_mut().remove(&STEP);
     let method = req.method().clone();
@@ -180,6 +181,27 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     }
 
     tracer.fixed(Stage::Middleware, LEAVE_CAPTURE);
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(crate::lab::metrics::UNMATCHED, |r| r.as_str());
+    let status = response.status().as_u16();
+    lab.metrics
+        .finished(&method, route, status, start.elapsed());
+    if lab.config.access_log {
+        tracing::info!(
+            target: "reqlab::access",
+            request_id = %request_id,
+            method = %method,
+            // The path only: a query string may carry a token.
+            path = uri.path(),
+            route,
+            status,
+            duration_ms = elapsed_us as f64 / 1000.0,
+            "{method} {} → {status}",
+            uri.path()
+        );
+    }
 
     if gate.stepping() {
         response = hold_response(&gate, response).await;
@@ -205,13 +227,16 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
 /// Records which route matched (runs only for requests that matched one, including those
 /// whose method it then refuses with a 405).
 pub async fn note_route(req: Request, next: Next) -> Response {
-    if let (Some(ctx), Some(path)) = (
-        req.extensions().get::<RequestContext>(),
-        req.extensions().get::<MatchedPath>(),
-    ) {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    if let (Some(ctx), Some(path)) = (req.extensions().get::<RequestContext>(), &route) {
         ctx.tracer.routed(path);
     }
-    next.run(req).await
+    let mut response = next.run(req).await;
+    // The capture layer, outside the router, labels metrics and logs with it.
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
 }
 
 /// Holds a stepped request at `response` with what is about to go out. The body is read into

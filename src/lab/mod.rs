@@ -27,6 +27,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod listen;
+pub mod metrics;
 pub mod middleware;
 pub mod migrate;
 pub mod state;
@@ -73,6 +74,7 @@ impl Lab {
             traces,
             catalog: topics::catalog(),
             steps: step::Stepper::new(shutdown.clone()),
+            metrics: metrics::Metrics::default(),
             shutdown,
         });
         let routes = topics::router(&state)?;

@@ -44,6 +44,8 @@ pub struct LabConfig {
     pub allowed_origins: Vec<String>,
     /// The token `/_lab/*` needs; set when the lab listens beyond loopback.
     pub lab_token: Option<String>,
+    /// Log one line per request (target `reqlab::access`; the subscriber picks the format).
+    pub access_log: bool,
 }
 
 impl LabConfig {
@@ -62,6 +64,7 @@ impl LabConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             lab_token: None,
+            access_log: false,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct LabState {
     pub shutdown: CancellationToken,
     /// Step sessions: requests sent with one of their tokens are held at each stage.
     pub steps: Stepper,
+    /// Request counts, latencies and requests in flight, served at `/metrics`.
+    pub metrics: super::metrics::Metrics,
 }
 
 /// What the lab offers, gathered from its topics: the welcome document's links and the

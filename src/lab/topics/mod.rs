@@ -6,6 +6,7 @@ pub mod basics;
 pub mod caching;
 pub mod cross_origin;
 pub mod internal;
+pub mod observability;
 pub mod tasks;
 pub mod users;
 
@@ -30,12 +31,13 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 6] = [
+pub static TOPICS: [&Topic; 7] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
     &cross_origin::TOPIC,
     &caching::TOPIC,
+    &observability::TOPIC,
     &internal::TOPIC,
 ];
 
