@@ -385,15 +385,18 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         lines.push(line);
     }
+    // The selected lesson's summary stays below the list; the list scrolls when the
+    // lessons outnumber its rows.
+    let mut about = Vec::new();
     if let Some(lesson) = app.course.lessons.get(app.home) {
-        lines.push(Line::default());
-        lines.push(Line::styled(format!("  {}", lesson.summary), Style::new()));
+        about.push(Line::default());
+        about.push(Line::styled(format!("  {}", lesson.summary), Style::new()));
         let challenge = lesson
             .challenge
             .as_ref()
             .map(|c| format!("challenge: {c} (c runs it against your server)"))
             .unwrap_or_else(|| "no challenge".into());
-        lines.push(Line::styled(
+        about.push(Line::styled(
             format!(
                 "  {} sections · {} requests to try · {challenge}",
                 lesson.sections.len(),
@@ -402,8 +405,15 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
             style::DIM,
         ));
     }
-    let (rows, _) = text::wrap(&lines, list_area.width);
-    frame.render_widget(Paragraph::new(rows), list_area);
+    let (about, _) = text::wrap(&about, list_area.width);
+    let about_rows = (about.len() as u16).min(list_area.height / 2);
+    let [list, summary] = list_area.layout(&Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(about_rows),
+    ]));
+    let scroll = text::keep_visible(0, app.home, app.home, usize::from(list.height));
+    frame.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), list);
+    frame.render_widget(Paragraph::new(about), summary);
 }
 
 fn text_cut(s: &str, max: usize) -> String {

@@ -370,3 +370,21 @@ fn a_status_explained() {
     keys(&mut app, "3x");
     snapshot("explain_404_80x24", &app);
 }
+
+#[test]
+fn the_map_scrolls_to_keep_the_selected_lesson_in_view() {
+    let mut app = app();
+    let last = course().lessons.len() - 1;
+    for _ in 0..last {
+        update(&mut app, press(KeyCode::Down));
+    }
+    let t = drawn(&app, true);
+    let screen = text(&t);
+    let lesson = &course().lessons[last];
+    assert_contains!(
+        screen,
+        format!("▶ {:>2}  {}", lesson.number, &lesson.title[..10])
+    );
+    // The selected lesson's summary stays on screen below the list.
+    assert_contains!(screen, &lesson.summary[..20]);
+}
