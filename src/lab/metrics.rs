@@ -18,14 +18,14 @@ use std::time::Duration;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
 /// A route's latency labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 /// Upper bounds of the latency buckets, in seconds: 0.25 ms to about 4 s.
@@ -43,6 +43,11 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
 }
+
+/// Route templates seen so far, kept once each for the whole process (every lab has the same
+/// fixed set of routes), so that labelling a request allocates nothing.
+static ROUTES: std::sync::LazyLock<std::sync::RwLock<std::collections::HashSet<&'static str>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// The route label of a request that matched no route (a 404, or one the guard refused).
 pub const UNMATCHED: &str = "unmatched";
@@ -91,17 +96,16 @@ impl Metrics {
     /// A request was answered: `route` is its route template (or [`UNMATCHED`]).
     pub fn finished(&self, method: &axum::http::Method, route: &str, status: u16, took: Duration) {
         let method = known_method(method);
+        let route = intern(route);
         self.requests
             .get_or_create(&RequestLabels {
                 method,
-                route: route.to_string(),
+                route,
                 status,
             })
             .inc();
         self.durations
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(took.as_secs_f64());
     }
 
@@ -112,6 +116,21 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// The one kept copy of a route template. Route templates come from the lab's router (never
+/// from what a client sends), so the set stays as small as the router.
+fn intern(route: &str) -> &'static str {
+    if let Some(kept) = ROUTES.read().expect("routes lock").get(route) {
+        return kept;
+    }
+    let mut routes = ROUTES.write().expect("routes lock");
+    if let Some(kept) = routes.get(route) {
+        return kept;
+    }
+    let kept: &'static str = Box::leak(route.to_string().into_boxed_str());
+    routes.insert(kept);
+    kept
 }
 
 /// Counts one request as in flight while it lives.
