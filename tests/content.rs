@@ -14,7 +14,10 @@ fn the_built_in_course_loads() {
             "rest-resources",
             "pagination",
             "cursor-pagination",
-            "validation"
+            "validation",
+            "middleware",
+            "cors",
+            "caching"
         ]
     );
 }
@@ -74,6 +77,51 @@ fn every_lesson_is_a_chapter_of_the_book() {
             "the chapter includes the lesson file itself (one source of truth)"
         );
     }
+}
+
+/// The book's curriculum map, `| N | topic | taught in |`, says for each numbered section which
+/// lessons teach it and which of its parts: exactly what the lessons' `guide` lists say.
+#[test]
+fn the_curriculum_map_matches_what_each_lesson_covers() {
+    use std::collections::BTreeMap;
+    let course = Course::load(&ContentSource::Embedded).unwrap();
+    let mut expected: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for lesson in &course.lessons {
+        let mut by_top: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for section in &lesson.guide {
+            let top: u32 = section.split('.').next().unwrap().parse().unwrap();
+            by_top.entry(top).or_default().push(section);
+        }
+        for (top, sections) in by_top {
+            expected.entry(top).or_default().push(format!(
+                "[{}](lessons/{}.md) ({})",
+                lesson.title,
+                lesson.folder,
+                sections.join(", ")
+            ));
+        }
+    }
+    let page = std::fs::read_to_string(repo().join("book/src/curriculum.md")).unwrap();
+    let mut found: BTreeMap<u32, String> = BTreeMap::new();
+    for line in page.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let [_, number, topic, taught, _] = cells.as_slice()
+            && let Ok(n) = number.parse::<u32>()
+        {
+            assert!(!topic.is_empty(), "section {n} has no topic");
+            found.insert(n, taught.to_string());
+        }
+    }
+    let expected: BTreeMap<u32, String> = expected
+        .into_iter()
+        .map(|(n, cells)| (n, cells.join("; ")))
+        .collect();
+    assert_eq!(
+        found, expected,
+        "book/src/curriculum.md must list, per section, the lessons that cover it"
+    );
+    let summary = std::fs::read_to_string(repo().join("book/src/SUMMARY.md")).unwrap();
+    assert!(summary.contains("(curriculum.md)"));
 }
 
 #[test]
