@@ -577,6 +577,7 @@ async fn a_rejected_request_shows_validation_failing_before_the_handler() {
             Stage::Routing,
             Stage::Parsing,
             Stage::Validation,
+            Stage::Security,
             Stage::Middleware,
             Stage::Response
         ]

@@ -164,6 +164,8 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
     }
     let headers = response.headers_mut();
+    super::secure_headers::add(headers);
+    tracer.fixed(Stage::Security, super::secure_headers::SENTENCE);
     // Every response states whether it may be cached; a route that allows it says so itself
     // ([`cache_control`]), everything else is private to this request.
     headers

@@ -30,6 +30,7 @@ pub mod listen;
 pub mod metrics;
 pub mod middleware;
 pub mod migrate;
+pub mod secure_headers;
 pub mod state;
 pub mod step;
 pub mod topics;

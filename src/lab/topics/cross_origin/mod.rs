@@ -12,7 +12,7 @@ use crate::lab::step::Gate;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::http::{HeaderMap, header};
-use axum::response::Html;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
@@ -48,13 +48,45 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
 
 /// A page that calls the API from another origin (the lab under its other loopback name),
 /// once allowed and once blocked, so a browser shows CORS at work.
-async fn demo_page(tracer: Tracer) -> Html<&'static str> {
+async fn demo_page(tracer: Tracer) -> impl IntoResponse {
     tracer.note(
         Stage::Logic,
         Outcome::Ok,
         "served the CORS demo page; its script calls /api/data under the lab's other host name, so the browser treats those calls as cross-origin",
     );
-    Html(include_str!("demo.html"))
+    (
+        [(header::CONTENT_SECURITY_POLICY, DEMO_POLICY.as_str())],
+        Html(DEMO_PAGE),
+    )
+}
+
+const DEMO_PAGE: &str = include_str!("demo.html");
+
+/// The demo page's Content-Security-Policy: its own inline script and style (by hash, so no
+/// other inline code runs), calls to the lab under either loopback name, nothing else.
+static DEMO_POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "default-src 'none'; script-src '{}'; style-src '{}'; connect-src http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        inline_hash(DEMO_PAGE, "script"),
+        inline_hash(DEMO_PAGE, "style")
+    )
+});
+
+/// The CSP source of the first inline `<tag>` element's text: `sha256-` and its base64 digest.
+fn inline_hash(page: &str, tag: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let text = page
+        .split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&close))
+        .map_or("", |(inside, _)| inside);
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 async fn data(tracer: Tracer, gate: Gate, headers: HeaderMap) -> Json<Value> {
