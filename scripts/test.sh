@@ -21,4 +21,7 @@ REQLAB_FIXTURE_PYTHON="$(bash scripts/python-env.sh)"
 export REQLAB_FIXTURE_PYTHON
 # Fixture apps must not leave __pycache__ folders in the repository.
 export PYTHONDONTWRITEBYTECODE=1
+# Every locked package, for every platform: a test reads their manifests offline (each one's
+# declared rust-version).
+cargo fetch --locked --quiet
 cargo test --locked "$@"

@@ -336,3 +336,74 @@ async fn a_burst_of_misses_computes_once_with_single_flight_and_every_time_witho
     .await;
     assert_problem(&bad, 422);
 }
+
+#[tokio::test]
+async fn a_client_past_its_token_bucket_gets_429_with_retry_after() {
+    let (lab, app) = lab();
+    for left in (0..5).rev() {
+        let reply = send(&app, "GET", "/limited", &[], Body::empty()).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.json()["remaining"], left);
+        assert_eq!(reply.header("ratelimit-policy"), Some("\"burst\";q=5;w=5"));
+        assert_contains!(reply.header("ratelimit").unwrap(), format!("r={left}"));
+    }
+    let refused = send(&app, "GET", "/limited", &[], Body::empty()).await;
+    let problem = assert_problem(&refused, 429);
+    assert_eq!(problem["type"], "/_lab/problems/rate-limited");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_contains!(refused.header("ratelimit").unwrap(), "r=0");
+    let trace = lab.state.traces.get(refused.request_id()).unwrap();
+    assert!(trace.events.iter().any(|e| e.stage == Stage::Security
+        && e.outcome == Outcome::Fail
+        && e.message.contains("token bucket")));
+}
+
+#[tokio::test]
+async fn each_client_address_has_its_own_bucket() {
+    let lab = reqlab::lab::start(LabConfig::ephemeral()).await.unwrap();
+    let client_from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let first = client_from([127, 0, 0, 1]);
+    for _ in 0..5 {
+        let reply = first
+            .get(format!("{}/limited", lab.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+    }
+    let reply = first
+        .get(format!("{}/limited", lab.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 429, "127.0.0.1 used up its bucket");
+    let second = client_from([127, 0, 0, 2]);
+    let reply = second
+        .get(format!("{}/limited", lab.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "127.0.0.2 has a bucket of its own");
+    lab.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_405_under_api_keeps_its_cors_headers() {
+    let (_lab, app) = lab();
+    let reply = send(
+        &app,
+        "DELETE",
+        "/api/data",
+        &[("origin", DEMO)],
+        Body::empty(),
+    )
+    .await;
+    let _ = assert_problem(&reply, 405);
+    assert_eq!(reply.header("access-control-allow-origin"), Some(DEMO));
+    assert_eq!(reply.header("vary"), Some("Origin"));
+}

@@ -243,4 +243,13 @@ async fn trace_filters_by_path_status_and_method() {
     assert_eq!(heads(&client_errors), ["── 404 GET /tasks/999"]);
     let bad = run(&["--status", "4x"]).await;
     assert_eq!(bad.status.code(), Some(2));
+    // -n counts the traces that pass the filters, however many others came after them.
+    for _ in 0..12 {
+        client.get(format!("{url}/health")).send().await.unwrap();
+    }
+    let newest_two = run(&["--path", "/tasks", "-n", "2"]).await;
+    assert_eq!(
+        heads(&newest_two),
+        ["── 404 GET /tasks/999", "── 405 DELETE /tasks"]
+    );
 }

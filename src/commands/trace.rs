@@ -24,6 +24,11 @@ struct Filter {
 }
 
 impl Filter {
+    /// True when any filter is set.
+    fn is_active(&self) -> bool {
+        self.path.is_some() || self.status.is_some() || self.method.is_some()
+    }
+
     fn admits(&self, trace: &Trace) -> bool {
         self.path
             .as_ref()
@@ -83,7 +88,14 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             vec![parse_json(response, &url).await?]
         }
         None => {
-            let url = format!("{base}/_lab/traces?limit={}", args.limit);
+            // With a filter, -n counts the traces that pass it: ask for all the lab keeps
+            // (its answer stays bounded in bytes) and keep the newest n that match.
+            let fetch = if filter.is_active() {
+                crate::lab::MAX_TRACE_CAPACITY
+            } else {
+                args.limit as usize
+            };
+            let url = format!("{base}/_lab/traces?limit={fetch}");
             let response = get(&client, &url).await?;
             let body: serde_json::Value = parse_json(response, &url).await?;
             let mut traces: Vec<Trace> = serde_json::from_value(body["traces"].clone())
@@ -103,6 +115,8 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             // Oldest first, so the newest ends up next to the prompt.
             traces.reverse();
             traces.retain(|t| filter.admits(t));
+            let surplus = traces.len().saturating_sub(args.limit as usize);
+            traces.drain(..surplus);
             traces
         }
     };

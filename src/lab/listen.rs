@@ -97,8 +97,8 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             _ = shutdown.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
                 // Out of file descriptors, say: wait for connections to finish, then go on.
@@ -111,7 +111,11 @@ pub async fn serve(
         let mut writer = TimeoutWriter::new(stream);
         writer.set_timeout(Some(timeouts.write));
         let io = TokioIo::new(Wire::new(Box::pin(writer), traces.clone()));
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers that need the client's address (the rate limit) find it in the request.
+        let service = TowerToHyperService::new(tower_http::add_extension::AddExtension::new(
+            app.clone(),
+            axum::extract::ConnectInfo(peer),
+        ));
         let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             // A connection ends in an error when a client misbehaves or a timeout fires;

@@ -318,6 +318,7 @@ async fn method_not_allowed(
         if let Ok(value) = HeaderValue::from_str(&allow) {
             out.headers_mut().insert(header::ALLOW, value);
         }
+        keep_cors_headers(&response, &mut out);
         return out;
     }
     tracer.note(
@@ -342,7 +343,18 @@ async fn method_not_allowed(
     if let Ok(value) = HeaderValue::from_str(&allow) {
         out.headers_mut().insert(header::ALLOW, value);
     }
+    keep_cors_headers(&response, &mut out);
     out
+}
+
+/// Carries what a CORS layer inside the router added (Vary, Access-Control-*) over to the
+/// response that replaces the router's, so a page may read the 405 it caused.
+fn keep_cors_headers(from: &Response, to: &mut Response) {
+    for (name, value) in from.headers() {
+        if name == header::VARY || name.as_str().starts_with("access-control-") {
+            to.headers_mut().append(name.clone(), value.clone());
+        }
+    }
 }
 
 /// A fresh request id: a random (version 4) UUID. The generator is fast and not

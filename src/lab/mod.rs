@@ -38,7 +38,10 @@ pub mod trace;
 pub mod validate;
 pub mod wire;
 
-pub use state::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_TRACE_CAPACITY, LabConfig, LabState};
+pub use state::{
+    DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_TRACE_CAPACITY, LabConfig, LabState,
+    MAX_TRACE_CAPACITY,
+};
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};

@@ -16,6 +16,8 @@ pub const DEFAULT_PORT: u16 = 4747;
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// Traces kept in memory unless told otherwise.
 pub const DEFAULT_TRACE_CAPACITY: usize = 1000;
+/// The most traces a lab may be asked to keep (`serve --trace-capacity`).
+pub const MAX_TRACE_CAPACITY: usize = 10_000;
 
 /// How to run a lab.
 #[derive(Debug, Clone)]

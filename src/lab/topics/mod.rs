@@ -7,6 +7,7 @@ pub mod caching;
 pub mod cross_origin;
 pub mod internal;
 pub mod observability;
+pub mod security;
 pub mod tasks;
 pub mod users;
 
@@ -31,12 +32,13 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 7] = [
+pub static TOPICS: [&Topic; 8] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
     &cross_origin::TOPIC,
     &caching::TOPIC,
+    &security::TOPIC,
     &observability::TOPIC,
     &internal::TOPIC,
 ];

@@ -103,7 +103,7 @@ async fn data(tracer: Tracer, gate: Gate, headers: HeaderMap) -> Json<Value> {
     Json(json!({
         "message": "Hello from the lab's API.",
         "origin_seen": origin,
-        "readable_from": crate::lab::cors::DEMO_ORIGIN,
+        "readable_from": [crate::lab::cors::DEMO_ORIGIN, "the lab under its other loopback name", "every --allowed-origin"],
         "items": [
             { "id": 1, "name": "alpha" },
             { "id": 2, "name": "beta" },
