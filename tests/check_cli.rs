@@ -89,7 +89,11 @@ fn junit_output_is_well_formed_with_one_suite_per_challenge() {
     }
     assert_eq!(depth, 0, "every element closes");
     let course = reqlab::course::Course::load(&reqlab::course::ContentSource::Embedded).unwrap();
-    let served = course.lessons.iter().filter(|l| l.challenge.is_some()).count();
+    let served = course
+        .lessons
+        .iter()
+        .filter(|l| l.challenge.is_some())
+        .count();
     assert_eq!(suites, served, "one suite per challenge the lab serves");
     assert!(cases >= 20, "{cases}");
     assert!(
@@ -278,7 +282,10 @@ fn a_challenge_the_lab_does_not_serve_is_a_usage_error_against_the_lab() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_contains!(stderr(&out), "the lab does not serve `security-headers` yet");
+    assert_contains!(
+        stderr(&out),
+        "the lab does not serve `security-headers` yet"
+    );
     let list = reqlab(data.path())
         .args(["check", "--list"])
         .output()
