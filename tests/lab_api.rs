@@ -1,5 +1,6 @@
-//! The lab's `/api` routes: the CORS layer's decisions, HTTP caching of the config, and the
-//! application cache in front of the stats report.
+//! The lab's routes for the concerns around every request: the CORS layer's decisions on
+//! `/api`, HTTP caching of the config, the application cache in front of the stats report,
+//! the rate-limited route and file uploads.
 
 use crate::util::{assert_problem, lab, lab_with, send};
 use axum::body::Body;
@@ -406,4 +407,137 @@ async fn a_405_under_api_keeps_its_cors_headers() {
     let _ = assert_problem(&reply, 405);
     assert_eq!(reply.header("access-control-allow-origin"), Some(DEMO));
     assert_eq!(reply.header("vary"), Some("Origin"));
+}
+
+/// A multipart/form-data body with one part, and its Content-Type.
+fn form(field: &str, filename: &str, kind: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "reqlab-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {kind}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    app: &axum::Router,
+    field: &str,
+    filename: &str,
+    kind: &str,
+    bytes: &[u8],
+) -> crate::util::Reply {
+    let (content_type, body) = form(field, filename, kind, bytes);
+    send(
+        app,
+        "POST",
+        "/uploads",
+        &[("content-type", content_type.as_str())],
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_upload_is_stored_under_a_number_and_served_back_as_an_attachment() {
+    let (lab, app) = lab();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let stored = upload(&app, "file", "../../etc/cat.png", "image/png", png).await;
+    assert_eq!(
+        stored.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&stored.body)
+    );
+    let body = stored.json();
+    assert_eq!(
+        body["name"], "cat.png",
+        "only the last segment, as display text"
+    );
+    assert_eq!(body["size"], png.len());
+    let location = stored.header("location").unwrap().to_string();
+    let trace = lab.state.traces.get(stored.request_id()).unwrap();
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.contains("never used as a path"))
+    );
+
+    let back = send(&app, "GET", &location, &[], Body::empty()).await;
+    assert_eq!(back.status, 200);
+    assert_eq!(back.body, png);
+    assert_eq!(back.header("content-type"), Some("image/png"));
+    assert_eq!(
+        back.header("content-disposition"),
+        Some("attachment; filename=\"cat.png\"")
+    );
+    assert_eq!(
+        back.header("content-security-policy"),
+        Some("sandbox; default-src 'none'")
+    );
+    assert_eq!(back.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[tokio::test]
+async fn uploads_are_refused_for_lies_sizes_and_shapes() {
+    let (_lab, app) = lab();
+    let script = upload(
+        &app,
+        "file",
+        "cat.png",
+        "image/png",
+        b"<script>alert(1)</script>",
+    )
+    .await;
+    let problem = assert_problem(&script, 415);
+    assert_eq!(problem["type"], "/_lab/problems/upload-type");
+    let html = upload(&app, "file", "page.html", "text/html", b"<p>hi</p>").await;
+    assert_problem(&html, 415);
+    let big = upload(
+        &app,
+        "file",
+        "big.txt",
+        "text/plain",
+        &vec![b'a'; 40 * 1024],
+    )
+    .await;
+    let problem = assert_problem(&big, 413);
+    assert_eq!(problem["type"], "/_lab/problems/upload-too-large");
+    let wrong_field = upload(&app, "avatar", "a.txt", "text/plain", b"hi").await;
+    assert_problem(&wrong_field, 400);
+    let not_a_form = send(
+        &app,
+        "POST",
+        "/uploads",
+        &[("content-type", "text/plain")],
+        "just text",
+    )
+    .await;
+    assert_problem(&not_a_form, 400);
+}
+
+#[tokio::test]
+async fn only_the_most_recent_uploads_are_kept() {
+    let (lab, app) = lab();
+    for i in 0..105 {
+        let reply = upload(
+            &app,
+            "file",
+            "n.txt",
+            "text/plain",
+            format!("{i}").as_bytes(),
+        )
+        .await;
+        assert_eq!(reply.status, 201);
+    }
+    let kept: i64 = lab
+        .state
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM uploads", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(kept, 100);
+    let oldest = send(&app, "GET", "/uploads/1", &[], Body::empty()).await;
+    assert_problem(&oldest, 404);
 }

@@ -1,7 +1,7 @@
 //! reqlab's integration tests: one binary, shared helpers in `util`.
 //!
 //! - `lab_router`: the lab app driven without sockets (`oneshot`).
-//! - `lab_api`: the `/api` routes — CORS decisions, ETag revalidation, the stats cache.
+//! - `lab_api`: CORS decisions, ETag revalidation, the stats cache, the rate limit, uploads.
 //! - `lab_guard`: Host, Origin, the lab token and transfer codings, checked before routing.
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).

@@ -9,6 +9,7 @@ pub mod internal;
 pub mod observability;
 pub mod security;
 pub mod tasks;
+pub mod uploads;
 pub mod users;
 
 use super::db::DbError;
@@ -32,13 +33,14 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 8] = [
+pub static TOPICS: [&Topic; 9] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
     &cross_origin::TOPIC,
     &caching::TOPIC,
     &security::TOPIC,
+    &uploads::TOPIC,
     &observability::TOPIC,
     &internal::TOPIC,
 ];
