@@ -196,6 +196,30 @@ def main():
         report("an If-None-Match list of 2,000 tags is answered", status in (200, 431), str(status))
         status, _, b = request(lab, "PATCH", "/tasks/1", b"[1,2]", {"Content-Type": "application/merge-patch+json"})
         report("a merge patch that is not an object gets one 422 error", status == 422 and len(json.loads(b)["errors"]) == 1, str(status))
+
+        # The concerns around every request: metrics, CORS, uploads, the rate limit.
+        def metric_series():
+            text = request(lab, "GET", "/metrics")[2].decode()
+            return {l.rsplit(" ", 1)[0] for l in text.splitlines() if l.startswith("reqlab_http_requests_total{")}
+        before_series = metric_series()
+        for i in range(300):
+            raw(lab.addr, f"BREW{i} /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(), wait=1)
+            request(lab, "GET", f"/no-such-page-{i}")
+        new_series = metric_series() - before_series
+        report("300 invented methods and 300 unknown paths add a handful of metric series", len(new_series) <= 4, f"{len(new_series)} new: {sorted(new_series)}")
+        line, headers, _ = raw(lab.addr, b"OPTIONS /api/data HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: null\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n")
+        report("a preflight from the null origin gets no permission", "access-control-allow-origin" not in headers, line)
+        boundary = "b"
+        parts = "".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{i}.txt\"\r\nContent-Type: text/plain\r\n\r\nx\r\n" for i in range(2000))
+        body = (parts + f"--{boundary}--\r\n").encode()[:60000] + f"\r\n--{boundary}--\r\n".encode()
+        status, _, b = request(lab, "POST", "/uploads", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        report("a form with thousands of file parts gets 400, nothing stored", status == 400, str(status))
+        name = "../" * 3000 + "x.txt"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\nhi\r\n--{boundary}--\r\n").encode()
+        status, _, b = request(lab, "POST", "/uploads", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        report("a filename of 3,000 ../ is stored as display text x.txt", status == 201 and json.loads(b)["name"] == "x.txt", f"{status} {b[:80]!r}")
+        statuses = [request(lab, "GET", "/limited")[0] for _ in range(8)]
+        report("a burst past the token bucket gets 429s", statuses[:5] == [200] * 5 and 429 in statuses[5:], str(statuses))
     finally:
         lab.stop()
 
