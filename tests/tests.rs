@@ -2,6 +2,7 @@
 //!
 //! - `lab_router`: the lab app driven without sockets (`oneshot`).
 //! - `lab_api`: CORS decisions, ETag revalidation, the stats cache, the rate limit, uploads.
+//! - `lab_auth`: logins, tokens, sessions and CSRF, API keys, roles; no secret in traces or logs.
 //! - `lab_guard`: Host, Origin, the lab token and transfer codings, checked before routing.
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
@@ -34,6 +35,7 @@ mod explain;
 mod fixture_apps;
 mod hostile;
 mod lab_api;
+mod lab_auth;
 mod lab_guard;
 mod lab_limits;
 mod lab_router;

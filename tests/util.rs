@@ -254,6 +254,11 @@ impl Lines {
         }
     }
 
+    /// Every line read so far, joined.
+    pub fn collected(&self) -> String {
+        self.seen.join("\n")
+    }
+
     /// Waits for a line containing `needle`; panics with what was seen after `deadline`.
     pub fn wait_for(&mut self, needle: &str, deadline: Duration) -> String {
         let start = Instant::now();

@@ -106,7 +106,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     gate.hold(Stage::Http, || {
         Carries::request_head(
             method.as_str(),
-            target(),
+            &shown_target(target()),
             version_name(req.version()),
             req.headers(),
         )
@@ -217,7 +217,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             request_id,
             started_at,
             method,
-            target().to_string(),
+            shown_target(target()).into_owned(),
             status.as_u16(),
         ) {
             lab.traces.push(trace);
@@ -357,6 +357,47 @@ fn keep_cors_headers(from: &Response, to: &mut Response) {
     }
 }
 
+/// Query parameters whose values are credentials: traces show their names only.
+const SECRET_PARAMETERS: [&str; 8] = [
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "password",
+    "secret",
+    "session",
+];
+
+/// The request target as traces show it: a credential in the query string (`?token=…`) keeps
+/// its name and loses its value.
+fn shown_target(target: &str) -> std::borrow::Cow<'_, str> {
+    let Some((path, query)) = target.split_once('?') else {
+        return std::borrow::Cow::Borrowed(target);
+    };
+    let secret = |pair: &str| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        SECRET_PARAMETERS
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(name))
+    };
+    if !query.split('&').any(secret) {
+        return std::borrow::Cow::Borrowed(target);
+    }
+    let shown: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            if secret(pair) {
+                let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+                format!("{name}=…")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(format!("{path}?{}", shown.join("&")))
+}
+
 /// A fresh request id: a random (version 4) UUID. The generator is fast and not
 /// cryptographic; request ids correlate logs, they are not secrets.
 fn new_request_id() -> String {
@@ -423,6 +464,16 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_in_the_query_keeps_its_name_and_loses_its_value() {
+        assert_eq!(shown_target("/tasks?limit=2"), "/tasks?limit=2");
+        assert_eq!(
+            shown_target("/_lab/traces?token=abc&limit=5"),
+            "/_lab/traces?token=…&limit=5"
+        );
+        assert_eq!(shown_target("/me?API_KEY=rk_1"), "/me?API_KEY=…");
+    }
 
     #[test]
     fn request_ids_must_be_visible_ascii() {

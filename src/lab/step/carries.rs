@@ -88,10 +88,38 @@ impl Carries {
         self
     }
 
-    /// Adds one row per header (values that are not text are shown lossily).
+    /// Adds one row per header (values that are not text are shown lossily). Credentials
+    /// (Authorization, Cookie, Set-Cookie, API keys, CSRF tokens) show their scheme or name
+    /// only: what step mode shows can be copied, shared or captured.
     pub fn headers(&mut self, headers: &HeaderMap) {
         for (name, value) in headers {
-            self.field(name.as_str(), String::from_utf8_lossy(value.as_bytes()));
+            let text = String::from_utf8_lossy(value.as_bytes());
+            match name.as_str() {
+                "authorization" => {
+                    let scheme = text.split_whitespace().next().unwrap_or("");
+                    self.field(
+                        name.as_str(),
+                        format_args!("{scheme} … (credential not shown)"),
+                    );
+                }
+                "cookie" | "set-cookie" => {
+                    let names: Vec<&str> = text
+                        .split(';')
+                        .filter_map(|pair| pair.split_once('=').map(|(n, _)| n.trim()))
+                        .filter(|n| {
+                            !n.is_empty()
+                                && !n.eq_ignore_ascii_case("path")
+                                && !n.eq_ignore_ascii_case("max-age")
+                        })
+                        .collect();
+                    self.field(
+                        name.as_str(),
+                        format_args!("{} (values not shown)", names.join("; ")),
+                    );
+                }
+                "x-api-key" | "x-csrf-token" => self.field(name.as_str(), "(not shown)"),
+                _ => self.field(name.as_str(), text),
+            }
         }
     }
 

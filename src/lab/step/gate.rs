@@ -241,7 +241,7 @@ pub(super) fn authorization(headers: &HeaderMap) -> Option<String> {
 fn auth_carries(authorization: Option<&str>) -> Carries {
     let sent = match authorization {
         Some(scheme) => format!(
-            "the request carries an Authorization header ({scheme}), which no lab route reads yet"
+            "the request carries an Authorization header ({scheme}), which this public route does not read"
         ),
         None => "the request carries no Authorization header".to_string(),
     };

@@ -2,6 +2,7 @@
 //! its state, and is registered in [`TOPICS`]. A new lesson's endpoints are a new module here
 //! and one line in that list.
 
+pub mod auth;
 pub mod basics;
 pub mod caching;
 pub mod cross_origin;
@@ -33,10 +34,11 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 9] = [
+pub static TOPICS: [&Topic; 10] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
+    &auth::TOPIC,
     &cross_origin::TOPIC,
     &caching::TOPIC,
     &security::TOPIC,

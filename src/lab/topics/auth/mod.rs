@@ -1,0 +1,559 @@
+//! Who is calling, and what may they do: the `auth-jwt` contract and the other ways a server
+//! recognises its callers.
+//!
+//! - `POST /login` (form `username`, `password`) → a JWT bearer token (HS256 with a key made
+//!   for this database; `sub`, `role`, `iat`, `exp`; the algorithm pinned when verifying).
+//! - `POST /sessions` → a session cookie (`HttpOnly`, `SameSite=Lax`; `Secure` needs https)
+//!   kept in the database, and a CSRF token that cookie-authenticated changes must echo.
+//! - `POST /api-keys` → a key shown once and stored as a hash; `X-API-Key` then identifies.
+//! - `GET /me` answers who the caller is; `GET /admin/metrics` is for the admin role only.
+//!
+//! Passwords are stored as argon2id hashes; a wrong password and an unknown user get the same
+//! 401 (with `WWW-Authenticate`), and logins are rate-limited per client.
+
+mod identity;
+
+use super::Topic;
+use crate::lab::db::{DbError, RUNS_INLINE, RUNS_ON_WRITER, Sql};
+use crate::lab::error::{Problem, ProblemType};
+use crate::lab::extract::read_body;
+use crate::lab::migrate::Schema;
+use crate::lab::state::LabState;
+use crate::lab::step::{Carries, Gate, Planned};
+use crate::lab::trace::{Outcome, Tracer};
+use crate::stage::Stage;
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use governor::clock::DefaultClock;
+use governor::{Quota, RateLimiter};
+pub use identity::{Caller, Via};
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
+
+/// Authentication and authorization.
+pub static TOPIC: Topic = Topic {
+    schema: Schema {
+        name: "auth",
+        migrations: &[MIGRATION_1],
+        seed: Some(seed),
+    },
+    problems: &[&UNAUTHENTICATED, &FORBIDDEN, &CSRF],
+    links: &[
+        ("login", "/login"),
+        ("me", "/me"),
+        ("admin", "/admin/metrics"),
+    ],
+    router,
+};
+
+const MIGRATION_1: &str = r#"
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,   -- argon2id, PHC string (salt and parameters inside)
+    role          TEXT NOT NULL CHECK (role IN ('user', 'admin'))
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,   -- SHA-256 of the cookie's value: a stolen table opens nothing
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    csrf_hash  TEXT NOT NULL,      -- SHA-256 of the CSRF token the client echoes
+    expires_at INTEGER NOT NULL    -- Unix seconds
+);
+CREATE TABLE api_keys (
+    key_hash   TEXT PRIMARY KEY,   -- SHA-256 of the key: keys are long and random
+    prefix     TEXT NOT NULL,      -- shown in lists, enough to recognise a key
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    created_at TEXT NOT NULL
+);
+-- The key that signs this database's tokens: made here, never in the code.
+INSERT INTO lab_meta (key, value) VALUES ('jwt_key', randomblob(32));
+"#;
+
+/// No credentials, or ones that do not check out.
+pub static UNAUTHENTICATED: ProblemType = ProblemType {
+    slug: "unauthenticated",
+    status: Some(401),
+    title: "Authentication is required",
+    explanation: "The request carries no credentials, or ones that do not check out (a wrong password, a token that is malformed, forged or expired). 401 means \"who are you?\": WWW-Authenticate says how to answer, here with a bearer token from POST /login.",
+};
+
+/// Known, but not allowed.
+pub static FORBIDDEN: ProblemType = ProblemType {
+    slug: "forbidden",
+    status: Some(403),
+    title: "You may not do this",
+    explanation: "The server knows who you are, and your role does not allow this. 403 means \"I know you; no\": logging in again will not help.",
+};
+
+/// A cookie-authenticated change without the CSRF token.
+pub static CSRF: ProblemType = ProblemType {
+    slug: "csrf-token",
+    status: Some(403),
+    title: "The CSRF token is missing or wrong",
+    explanation: "A request authenticated by a session cookie changes data only with the session's CSRF token in X-CSRF-Token. A page on another site can make the browser send the cookie, but cannot read the token.",
+};
+
+/// How long a token and a session last, in seconds.
+const TOKEN_LIFETIME: u64 = 15 * 60;
+const SESSION_LIFETIME: u64 = 8 * 60 * 60;
+
+/// The demo accounts' password hashes, made once per process (argon2id is slow on purpose;
+/// every new lab database gets the same two).
+static DEMO_ACCOUNTS: LazyLock<[(&str, String, &str); 2]> = LazyLock::new(|| {
+    [
+        ("alice", hash_password("alicepass"), "user"),
+        ("admin", hash_password("adminpass"), "admin"),
+    ]
+});
+
+fn hash_password(password: &str) -> String {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .expect("argon2 hashes a short password")
+}
+
+fn seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    for (username, hash, role) in DEMO_ACCOUNTS.iter() {
+        tx.execute(
+            "INSERT INTO accounts (username, password_hash, role) VALUES (?1, ?2, ?3)",
+            rusqlite::params![username, hash, role],
+        )?;
+    }
+    Ok(())
+}
+
+type LoginLimiter =
+    RateLimiter<IpAddr, governor::state::keyed::DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+
+pub(super) struct Auth {
+    lab: Arc<LabState>,
+    key: Vec<u8>,
+    logins: LoginLimiter,
+}
+
+fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+    // Ten logins at once per client, then one every six seconds: enough for people and for
+    // the checks, too few to guess passwords.
+    let quota = Quota::per_minute(NonZeroU32::new(10).expect("ten"))
+        .allow_burst(NonZeroU32::new(10).expect("ten"));
+    let state = Arc::new(Auth {
+        lab: Arc::clone(lab),
+        key: lab.db.secret("jwt_key")?,
+        logins: RateLimiter::keyed(quota),
+    });
+    Ok(Router::new()
+        .route("/login", post(login))
+        .route("/sessions", post(start_session))
+        .route("/sessions/current", delete(end_session))
+        .route("/api-keys", post(new_api_key))
+        .route("/me", get(me))
+        .route("/admin/metrics", get(admin_metrics))
+        .with_state(state))
+}
+
+const SELECT_ACCOUNT: &str = "SELECT id, password_hash, role FROM accounts WHERE username = ?1";
+
+/// Reads `username` and `password` from a form body.
+async fn credentials(req: Request, tracer: &Tracer) -> Result<(String, String), Problem> {
+    let start = Instant::now();
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        tracer.note(
+            Stage::Parsing,
+            Outcome::Fail,
+            "the body is not a form (application/x-www-form-urlencoded) → 415",
+        );
+        return Err(Problem::new(
+            &crate::lab::error::UNSUPPORTED_MEDIA_TYPE,
+            "Send username and password as a form: Content-Type: application/x-www-form-urlencoded.",
+        )
+        .with_header(
+            axum::http::HeaderName::from_static("accept-post"),
+            "application/x-www-form-urlencoded",
+        ));
+    }
+    let body = read_body(req, &(), tracer, start).await?;
+    let mut username = None;
+    let mut password = None;
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "username" => username = Some(value.into_owned()),
+            "password" => password = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    tracer.timed(
+        Stage::Parsing,
+        start,
+        Outcome::Ok,
+        "read the form's username and password (the password never goes into a trace or a log)",
+    );
+    match (username, password) {
+        (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Ok((u, p)),
+        _ => {
+            tracer.note(
+                Stage::Validation,
+                Outcome::Fail,
+                "username or password is missing → 422",
+            );
+            let mut problem = Problem::new(
+                &crate::lab::error::VALIDATION,
+                "Both username and password are required.",
+            );
+            problem.errors = vec![crate::lab::error::FieldError {
+                field: "username".into(),
+                message: "username and password are both required".into(),
+            }];
+            Err(problem)
+        }
+    }
+}
+
+/// Checks a login against the accounts, slowly (argon2id) and off the async workers; a wrong
+/// password and an unknown user look the same from outside.
+async fn check_login(
+    state: &Auth,
+    tracer: &Tracer,
+    gate: &Gate,
+    parts: &Parts,
+    username: String,
+    password: String,
+) -> Result<(i64, String, String), Problem> {
+    let who = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    if state.logins.check_key(&who).is_err() {
+        tracer.note(
+            Stage::Security,
+            Outcome::Fail,
+            format_args!("{who} has used up its logins (10 at once, then one every 6 s) → 429: guessing passwords takes years at this pace"),
+        );
+        return Err(Problem::new(
+            &super::security::RATE_LIMITED,
+            "Too many logins from this client. Wait a few seconds and try again.",
+        )
+        .with_header(header::RETRY_AFTER, "6"));
+    }
+    gate.hold(Stage::Data, || {
+        Carries::statement(RUNS_INLINE, SELECT_ACCOUNT, &[&username])
+    })
+    .await;
+    let account = state.lab.db.read(|c| {
+        Sql::new(c, tracer).query_opt(SELECT_ACCOUNT, &[&username], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+    })?;
+    let started = Instant::now();
+    let verified = tokio::task::spawn_blocking(move || {
+        // An unknown user costs a hash as well, so timing does not tell who exists.
+        let stored = account
+            .as_ref()
+            .map_or_else(|| DEMO_ACCOUNTS[0].1.clone(), |(_, h, _)| h.clone());
+        let ok = PasswordHash::new(&stored).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        account.filter(|_| ok)
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))?;
+    match verified {
+        Some((id, _, role)) => {
+            tracer.timed(
+                Stage::Auth,
+                started,
+                Outcome::Ok,
+                format_args!("the password matches {username}'s argon2id hash (slow on purpose); {username} has role {role}"),
+            );
+            Ok((id, username, role))
+        }
+        None => {
+            tracer.timed(
+                Stage::Auth,
+                started,
+                Outcome::Fail,
+                "no account matches this username and password → 401; the answer does not say which was wrong, so nobody learns which usernames exist",
+            );
+            Err(identity::challenge(
+                "The username or password is wrong.",
+                None,
+            ))
+        }
+    }
+}
+
+async fn login(
+    State(state): State<Arc<Auth>>,
+    tracer: Tracer,
+    gate: Gate,
+    req: Request,
+) -> Result<Response, Problem> {
+    let (parts, body) = req.into_parts();
+    let (username, password) =
+        credentials(Request::from_parts(parts.clone(), body), &tracer).await?;
+    let (_, username, role) =
+        check_login(&state, &tracer, &gate, &parts, username, password).await?;
+    let token = identity::issue_token(&state.key, &username, &role, TOKEN_LIFETIME);
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format_args!(
+            "issued a JWT for {username}: HS256, signed with this lab database's key, claims sub, role, iat and exp ({} min); the server keeps no copy",
+            TOKEN_LIFETIME / 60
+        ),
+    );
+    let mut response = Json(json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": TOKEN_LIFETIME,
+    }))
+    .into_response();
+    // A token is a credential: no cache may keep the answer that carries it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+const INSERT_SESSION: &str =
+    "INSERT INTO sessions (token_hash, account_id, csrf_hash, expires_at) VALUES (?1, ?2, ?3, ?4)";
+const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < ?1";
+
+async fn start_session(
+    State(state): State<Arc<Auth>>,
+    tracer: Tracer,
+    gate: Gate,
+    req: Request,
+) -> Result<Response, Problem> {
+    let (parts, body) = req.into_parts();
+    let (username, password) =
+        credentials(Request::from_parts(parts.clone(), body), &tracer).await?;
+    let (account, username, _) =
+        check_login(&state, &tracer, &gate, &parts, username, password).await?;
+    let session = identity::random_token();
+    let csrf = identity::random_token();
+    let hash = identity::sha256_hex(&session);
+    let now = identity::unix_now();
+    let expires = now + SESSION_LIFETIME as i64;
+    gate.hold(Stage::Data, || {
+        let shown = "<sha256 of the cookie>".to_string();
+        let csrf_shown = "<sha256 of the CSRF token>".to_string();
+        let insert: [&dyn rusqlite::ToSql; 4] = [&shown, &account, &csrf_shown, &expires];
+        let prune: [&dyn rusqlite::ToSql; 1] = [&now];
+        Carries::sql(
+            RUNS_ON_WRITER,
+            &[
+                Planned::new(INSERT_SESSION, &insert),
+                Planned::new(DELETE_EXPIRED_SESSIONS, &prune),
+            ],
+        )
+    })
+    .await;
+    let (t, c) = (tracer.clone(), identity::sha256_hex(&csrf));
+    state
+        .lab
+        .db
+        .write(move |conn| {
+            let sql = Sql::new(conn, &t);
+            sql.execute(INSERT_SESSION, &[&hash, &account, &c, &expires])?;
+            sql.execute(DELETE_EXPIRED_SESSIONS, &[&now])?;
+            Ok(())
+        })
+        .await?;
+    let secure = parts
+        .headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p == "https");
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format_args!(
+            "started a session for {username}: the cookie holds a random value, the database its hash; HttpOnly (no script reads it), SameSite=Lax (other sites' requests do not carry it, except top-level links){}",
+            if secure { ", Secure" } else { "; no Secure: this lab speaks plain http, and a Secure cookie is only sent over https" }
+        ),
+    );
+    let cookie = format!(
+        "session={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_LIFETIME}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let mut response = (
+        StatusCode::CREATED,
+        Json(json!({ "username": username, "csrf_token": csrf, "expires_in": SESSION_LIFETIME })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = ?1";
+
+async fn end_session(
+    State(state): State<Arc<Auth>>,
+    tracer: Tracer,
+    gate: Gate,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let caller = identity::identify(&state, &tracer, &gate, &headers, true).await?;
+    let Via::Session { token_hash } = &caller.via else {
+        tracer.note(
+            Stage::Auth,
+            Outcome::Fail,
+            "only a session can be ended here → 401",
+        );
+        return Err(identity::challenge(
+            "Log out ends a session: send the session cookie.",
+            None,
+        ));
+    };
+    let (t, h) = (tracer.clone(), token_hash.clone());
+    state
+        .lab
+        .db
+        .write(move |conn| Ok(Sql::new(conn, &t).execute(DELETE_SESSION, &[&h])?))
+        .await?;
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format_args!("ended {}'s session: the row is gone, so the cookie opens nothing any more; the answer also tells the browser to drop it", caller.username),
+    );
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+const INSERT_API_KEY: &str =
+    "INSERT INTO api_keys (key_hash, prefix, account_id, created_at) VALUES (?1, ?2, ?3, ?4)";
+
+async fn new_api_key(
+    State(state): State<Arc<Auth>>,
+    tracer: Tracer,
+    gate: Gate,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let caller = identity::identify(&state, &tracer, &gate, &headers, true).await?;
+    let secret = identity::random_token();
+    let key = format!("rk_{secret}");
+    let prefix = key[..10].to_string();
+    let hash = identity::sha256_hex(&key);
+    let now = crate::lab::clock::timestamp();
+    let (t, account) = (tracer.clone(), caller.account);
+    let (p, h, n) = (prefix.clone(), hash, now.clone());
+    state
+        .lab
+        .db
+        .write(move |conn| Ok(Sql::new(conn, &t).execute(INSERT_API_KEY, &[&h, &p, &account, &n])?))
+        .await?;
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format_args!("made an API key for {} ({prefix}…): shown once in this answer, stored only as its SHA-256 (a fast hash is fine for a long random key; passwords need argon2)", caller.username),
+    );
+    let mut response = (
+        StatusCode::CREATED,
+        Json(
+            json!({ "api_key": key, "prefix": prefix, "owner": caller.username, "created_at": now,
+            "note": "Shown once: the lab keeps only its hash. Send it as X-API-Key." }),
+        ),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn me(
+    State(state): State<Arc<Auth>>,
+    tracer: Tracer,
+    gate: Gate,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let caller = identity::identify(&state, &tracer, &gate, &headers, false).await?;
+    tracer.note(
+        Stage::Logic,
+        Outcome::Ok,
+        format_args!("answered who the caller is: {}", caller.username),
+    );
+    let mut response = Json(json!({
+        "username": caller.username,
+        "role": caller.role,
+        "via": caller.via.name(),
+    }))
+    .into_response();
+    // Personal: no shared cache, and ask again before reuse.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(response)
+}
+
+async fn admin_metrics(
+    State(state): State<Arc<Auth>>,
+    tracer: Tracer,
+    gate: Gate,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let caller = identity::identify(&state, &tracer, &gate, &headers, false).await?;
+    if caller.role != "admin" {
+        tracer.note(
+            Stage::Auth,
+            Outcome::Fail,
+            format_args!("{} is authenticated but has role {}; /admin/metrics needs role admin → 403 (not 401: logging in again will not help)", caller.username, caller.role),
+        );
+        return Err(Problem::new(
+            &FORBIDDEN,
+            format!(
+                "/admin/metrics is for the admin role; {} has role {}.",
+                caller.username, caller.role
+            ),
+        ));
+    }
+    tracer.note(
+        Stage::Auth,
+        Outcome::Ok,
+        format_args!("{} has role admin: allowed", caller.username),
+    );
+    let counts = state.lab.db.read(|c| {
+        c.query_row(
+            "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM sessions), (SELECT count(*) FROM api_keys)",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+        )
+    })?;
+    Ok(Json(json!({
+        "accounts": counts.0,
+        "sessions": counts.1,
+        "api_keys": counts.2,
+        "traces_kept": state.lab.traces.len(),
+    }))
+    .into_response())
+}
