@@ -17,7 +17,8 @@ fn the_built_in_course_loads() {
             "validation",
             "middleware",
             "cors",
-            "caching"
+            "caching",
+            "observability"
         ]
     );
 }

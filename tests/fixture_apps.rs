@@ -194,6 +194,7 @@ fixture_tests! {
     cors => "cors",
     etag => "etag",
     security_headers => "security-headers",
+    observability => "observability",
     timestamps => "timestamps",
     background_jobs => "background-jobs",
 }
