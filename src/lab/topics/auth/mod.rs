@@ -23,8 +23,8 @@ use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use argon2::Argon2;
+use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -37,7 +37,7 @@ pub use identity::{Caller, Via};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Authentication and authorization.
@@ -107,24 +107,25 @@ pub static CSRF: ProblemType = ProblemType {
 const TOKEN_LIFETIME: u64 = 15 * 60;
 const SESSION_LIFETIME: u64 = 8 * 60 * 60;
 
-/// The demo accounts' password hashes, made once per process (argon2id is slow on purpose;
-/// every new lab database gets the same two).
-static DEMO_ACCOUNTS: LazyLock<[(&str, String, &str); 2]> = LazyLock::new(|| {
-    [
-        ("alice", hash_password("alicepass"), "user"),
-        ("admin", hash_password("adminpass"), "admin"),
-    ]
-});
-
-fn hash_password(password: &str) -> String {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .expect("argon2 hashes a short password")
-}
+/// The demo accounts, with the argon2id hashes of their published passwords (`alicepass`,
+/// `adminpass`: they are in the challenge and the lesson, so their hashes hide nothing). The
+/// hashes were made once with the default parameters and a random salt each, and are kept
+/// here so a new lab starts in milliseconds instead of hashing twice (slow on purpose).
+const DEMO_ACCOUNTS: [(&str, &str, &str); 2] = [
+    (
+        "alice",
+        "$argon2id$v=19$m=19456,t=2,p=1$sNE5eQQMg5EbcBaK3aTeZg$o2xBWk3oV6Gr7uL6V2kT2Vj42bOBrn6Zfq/KWOwqCtY",
+        "user",
+    ),
+    (
+        "admin",
+        "$argon2id$v=19$m=19456,t=2,p=1$knpVWO0+HmGJARKiLXr0JQ$v7zpVmCCqAMP2tqVqcC4QuVcyIrkvmiAxtV+0Rryjys",
+        "admin",
+    ),
+];
 
 fn seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    for (username, hash, role) in DEMO_ACCOUNTS.iter() {
+    for (username, hash, role) in DEMO_ACCOUNTS {
         tx.execute(
             "INSERT INTO accounts (username, password_hash, role) VALUES (?1, ?2, ?3)",
             rusqlite::params![username, hash, role],
@@ -268,7 +269,7 @@ async fn check_login(
         // An unknown user costs a hash as well, so timing does not tell who exists.
         let stored = account
             .as_ref()
-            .map_or_else(|| DEMO_ACCOUNTS[0].1.clone(), |(_, h, _)| h.clone());
+            .map_or_else(|| DEMO_ACCOUNTS[0].1.to_string(), |(_, h, _)| h.clone());
         let ok = PasswordHash::new(&stored).is_ok_and(|h| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &h)
@@ -556,4 +557,34 @@ async fn admin_metrics(
         "traces_kept": state.lab.traces.len(),
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::PasswordHasher;
+
+    #[test]
+    fn the_demo_hashes_verify_their_published_passwords_and_nothing_else() {
+        for ((_, hash, _), password) in DEMO_ACCOUNTS.iter().zip(["alicepass", "adminpass"]) {
+            let parsed = PasswordHash::new(hash).unwrap();
+            assert!(
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            );
+            assert!(
+                Argon2::default()
+                    .verify_password(b"wrong", &parsed)
+                    .is_err()
+            );
+            assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        }
+        // A fresh hash of the same password has another salt, so another string.
+        let again = Argon2::default()
+            .hash_password(b"alicepass")
+            .unwrap()
+            .to_string();
+        assert_ne!(again, DEMO_ACCOUNTS[0].1);
+    }
 }
