@@ -64,9 +64,32 @@ fn build(
 
 /// One shell word holding `s` exactly.
 pub fn quote(s: &str) -> String {
+    // A carriage return (a multipart body) or another control character would not survive
+    // a copy and paste inside plain quotes: ANSI-C quoting spells each one out.
+    if s.chars().any(|c| c.is_control() && c != '\n') {
+        return ansi_c_quoted(s);
+    }
     shlex::try_quote(s)
         .map(|q| q.into_owned())
         .unwrap_or_else(|_| single_quoted(s))
+}
+
+/// `$'…'` quoting (bash, zsh, and POSIX sh since 2024): control characters as escapes.
+fn ansi_c_quoted(s: &str) -> String {
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c) & 0xff)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 fn single_quoted(s: &str) -> String {
@@ -111,6 +134,15 @@ fn quote_with_variables(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_spelled_out_so_a_pasted_command_sends_them() {
+        assert_eq!(
+            quote("--b\r\nContent-Type: text/plain\r\n\r\nit's\r\n--b--\r\n"),
+            r"$'--b\r\nContent-Type: text/plain\r\n\r\nit\'s\r\n--b--\r\n'"
+        );
+        assert_eq!(quote("two\nlines"), "'two\nlines'");
+    }
 
     #[test]
     fn get_needs_no_method_flag() {

@@ -278,21 +278,18 @@ fn usage_mistakes_exit_2() {
 fn a_challenge_the_lab_does_not_serve_is_a_usage_error_against_the_lab() {
     let data = tempfile::tempdir().unwrap();
     let out = reqlab(data.path())
-        .args(["check", "security-headers", "--target", "lab"])
+        .args(["check", "background-jobs", "--target", "lab"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_contains!(
-        stderr(&out),
-        "the lab does not serve `security-headers` yet"
-    );
+    assert_contains!(stderr(&out), "the lab does not serve `background-jobs` yet");
     let list = reqlab(data.path())
         .args(["check", "--list"])
         .output()
         .unwrap();
     let text = stdout(&list);
     assert!(
-        text.contains("security-headers") && text.contains("no lesson yet"),
+        text.contains("background-jobs") && text.contains("no lesson yet"),
         "{text}"
     );
     assert_contains!(text, "lesson rest-resources");

@@ -18,7 +18,8 @@ fn the_built_in_course_loads() {
             "middleware",
             "cors",
             "caching",
-            "observability"
+            "observability",
+            "security"
         ]
     );
 }
