@@ -541,3 +541,25 @@ async fn only_the_most_recent_uploads_are_kept() {
     let oldest = send(&app, "GET", "/uploads/1", &[], Body::empty()).await;
     assert_problem(&oldest, 404);
 }
+
+#[tokio::test]
+async fn metrics_label_a_405_with_its_route_and_an_unknown_path_as_unmatched() {
+    let (_lab, app) = lab();
+    send(&app, "DELETE", "/health", &[], Body::empty()).await;
+    send(&app, "GET", "/no/such/path", &[], Body::empty()).await;
+    let text =
+        String::from_utf8(send(&app, "GET", "/metrics", &[], Body::empty()).await.body).unwrap();
+    assert!(
+        text.contains(
+            r#"reqlab_http_requests_total{method="DELETE",route="/health",status="405"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"reqlab_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("/no/such/path"));
+}

@@ -132,6 +132,8 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         }
         None => next.run(req).await,
     };
+    // The route that matched, if any, before a 405 or an error body replaces the response.
+    let route = response.extensions().get::<MatchedPath>().cloned();
 
     if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
         && response.extensions().get::<Problem>().is_none()
@@ -183,9 +185,8 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
     }
 
     tracer.fixed(Stage::Middleware, LEAVE_CAPTURE);
-    let route = response
-        .extensions()
-        .get::<MatchedPath>()
+    let route = route
+        .as_ref()
         .map_or(crate::lab::metrics::UNMATCHED, |r| r.as_str());
     let status = response.status().as_u16();
     lab.metrics

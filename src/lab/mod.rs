@@ -91,7 +91,7 @@ impl Lab {
         let app = self
             .routes
             .clone()
-            .route_layer(axum::middleware::from_fn(middleware::note_route))
+            .layer(axum::middleware::from_fn(middleware::note_route))
             .fallback(topics::basics::not_found);
         // `Router::layer` wraps each route separately, inside the router's own 405 handling.
         // Mounting the app as a fallback service puts these layers around everything, so the
