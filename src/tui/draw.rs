@@ -268,22 +268,69 @@ fn standing_text(s: LessonStanding) -> String {
 }
 
 /// Lesson numbers under a stage, each colored by its standing, the selected one reversed.
-fn lessons_under(app: &App, stage: Stage) -> Vec<Span<'static>> {
-    let mut spans = Vec::new();
-    for (i, lesson) in app.course.lessons.iter().enumerate() {
-        if !lesson.stages.contains(&stage) {
-            continue;
-        }
-        if !spans.is_empty() {
-            spans.push(Span::raw(" "));
-        }
-        let mut s = standing_style(app.lesson_standing(i));
-        if i == app.home {
-            s = s.add_modifier(Modifier::REVERSED);
-        }
-        spans.push(Span::styled(lesson.number.to_string(), s));
+/// The numbers of the lessons that teach `stage`, styled by the learner's standing (the
+/// selected one reversed), fitted into `room` columns: as a list when it fits, else with
+/// runs of three or more written as ranges (`1–5 8`).
+fn lessons_under(app: &App, stage: Stage, room: usize) -> Vec<Span<'static>> {
+    let items: Vec<(u32, Style)> = app
+        .course
+        .lessons
+        .iter()
+        .enumerate()
+        .filter(|(_, lesson)| lesson.stages.contains(&stage))
+        .map(|(i, lesson)| {
+            let mut s = standing_style(app.lesson_standing(i));
+            if i == app.home {
+                s = s.add_modifier(Modifier::REVERSED);
+            }
+            (lesson.number, s)
+        })
+        .collect();
+    let listed = join_spans(items.iter().map(|(n, s)| Span::styled(n.to_string(), *s)));
+    if listed.iter().map(|s| s.width()).sum::<usize>() <= room {
+        return listed;
     }
-    spans
+    // Runs of consecutive numbers become ranges; a range holding the selected lesson is
+    // reversed as a whole.
+    let mut runs: Vec<Vec<(u32, Style)>> = Vec::new();
+    for item in items {
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|(n, _)| n + 1 == item.0) => run.push(item),
+            _ => runs.push(vec![item]),
+        }
+    }
+    join_spans(runs.into_iter().flat_map(|run| {
+        if run.len() < 3 {
+            return run
+                .into_iter()
+                .map(|(n, s)| Span::styled(n.to_string(), s))
+                .collect::<Vec<_>>();
+        }
+        let selected = run
+            .iter()
+            .any(|(_, s)| s.add_modifier.contains(Modifier::REVERSED));
+        let look = if selected {
+            style::DIM.add_modifier(Modifier::REVERSED)
+        } else {
+            style::DIM
+        };
+        vec![Span::styled(
+            format!("{}–{}", run[0].0, run[run.len() - 1].0),
+            look,
+        )]
+    }))
+}
+
+/// Spans separated by single spaces.
+fn join_spans(spans: impl IntoIterator<Item = Span<'static>>) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    for span in spans {
+        if !out.is_empty() {
+            out.push(Span::raw(" "));
+        }
+        out.push(span);
+    }
+    out
 }
 
 fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -330,7 +377,7 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Rect::new(x, area.y + 1, w, 3),
         );
         frame.render_widget(
-            Line::from(lessons_under(app, *stage)).centered(),
+            Line::from(lessons_under(app, *stage, usize::from(w))).centered(),
             Rect::new(x, area.y + 4, w, 1),
         );
         x += w;
@@ -342,17 +389,28 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
             x += 1;
         }
     }
-    // The concerns around it, with their lessons.
-    let mut concerns = vec![Span::styled("around: ", style::DIM)];
-    for stage in AROUND {
-        let under = lessons_under(app, stage);
-        concerns.push(Span::raw(format!("{} ", stage.id())));
-        if under.is_empty() {
-            concerns.push(Span::styled("–", style::DIM));
-        } else {
-            concerns.extend(under);
+    // The concerns around it, with their lessons: listed when the row has room, else with
+    // ranges.
+    let row_room = usize::from(band.width.saturating_sub(2));
+    let concerns_with = |room: usize| {
+        let mut concerns = Vec::new();
+        for (i, stage) in AROUND.iter().enumerate() {
+            if i > 0 {
+                concerns.push(Span::raw("  "));
+            }
+            concerns.push(Span::raw(format!("{} ", stage.id())));
+            let under = lessons_under(app, *stage, room);
+            if under.is_empty() {
+                concerns.push(Span::styled("–", style::DIM));
+            } else {
+                concerns.extend(under);
+            }
         }
-        concerns.push(Span::raw("   "));
+        concerns
+    };
+    let mut concerns = concerns_with(usize::MAX);
+    if concerns.iter().map(|s| s.width()).sum::<usize>() > row_room {
+        concerns = concerns_with(0);
     }
     frame.render_widget(
         Line::from(concerns).centered(),
@@ -412,8 +470,24 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Constraint::Length(about_rows),
     ]));
     let scroll = text::keep_visible(0, app.home, app.home, usize::from(list.height));
+    let below = lines.len().saturating_sub(scroll + usize::from(list.height));
+    let above = scroll;
     frame.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), list);
     frame.render_widget(Paragraph::new(about), summary);
+    // Say when lessons are out of view, on the blank rows just above and below the list.
+    for (count, arrow, y) in [
+        (above, "↑", list.y.saturating_sub(1)),
+        (below, "↓", list.y + list.height),
+    ] {
+        if count > 0 {
+            let note = format!(" {arrow} {count} more ");
+            let w = note.chars().count() as u16;
+            frame.render_widget(
+                Span::styled(note, style::DIM),
+                Rect::new(list.x + list.width.saturating_sub(w), y, w, 1),
+            );
+        }
+    }
 }
 
 fn text_cut(s: &str, max: usize) -> String {

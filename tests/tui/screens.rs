@@ -385,6 +385,9 @@ fn the_map_scrolls_to_keep_the_selected_lesson_in_view() {
         screen,
         format!("▶ {:>2}  {}", lesson.number, &lesson.title[..10])
     );
-    // The selected lesson's summary stays on screen below the list.
+    // The selected lesson's summary stays on screen below the list, and the map says that
+    // earlier lessons are out of view.
     assert_contains!(screen, &lesson.summary[..20]);
+    assert_contains!(screen, "↑ ");
+    assert!(!screen.contains("↓ "), "{screen}");
 }
