@@ -19,7 +19,8 @@ fn the_built_in_course_loads() {
             "cors",
             "caching",
             "observability",
-            "security"
+            "security",
+            "auth"
         ]
     );
 }

@@ -85,6 +85,36 @@ async fn a_token_says_who_you_are_and_a_role_what_you_may_do() {
         .unwrap();
     assert_eq!(refused.status(), 401);
 
+    let traces = lab.state.traces.recent(5);
+    assert!(
+        traces
+            .iter()
+            .any(|t| t.events.iter().any(|e| e.message.contains("says alg none")))
+    );
+    // Another scheme is answered with the scheme to use, without an error code.
+    let basic = client
+        .get(format!("{url}/me"))
+        .header("authorization", "Basic YWxpY2U6YWxpY2VwYXNz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    assert_eq!(
+        basic.headers()["www-authenticate"],
+        "Bearer realm=\"reqlab lab\""
+    );
+    // A form without a password names the password.
+    let half = client
+        .post(format!("{url}/login"))
+        .form(&[("username", "alice")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(half.status(), 422);
+    let problem: Value = half.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "password");
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 1);
+
     // Authenticated is not authorized: alice is a user.
     let admin_only = client
         .get(format!("{url}/admin/metrics"))

@@ -470,7 +470,9 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Constraint::Length(about_rows),
     ]));
     let scroll = text::keep_visible(0, app.home, app.home, usize::from(list.height));
-    let below = lines.len().saturating_sub(scroll + usize::from(list.height));
+    let below = lines
+        .len()
+        .saturating_sub(scroll + usize::from(list.height));
     let above = scroll;
     frame.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), list);
     frame.render_widget(Paragraph::new(about), summary);

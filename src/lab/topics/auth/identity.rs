@@ -162,14 +162,18 @@ fn resolve(
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))
         else {
+            let scheme = auth.split_whitespace().next().unwrap_or("");
             tracer.note(
                 Stage::Auth,
                 Outcome::Fail,
-                "Authorization is not a Bearer token → 401",
+                format_args!(
+                    "Authorization uses the {scheme} scheme; this lab reads only Bearer → 401 naming Bearer"
+                ),
             );
+            // An unsupported scheme gets the challenge without an error code (RFC 6750 §3.1).
             return Err(challenge(
                 "Send Authorization: Bearer <token>, with a token from POST /login.",
-                Some("invalid_token"),
+                None,
             ));
         };
         // The algorithm is pinned: a token claiming "none" or another algorithm is refused.
@@ -182,6 +186,9 @@ fn resolve(
             Err(e) => {
                 use jsonwebtoken::errors::ErrorKind;
                 let why = match e.kind() {
+                    _ if says_alg_none(token) => {
+                        "the token says alg none: it carries no signature at all, and only HS256 is accepted"
+                    }
                     ErrorKind::ExpiredSignature => "the token has expired",
                     ErrorKind::InvalidSignature => {
                         "the token's signature does not verify with this lab's key (forged or altered)"
@@ -338,6 +345,24 @@ fn resolve(
         "This route needs you to log in: POST /login gives a bearer token.",
         None,
     ))
+}
+
+/// True when a token's header claims the `none` algorithm (an unsigned token).
+fn says_alg_none(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(head) = token.trim().split('.').next() else {
+        return false;
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|header| {
+            header["alg"]
+                .as_str()
+                .map(|a| a.eq_ignore_ascii_case("none"))
+        })
+        .unwrap_or(false)
 }
 
 /// The `session` cookie's value, if the request carries one.

@@ -204,22 +204,30 @@ async fn credentials(req: Request, tracer: &Tracer) -> Result<(String, String), 
         Outcome::Ok,
         "read the form's username and password (the password never goes into a trace or a log)",
     );
+    let missing: Vec<&str> = [("username", &username), ("password", &password)]
+        .into_iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+        .map(|(name, _)| name)
+        .collect();
     match (username, password) {
-        (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Ok((u, p)),
+        (Some(u), Some(p)) if missing.is_empty() => Ok((u, p)),
         _ => {
             tracer.note(
                 Stage::Validation,
                 Outcome::Fail,
-                "username or password is missing → 422",
+                format_args!("{} missing from the form → 422", missing.join(" and ")),
             );
             let mut problem = Problem::new(
                 &crate::lab::error::VALIDATION,
-                "Both username and password are required.",
+                format!("The form needs {}.", missing.join(" and ")),
             );
-            problem.errors = vec![crate::lab::error::FieldError {
-                field: "username".into(),
-                message: "username and password are both required".into(),
-            }];
+            problem.errors = missing
+                .iter()
+                .map(|field| crate::lab::error::FieldError {
+                    field: (*field).into(),
+                    message: "is required".into(),
+                })
+                .collect();
             Err(problem)
         }
     }
