@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         Some(reqlab::cli::Command::Serve(reqlab::cli::ServeArgs {
             log_format: Some(format),
             ..
-        })) => reqlab::term::log_requests_to_stderr(*format),
+        })) => reqlab::term::log_requests_to_stderr(*format == reqlab::cli::LogFormat::Json),
         _ => reqlab::term::log_to_stderr(),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

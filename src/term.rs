@@ -36,16 +36,16 @@ pub fn set_color(when: ColorWhen) {
 
 /// Shows the library's log (the lab's internal errors, say) on standard error: warnings and
 /// errors only, without timestamps, colored like the rest of the output.
-/// Logs to stderr in `format`: warnings and errors, and each request the lab answers
-/// (target `reqlab::access`, logged when `serve --log-format` asks for it).
-pub fn log_requests_to_stderr(format: crate::cli::LogFormat) {
+/// Logs to stderr, as JSON lines when `json` else as text: warnings and errors, and each
+/// request the lab answers (target `reqlab::access`, logged when `serve --log-format` asks).
+pub fn log_requests_to_stderr(json: bool) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let filter = Targets::new()
         .with_default(LevelFilter::WARN)
         .with_target("reqlab::access", LevelFilter::INFO);
-    let result = match format {
-        crate::cli::LogFormat::Json => tracing_subscriber::registry()
+    let result = match json {
+        true => tracing_subscriber::registry()
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
@@ -55,7 +55,7 @@ pub fn log_requests_to_stderr(format: crate::cli::LogFormat) {
                     .with_filter(filter),
             )
             .try_init(),
-        crate::cli::LogFormat::Text => {
+        false => {
             let ansi =
                 anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
             tracing_subscriber::registry()
