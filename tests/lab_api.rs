@@ -563,3 +563,28 @@ async fn metrics_label_a_405_with_its_route_and_an_unknown_path_as_unmatched() {
     );
     assert!(!text.contains("/no/such/path"));
 }
+
+#[tokio::test]
+async fn readiness_asks_the_database_and_turns_503_when_the_lab_stops() {
+    let (lab, app) = lab();
+    let ready = send(&app, "GET", "/ready", &[], Body::empty()).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["checks"]["database"], "ok");
+    let trace = lab.state.traces.get(ready.request_id()).unwrap();
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.sql.as_ref().is_some_and(|s| s.statement == "SELECT 1"))
+    );
+    // Liveness touches nothing.
+    let live = send(&app, "GET", "/health", &[], Body::empty()).await;
+    let trace = lab.state.traces.get(live.request_id()).unwrap();
+    assert!(trace.events.iter().all(|e| e.sql.is_none()));
+
+    lab.state.shutdown.cancel();
+    let stopping = send(&app, "GET", "/ready", &[], Body::empty()).await;
+    let problem = assert_problem(&stopping, 503);
+    assert_eq!(problem["type"], "/_lab/problems/not-ready");
+    assert_eq!(stopping.header("retry-after"), Some("5"));
+}
