@@ -253,3 +253,29 @@ async fn trace_filters_by_path_status_and_method() {
         ["── 404 GET /tasks/999", "── 405 DELETE /tasks"]
     );
 }
+
+#[test]
+fn send_prints_the_whole_body_so_a_token_can_be_copied() {
+    let data = tempfile::tempdir().unwrap();
+    let out = reqlab(data.path())
+        .args(["send", "auth/login-alice"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"access_token\""))
+        .expect("the token is printed");
+    let token = line.split('"').nth(3).unwrap();
+    assert_eq!(
+        token.split('.').count(),
+        3,
+        "header, claims and signature: {line}"
+    );
+    assert!(!line.contains('…'), "not cut short: {line}");
+}

@@ -172,9 +172,31 @@ fn labelled(label: &str, text: Vec<Span<'static>>) -> Line<'static> {
     Line::from(spans)
 }
 
+/// How much of a body an exchange shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyShown {
+    /// The start, each line shortened: evidence in a report.
+    Excerpt,
+    /// Every line whole (up to [`WHOLE_LINES`]): a learner's own exchange, whose values
+    /// (a token, an id) they may want to copy.
+    Whole,
+}
+
+/// The most body lines [`BodyShown::Whole`] prints.
+const WHOLE_LINES: usize = 400;
+
 /// A request as curl (`shown`, when a reproduction reads earlier values from shell
 /// variables) and what came back: status, headers, the start of the body.
 pub fn exchange_lines(ex: &Exchange, shown: Option<String>) -> Vec<Line<'static>> {
+    exchange_lines_with(ex, shown, BodyShown::Excerpt)
+}
+
+/// [`exchange_lines`], showing the body as `body` says.
+pub fn exchange_lines_with(
+    ex: &Exchange,
+    shown: Option<String>,
+    body: BodyShown,
+) -> Vec<Line<'static>> {
     let curl = shown.unwrap_or_else(|| ex.request.curl());
     let mut lines = vec![labelled("request", vec![Span::styled(curl, style::ID)])];
     let Ok(r) = &ex.response else { return lines };
@@ -202,8 +224,29 @@ pub fn exchange_lines(ex: &Exchange, shown: Option<String>) -> Vec<Line<'static>
             Span::styled(format!("{k}: {v}"), DIM),
         ]));
     }
-    for line in body_excerpt(r) {
+    let shown_body = match body {
+        BodyShown::Excerpt => body_excerpt(r),
+        BodyShown::Whole => body_whole(r),
+    };
+    for line in shown_body {
         lines.push(Line::from(vec![Span::raw(BODY_PAD), Span::raw(line)]));
+    }
+    lines
+}
+
+/// A body's lines, whole: pretty JSON when it is JSON, else text.
+fn body_whole(r: &Received) -> Vec<String> {
+    if r.body.is_empty() {
+        return vec!["(no body)".into()];
+    }
+    let text = match r.json() {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| r.text()),
+        Err(_) => r.text(),
+    };
+    let mut lines: Vec<String> = text.lines().take(WHOLE_LINES).map(str::to_string).collect();
+    let total = text.lines().count();
+    if total > WHOLE_LINES {
+        lines.push(format!("… {} more lines", total - WHOLE_LINES));
     }
     lines
 }

@@ -1,7 +1,7 @@
 //! A sent preset as a learner reads it: which request, what came back, whether that is what
 //! the lesson expects, what to look for, and the request's trace.
 
-use super::check::exchange_lines;
+use super::check::{BodyShown, exchange_lines_with};
 use super::markdown::wrap_spans;
 use super::style::{self, DIM};
 use super::trace::trace_lines;
@@ -27,7 +27,7 @@ pub fn lines(
         Span::styled(format!("{}/{}", lesson.id, preset.id), style::ID),
         Span::raw(format!(" — {}", preset.title)),
     ])];
-    lines.extend(exchange_lines(exchange, Some(curl)));
+    lines.extend(exchange_lines_with(exchange, Some(curl), BodyShown::Whole));
     if let Ok(r) = &exchange.response {
         let expected = preset.expect_status;
         lines.push(if r.status == expected {
