@@ -34,6 +34,12 @@ pub struct Composer {
     pub body: TextArea<'static>,
     /// The preset's repeated body, while the body field is not edited.
     pub repeated: Option<Repeated>,
+    /// How the body's lines end: `\r\n` for a body written that way (a multipart form),
+    /// and whether its last line ends too; the editor shows lines, the request keeps the bytes.
+    pub body_endings: Endings,
+    /// The preset's body exactly as written, sent as long as the body field is not edited
+    /// (a body can mix line endings that an editor of lines cannot keep).
+    pub body_as_written: Option<String>,
     /// Follow redirects (as the preset says).
     pub follow_redirects: bool,
     /// The field selected for editing.
@@ -51,10 +57,41 @@ impl Default for Composer {
             headers: area(""),
             body: area(""),
             repeated: None,
+            body_endings: Endings::default(),
+            body_as_written: None,
             follow_redirects: false,
             selected: Field::Path,
             edited: false,
         }
+    }
+}
+
+/// How a body's lines end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Endings {
+    /// Lines end with CR LF rather than LF.
+    pub crlf: bool,
+    /// The last line ends too.
+    pub trailing: bool,
+}
+
+impl Endings {
+    /// The endings `text` uses.
+    pub fn of(text: &str) -> Endings {
+        Endings {
+            crlf: text.contains("\r\n"),
+            trailing: text.ends_with('\n'),
+        }
+    }
+
+    /// The lines of `area` joined with these endings.
+    pub fn join(self, area: &TextArea<'_>) -> String {
+        let eol = if self.crlf { "\r\n" } else { "\n" };
+        let mut out = area.lines().join(eol);
+        if self.trailing && !out.is_empty() {
+            out.push_str(eol);
+        }
+        out
     }
 }
 
@@ -110,6 +147,8 @@ impl Composer {
             method: area(request.method.as_str()),
             path: area(&request.path),
             headers: area(&headers.join("\n")),
+            body_endings: Endings::of(&body),
+            body_as_written: (!body.is_empty()).then(|| body.clone()),
             body: area(&body),
             repeated,
             follow_redirects: request.follow_redirects,
@@ -136,6 +175,8 @@ impl Composer {
             method: area(sent.method.as_str()),
             path: area(path),
             headers: area(&headers.join("\n")),
+            body_endings: Endings::of(&body),
+            body_as_written: (!body.is_empty()).then(|| body.clone()),
             body: area(&body),
             repeated: None,
             follow_redirects: sent.follow_redirects,
@@ -173,6 +214,9 @@ impl Composer {
             self.edited = true;
             if field == Field::Body {
                 self.repeated = None;
+                // Text from $EDITOR is sent as written.
+                self.body_endings = Endings::of(text);
+                self.body_as_written = Some(text.to_string()).filter(|t| !t.is_empty());
             }
         }
     }
@@ -180,6 +224,9 @@ impl Composer {
     /// Notes that a field was typed into.
     pub fn touched(&mut self, field: Field) {
         self.edited = true;
+        if field == Field::Body {
+            self.body_as_written = None;
+        }
         if field == Field::Body && !text(&self.body).is_empty() {
             self.repeated = None;
         }
@@ -245,7 +292,10 @@ impl Composer {
             }
             headers.push((name.to_string(), value.to_string()));
         }
-        let body_text = text(&self.body);
+        let body_text = self
+            .body_as_written
+            .clone()
+            .unwrap_or_else(|| self.body_endings.join(&self.body));
         let body = match &self.repeated {
             Some(r) if body_text.is_empty() => Some(r.text.repeat(r.times).into_bytes()),
             _ if body_text.is_empty() => None,
@@ -279,6 +329,19 @@ mod tests {
     }
 
     #[test]
+    fn a_multipart_body_keeps_its_crlf_when_edited() {
+        let p = preset("security", "upload-text");
+        let mut c = Composer::from_preset(0, &p);
+        c.touched(Field::Body);
+        let body = String::from_utf8(c.outgoing("http://lab").unwrap().body.unwrap()).unwrap();
+        assert!(
+            body.starts_with("--reqlab-form\r\nContent-Disposition"),
+            "{body:?}"
+        );
+        assert!(body.ends_with("--reqlab-form--\r\n"), "{body:?}");
+    }
+
+    #[test]
     fn a_preset_becomes_the_same_request_it_would_send() {
         let course = Course::load(&ContentSource::Embedded).unwrap();
         for lesson in &course.lessons {
@@ -292,8 +355,10 @@ mod tests {
                     // JSON is shown pretty-printed: the same value, other whitespace.
                     (Some(a), Some(b)) => {
                         a == b
-                            || serde_json::from_slice::<serde_json::Value>(a).ok()
-                                == serde_json::from_slice::<serde_json::Value>(b).ok()
+                            || serde_json::from_slice::<serde_json::Value>(a)
+                                .ok()
+                                .zip(serde_json::from_slice::<serde_json::Value>(b).ok())
+                                .is_some_and(|(x, y)| x == y)
                     }
                     (a, b) => a == b,
                 };
