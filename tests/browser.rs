@@ -60,6 +60,9 @@ async fn the_browser_reads_the_allowed_answer_and_refuses_the_blocked_one() {
     );
     assert_contains!(dom, "allowed: 200 · read X-Request-ID cors-demo-");
     assert_contains!(dom, "blocked: the browser refused: TypeError");
+    // Across sites, a SameSite=Lax session cookie is neither kept nor sent.
+    assert_contains!(dom, "session: 201 · logged in as alice");
+    assert_contains!(dom, "me: 401 · the browser sent no session cookie");
 
     // The lab saw two preflights and one actual request: the blocked one never came.
     let traces = lab.state.traces.recent(20);
@@ -80,5 +83,15 @@ async fn the_browser_reads_the_allowed_answer_and_refuses_the_blocked_one() {
         .collect();
     assert_eq!(gets.len(), 1, "only the allowed request was sent");
     assert!(gets[0].request_id.starts_with("cors-demo-"));
+    let me = traces
+        .iter()
+        .find(|t| t.path == "/me")
+        .expect("the page asked who it is");
+    assert_eq!(me.status, 401);
+    assert!(
+        me.events
+            .iter()
+            .any(|e| e.message.starts_with("no credentials"))
+    );
     lab.stop().await.unwrap();
 }

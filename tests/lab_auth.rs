@@ -374,3 +374,34 @@ async fn no_trace_log_or_error_carries_a_password_a_token_or_a_key() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_api_keys_are_kept_in_bounded_numbers() {
+    let lab = start(LabConfig::ephemeral()).await.unwrap();
+    let url = lab.url();
+    let client = reqwest::Client::new();
+    let token = login(&client, &url, "alice", "alicepass")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..25 {
+        let made = client
+            .post(format!("{url}/api-keys"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+    }
+    let keys: i64 = lab
+        .state
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(keys, 20, "only the newest keys are kept");
+    lab.stop().await.unwrap();
+}

@@ -160,6 +160,13 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
         .route("/api-keys", post(new_api_key))
         .route("/me", get(me))
         .route("/admin/metrics", get(admin_metrics))
+        // A front end on another origin logs in here too: the same CORS list as /api.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::lab::cors::CorsPolicy::new(
+                &lab.config.allowed_origins,
+            )),
+            crate::lab::cors::cors,
+        ))
         .with_state(state))
 }
 
@@ -347,7 +354,14 @@ async fn login(
 
 const INSERT_SESSION: &str =
     "INSERT INTO sessions (token_hash, account_id, csrf_hash, expires_at) VALUES (?1, ?2, ?3, ?4)";
-const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < ?1";
+/// Ended sessions go, and only the newest [`KEPT_SESSIONS`] live ones stay, so logins cannot
+/// grow the table without bound.
+const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < ?1 OR rowid NOT IN (SELECT rowid FROM sessions ORDER BY rowid DESC LIMIT ?2)";
+/// Live sessions kept at most.
+const KEPT_SESSIONS: i64 = 1000;
+/// API keys kept per account at most (older ones stop working).
+const KEPT_API_KEYS: i64 = 20;
+const PRUNE_API_KEYS: &str = "DELETE FROM api_keys WHERE account_id = ?1 AND rowid NOT IN (SELECT rowid FROM api_keys WHERE account_id = ?1 ORDER BY rowid DESC LIMIT ?2)";
 
 async fn start_session(
     State(state): State<Arc<Auth>>,
@@ -369,7 +383,7 @@ async fn start_session(
         let shown = "<sha256 of the cookie>".to_string();
         let csrf_shown = "<sha256 of the CSRF token>".to_string();
         let insert: [&dyn rusqlite::ToSql; 4] = [&shown, &account, &csrf_shown, &expires];
-        let prune: [&dyn rusqlite::ToSql; 1] = [&now];
+        let prune: [&dyn rusqlite::ToSql; 2] = [&now, &KEPT_SESSIONS];
         Carries::sql(
             RUNS_ON_WRITER,
             &[
@@ -386,7 +400,7 @@ async fn start_session(
         .write(move |conn| {
             let sql = Sql::new(conn, &t);
             sql.execute(INSERT_SESSION, &[&hash, &account, &c, &expires])?;
-            sql.execute(DELETE_EXPIRED_SESSIONS, &[&now])?;
+            sql.execute(DELETE_EXPIRED_SESSIONS, &[&now, &KEPT_SESSIONS])?;
             Ok(())
         })
         .await?;
@@ -478,7 +492,12 @@ async fn new_api_key(
     state
         .lab
         .db
-        .write(move |conn| Ok(Sql::new(conn, &t).execute(INSERT_API_KEY, &[&h, &p, &account, &n])?))
+        .write(move |conn| {
+            let sql = Sql::new(conn, &t);
+            sql.execute(INSERT_API_KEY, &[&h, &p, &account, &n])?;
+            sql.execute(PRUNE_API_KEYS, &[&account, &KEPT_API_KEYS])?;
+            Ok(())
+        })
         .await?;
     tracer.note(
         Stage::Logic,
