@@ -191,3 +191,25 @@ fn a_broken_teaches_reference_in_explain_toml_names_its_file_and_line() {
     );
     assert_contains!(err, "has no section `conditionals`");
 }
+
+#[test]
+fn a_preset_that_sends_a_value_no_earlier_preset_captures_is_named_with_its_line() {
+    let lessons = tempfile::tempdir().unwrap();
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("lessons/."))
+        .arg(lessons.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let file = lessons.path().join("11-auth/lesson.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let without = text.replace("capture = { token = \"json:access_token\" }\n", "");
+    assert_ne!(without, text);
+    std::fs::write(&file, without).unwrap();
+    let err = Course::load(&ContentSource::Dir(lessons.path().to_path_buf()))
+        .unwrap_err()
+        .to_string();
+    assert_contains!(err, "11-auth/lesson.toml:");
+    assert_contains!(err, "preset `me-with-token` sends {{token}}, which no earlier preset");
+}

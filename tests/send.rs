@@ -279,3 +279,42 @@ fn send_prints_the_whole_body_so_a_token_can_be_copied() {
     );
     assert!(!line.contains('…'), "not cut short: {line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_one_send_captures_is_sent_by_the_next() {
+    let data = tempfile::tempdir().unwrap();
+    let (_lab, _url) = serve(data.path(), &["--memory"]);
+    let dir = data.path().to_path_buf();
+    let send = move |preset: &'static str| {
+        let dir = dir.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                reqlab(&dir).args(["send", preset]).output().unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let early = send("auth/me-with-token").await;
+    assert_eq!(early.status.code(), Some(2));
+    assert_contains!(stderr(&early), "run `reqlab send auth/login-alice` first");
+
+    let login = send("auth/login-alice").await;
+    assert!(login.status.success(), "{}", stderr(&login));
+    let kept = data.path().join("captured.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "a token is kept for its owner only"
+    );
+    let me = send("auth/me-with-token").await;
+    assert!(me.status.success(), "{}{}", stdout(&me), stderr(&me));
+    assert_contains!(stdout(&me), "\"username\": \"alice\"");
+    assert_contains!(stdout(&me), "Authorization: Bearer eyJ");
+    let forbidden = send("auth/admin-as-alice").await;
+    assert!(
+        forbidden.status.success(),
+        "403 is what this preset expects"
+    );
+}

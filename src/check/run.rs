@@ -212,8 +212,24 @@ fn cookies(step: &Step) -> Cookies {
     }
 }
 
-/// Reads a captured value from a response.
-fn capture(source: &Capture, r: &Received) -> Result<String, String> {
+/// Keeps the values `preset` captures from its answer in `vars`; the names kept.
+pub fn keep_captures(
+    preset: &crate::course::preset::Preset,
+    response: &Received,
+    vars: &mut crate::course::template::Vars,
+) -> Vec<String> {
+    let mut kept = Vec::new();
+    for (name, source) in &preset.captures {
+        if let Ok(value) = capture(source, response) {
+            vars.set(name, &value);
+            kept.push(name.clone());
+        }
+    }
+    kept
+}
+
+/// Reads a captured value from a response (a check step's, or a preset's).
+pub fn capture(source: &Capture, r: &Received) -> Result<String, String> {
     match source {
         Capture::Json(path) => {
             let body = r.json()?;

@@ -59,9 +59,15 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     for lesson in &course.lessons {
         let lab = start(LabConfig::ephemeral()).await?;
         let base = lab.url();
+        // Values a preset captures (a token) go into the later presets that send them.
+        let mut captured = crate::course::template::Vars::default();
         for preset in &lesson.presets {
-            let exchange = client.send(preset.request.outgoing(&base)).await;
+            let request = preset
+                .render(&captured)
+                .unwrap_or_else(|_| preset.request.clone());
+            let exchange = client.send(request.outgoing(&base)).await;
             if let Ok(response) = &exchange.response {
+                crate::check::run::keep_captures(preset, response, &mut captured);
                 for (name, _) in &response.headers {
                     sent.entry(name.to_ascii_lowercase())
                         .or_insert_with(|| format!("{}/{}", lesson.id, preset.id));

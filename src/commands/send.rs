@@ -3,7 +3,7 @@
 
 use crate::check::http::{Client, Exchange};
 use crate::cli::{SendArgs, SendFormat};
-use crate::course::{Course, Lesson, Preset};
+use crate::course::{Course, Lesson};
 use crate::lab::address;
 use crate::lab::trace::Trace;
 use crate::lab::{LabConfig, RunningLab};
@@ -67,7 +67,37 @@ pub async fn run(course: &Course, args: SendArgs) -> anyhow::Result<ExitCode> {
             (url, None)
         }
     };
-    let result = exchange(preset, &base, token.as_deref()).await;
+    // Values earlier presets captured (a token) fill this one's `{{name}}`s.
+    let captured_file = data_dir.join(CAPTURED);
+    let mut captured = read_captured(&captured_file);
+    let request = match preset.render(&captured) {
+        Ok(request) => request,
+        Err(missing) => {
+            if let Some(lab) = throwaway.take() {
+                lab.stop().await?;
+            }
+            let from = lesson
+                .presets
+                .iter()
+                .find(|p| p.captures.iter().any(|(n, _)| *n == missing))
+                .map_or_else(
+                    || "the request that captures it".to_string(),
+                    |p| format!("`reqlab send {}/{}`", lesson.id, p.id),
+                );
+            bail!(
+                "{}/{} sends {{{{{missing}}}}}, a value an earlier request captures: run {from} first, against a running lab (`reqlab serve`, or the guide)",
+                lesson.id,
+                preset.id
+            );
+        }
+    };
+    let result = exchange(&request, &base, token.as_deref()).await;
+    if let Ok((exchange, _)) = &result
+        && let Ok(response) = &exchange.response
+        && !crate::check::run::keep_captures(preset, response, &mut captured).is_empty()
+    {
+        write_captured(&captured_file, &captured);
+    }
     if let Some(lab) = throwaway {
         lab.stop().await?;
     }
@@ -77,7 +107,7 @@ pub async fn run(course: &Course, args: SendArgs) -> anyhow::Result<ExitCode> {
         Err(e) => bail!("{e}"),
     };
     let as_expected = status == preset.expect_status;
-    let curl = preset.curl(&base);
+    let curl = request.curl(&base);
     let mut out = term::stdout();
     match args.format {
         SendFormat::Text => {
@@ -99,14 +129,39 @@ pub async fn run(course: &Course, args: SendArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Sends the preset, then looks up the trace the lab recorded for it.
+/// Where `send` keeps the values presets captured, in the data directory.
+const CAPTURED: &str = "captured.json";
+
+/// The values captured so far (none when the file is missing or unreadable: they are only
+/// conveniences, and the next capture writes them again).
+fn read_captured(path: &std::path::Path) -> crate::course::template::Vars {
+    let mut vars = crate::course::template::Vars::default();
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(map) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
+    {
+        for (name, value) in map {
+            vars.set(&name, &value);
+        }
+    }
+    vars
+}
+
+/// Keeps the captured values for the next `send` (owner-only: a token is a credential).
+fn write_captured(path: &std::path::Path, vars: &crate::course::template::Vars) {
+    let map: std::collections::BTreeMap<&str, &str> = vars.iter().collect();
+    if let Ok(text) = serde_json::to_string_pretty(&map) {
+        let _ = crate::paths::write_private(path, text.as_bytes());
+    }
+}
+
+/// Sends the request, then looks up the trace the lab recorded for it.
 async fn exchange(
-    preset: &Preset,
+    request: &crate::course::request::Request,
     base: &str,
     token: Option<&str>,
 ) -> anyhow::Result<(Exchange, Option<Trace>)> {
     let client = Client::new(TIMEOUT)?;
-    let exchange = client.send(preset.request.outgoing(base)).await;
+    let exchange = client.send(request.outgoing(base)).await;
     let Ok(response) = &exchange.response else {
         return Ok((exchange, None));
     };

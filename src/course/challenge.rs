@@ -133,7 +133,8 @@ pub enum Capture {
 }
 
 impl Capture {
-    fn parse(source: &str) -> Result<Capture, String> {
+    /// Parses `json:<path>`, `header:<Name>` or `cookie:<name>`.
+    pub fn parse(source: &str) -> Result<Capture, String> {
         match source.split_once(':') {
             Some(("json", path)) => JsonPath::parse(path).map(Capture::Json),
             Some(("header", name))

@@ -174,7 +174,24 @@ impl Lesson {
                 ));
             }
             match p.clone().into_preset() {
-                Ok(typed) => presets.push(typed),
+                Ok(typed) => {
+                    // A `{{name}}` must be captured by an earlier preset of the lesson.
+                    for name in typed.needs() {
+                        let captured = presets.iter().any(|earlier: &super::preset::Preset| {
+                            earlier.captures.iter().any(|(n, _)| *n == name)
+                        });
+                        if !captured {
+                            errors.push(at(
+                                preset.span(),
+                                format!(
+                                    "preset `{}` sends {{{{{name}}}}}, which no earlier preset of this lesson captures (add capture = {{ {name} = \"json:…\" }} to the one whose answer holds it)",
+                                    p.id
+                                ),
+                            ));
+                        }
+                    }
+                    presets.push(typed);
+                }
                 Err(problems) => {
                     for problem in problems {
                         errors.push(at(preset.span(), format!("preset `{}`: {problem}", p.id)));

@@ -1,5 +1,6 @@
 //! Presets: ready-made requests a lesson offers, sendable to the lab and printable as curl.
 
+use super::challenge::Capture;
 use super::request::{Body, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
 use serde::Deserialize;
@@ -20,6 +21,8 @@ pub struct Preset {
     pub expect_status: u16,
     /// What to look for in the response and the trace.
     pub note: Option<String>,
+    /// Values to keep from its answer, by name, for later presets' `{{name}}` (a token).
+    pub captures: Vec<(String, Capture)>,
 }
 
 /// A `[[presets]]` entry as written in `lesson.toml`.
@@ -49,6 +52,9 @@ pub struct RawPreset {
     pub expect_status: u16,
     /// What to look for in the response and the trace.
     pub note: Option<String>,
+    /// Values to keep from the answer for later presets: `{ token = "json:access_token" }`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
 }
 
 /// The methods a preset may use.
@@ -99,6 +105,18 @@ impl RawPreset {
             },
             (None, None) => Body::None,
         };
+        let mut captures = Vec::new();
+        for (name, source) in &self.capture {
+            let plain =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            match Capture::parse(source) {
+                Ok(capture) if plain => captures.push((name.clone(), capture)),
+                Ok(_) => problems.push(format!(
+                    "capture name `{name}` must be letters, digits and _"
+                )),
+                Err(e) => problems.push(format!("capture `{name}`: {e}")),
+            }
+        }
         let Some(method) = method.filter(|_| problems.is_empty()) else {
             return Err(problems);
         };
@@ -115,11 +133,42 @@ impl RawPreset {
             },
             expect_status: self.expect_status,
             note: self.note,
+            captures,
         })
     }
 }
 
 impl Preset {
+    /// The request with the captured values it sends filled in; an error names the first
+    /// one missing.
+    pub fn render(&self, vars: &super::template::Vars) -> Result<Request, String> {
+        if let Some(missing) = self.needs().into_iter().find(|n| vars.get(n).is_none()) {
+            return Err(missing);
+        }
+        self.request.render(vars)
+    }
+
+    /// The `{{name}}` values it sends, captured by earlier presets.
+    pub fn needs(&self) -> Vec<String> {
+        let r = &self.request;
+        let mut names = super::template::variables(&r.path);
+        for (_, value) in &r.headers {
+            names.extend(super::template::variables(value));
+        }
+        match &r.body {
+            Body::Raw { text, .. } => names.extend(super::template::variables(text)),
+            Body::Json(json) => names.extend(super::template::variables(&json.to_string())),
+            Body::Form(fields) => {
+                for (_, v) in fields {
+                    names.extend(super::template::variables(v));
+                }
+            }
+            Body::None => {}
+        }
+        names.dedup();
+        names
+    }
+
     /// The preset as a curl command against the lab at `base`.
     pub fn curl(&self, base: &str) -> String {
         self.request.curl(base)

@@ -162,6 +162,40 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// A copy with each `{{name}}` in the URL, header values and body filled from `vars`;
+    /// the error is the first name `vars` lacks.
+    pub fn render(&self, vars: &Vars) -> Result<Outgoing, String> {
+        let body_text = self
+            .body
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok());
+        let mut names = super::template::variables(&self.url);
+        for (_, value) in &self.headers {
+            names.extend(super::template::variables(value));
+        }
+        if let Some(text) = body_text {
+            names.extend(super::template::variables(text));
+        }
+        if let Some(missing) = names.into_iter().find(|n| vars.get(n).is_none()) {
+            return Err(missing);
+        }
+        let fill = |text: &str| vars.render(text).unwrap_or_else(|_| text.to_string());
+        Ok(Outgoing {
+            method: self.method.clone(),
+            url: fill(&self.url),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v)))
+                .collect(),
+            body: match body_text {
+                Some(text) => Some(fill(text).into_bytes()),
+                None => self.body.clone(),
+            },
+            follow_redirects: self.follow_redirects,
+        })
+    }
+
     /// A request without a body or headers.
     pub fn new(method: Method, url: String) -> Outgoing {
         Outgoing {

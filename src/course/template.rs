@@ -36,6 +36,11 @@ impl Vars {
         self.0.insert(name.to_string(), value.to_string());
     }
 
+    /// Every variable and its value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A variable's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

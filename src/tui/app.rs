@@ -136,6 +136,8 @@ pub struct App {
     pub awaited_trace: Option<String>,
     /// The next request number.
     pub next_id: u64,
+    /// Values presets captured from their answers (a token), sent by later presets.
+    pub captured: crate::course::template::Vars,
     /// The next challenge run number.
     pub next_run: u64,
 }
@@ -169,6 +171,7 @@ impl App {
             step: None,
             awaited_trace: None,
             next_id: 1,
+            captured: Default::default(),
             next_run: 1,
         };
         // Resume where the learner left off.

@@ -589,6 +589,23 @@ fn send(app: &mut App, stepped: bool, fx: &mut Vec<Effect>) {
             return;
         }
     };
+    // `{{name}}`s are filled with what earlier presets captured (a token).
+    let request = match request.render(&app.captured) {
+        Ok(r) => r,
+        Err(missing) => {
+            let from = app.course.lessons[page.lesson]
+                .presets
+                .iter()
+                .find(|p| p.captures.iter().any(|(n, _)| *n == missing))
+                .map_or_else(String::new, |p| {
+                    format!(": send {} first (n/N to find it)", p.id)
+                });
+            app.tell(Notice::error(format!(
+                "this request sends {{{{{missing}}}}}, a value an earlier request captures{from}"
+            )));
+            return;
+        }
+    };
     let preset = match (page.composer.preset, page.composer.edited) {
         (Some(i), false) => app.course.lessons[page.lesson]
             .presets
@@ -681,6 +698,25 @@ fn on_sent(app: &mut App, id: u64, exchange: crate::check::http::Exchange) {
                 .find(|p| &p.id == preset)
                 .map(|p| p.expect_status)
         });
+    // A preset that captures values (a token) keeps them for the ones that send them.
+    let capturing = app
+        .responses
+        .history
+        .iter()
+        .find(|s| s.id == id)
+        .and_then(|s| s.preset.clone())
+        .and_then(|preset| {
+            let page = app.page.as_ref()?;
+            app.course.lessons[page.lesson]
+                .presets
+                .iter()
+                .find(|p| p.id == preset && !p.captures.is_empty())
+                .cloned()
+        });
+    let mut kept = Vec::new();
+    if let (Some(preset), Ok(response)) = (&capturing, &exchange.response) {
+        kept = crate::check::run::keep_captures(preset, response, &mut app.captured);
+    }
     if !app.responses.answered(id, exchange) {
         return;
     }
@@ -704,6 +740,14 @@ fn on_sent(app: &mut App, id: u64, exchange: crate::check::http::Exchange) {
             crate::status::reason(got)
         ))),
         _ => {}
+    }
+    if !kept.is_empty() {
+        let names: Vec<String> = kept.iter().map(|n| format!("{{{{{n}}}}}")).collect();
+        app.tell(Notice::info(format!(
+            "kept {} from this answer ({}): the lesson's later requests send it",
+            names.join(", "),
+            status.map_or_else(String::new, |s| s.to_string())
+        )));
     }
 }
 

@@ -503,3 +503,67 @@ fn a_resize_renders_the_lesson_for_its_new_width() {
         "zoomed, it takes the width"
     );
 }
+
+#[test]
+fn a_preset_keeps_a_token_and_the_next_one_sends_it() {
+    let mut app = app();
+    let auth = course()
+        .lessons
+        .iter()
+        .position(|l| l.id == "auth")
+        .unwrap();
+    open_lesson(&mut app, auth);
+    let position = |id: &str| {
+        course().lessons[auth]
+            .presets
+            .iter()
+            .position(|p| p.id == id)
+            .unwrap()
+    };
+    // Before the login, the request that needs the token says which one to send first.
+    for _ in 0..position("me-with-token") {
+        keys(&mut app, "n");
+    }
+    let fx = keys(&mut app, "s");
+    assert!(fx.is_empty(), "{fx:?}");
+    let said = &app.notice.as_ref().unwrap().text;
+    assert!(
+        said.contains("{{token}}") && said.contains("login-alice"),
+        "{said}"
+    );
+
+    // Log in: the answer's access_token is kept.
+    for _ in 0..(position("me-with-token") - position("login-alice")) {
+        keys(&mut app, "N");
+    }
+    let fx = keys(&mut app, "s");
+    let [Effect::Send { id, request, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut app,
+        Msg::Sent {
+            id: *id,
+            exchange: Box::new(answer(
+                request.clone(),
+                200,
+                "r-login",
+                r#"{"access_token":"aaa.bbb.ccc","token_type":"bearer"}"#,
+            )),
+        },
+    );
+    assert!(app.notice.as_ref().unwrap().text.contains("kept {{token}}"));
+    keys(&mut app, "n");
+    let fx = keys(&mut app, "s");
+    let [Effect::Send { request, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert!(
+        request
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer aaa.bbb.ccc"),
+        "{:?}",
+        request.headers
+    );
+}
