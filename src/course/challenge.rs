@@ -35,8 +35,8 @@
 //! names become shell variables in reproductions, so they are lower-case words.
 
 use super::assertion::{Assertion, RawAssertion, SortOrder};
+pub use super::capture::Capture;
 use super::error::ContentError;
-use super::jsonpath::JsonPath;
 use super::lesson::slug_problem;
 use super::request::{Body, Request};
 use super::template;
@@ -119,35 +119,6 @@ pub struct Step {
     pub uses: Vec<String>,
     /// True when the request carries the cookies earlier responses set (the default).
     pub cookies: bool,
-}
-
-/// Where a captured value comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Capture {
-    /// A value in the JSON body (`json:<path>`).
-    Json(JsonPath),
-    /// A response header (`header:<Name>`).
-    Header(String),
-    /// A cookie the response sets (`cookie:<name>`).
-    Cookie(String),
-}
-
-impl Capture {
-    /// Parses `json:<path>`, `header:<Name>` or `cookie:<name>`.
-    pub fn parse(source: &str) -> Result<Capture, String> {
-        match source.split_once(':') {
-            Some(("json", path)) => JsonPath::parse(path).map(Capture::Json),
-            Some(("header", name))
-                if axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok() =>
-            {
-                Ok(Capture::Header(name.to_string()))
-            }
-            Some(("cookie", name)) if !name.is_empty() => Ok(Capture::Cookie(name.to_string())),
-            _ => Err(format!(
-                "`{source}` must be json:<path>, header:<Name> or cookie:<name>"
-            )),
-        }
-    }
 }
 
 /// A built-in probe and its settings.

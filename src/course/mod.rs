@@ -21,6 +21,7 @@
 //! ```
 
 pub mod assertion;
+pub mod capture;
 pub mod challenge;
 pub mod error;
 pub mod explain;

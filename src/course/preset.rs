@@ -1,6 +1,6 @@
 //! Presets: ready-made requests a lesson offers, sendable to the lab and printable as curl.
 
-use super::challenge::Capture;
+use super::capture::Capture;
 use super::request::{Body, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
 use serde::Deserialize;
