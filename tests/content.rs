@@ -211,5 +211,8 @@ fn a_preset_that_sends_a_value_no_earlier_preset_captures_is_named_with_its_line
         .unwrap_err()
         .to_string();
     assert_contains!(err, "11-auth/lesson.toml:");
-    assert_contains!(err, "preset `me-with-token` sends {{token}}, which no earlier preset");
+    assert_contains!(
+        err,
+        "preset `me-with-token` sends {{token}}, which no earlier preset"
+    );
 }
