@@ -620,14 +620,7 @@ fn a_wrong_status_says_what_to_answer_and_a_pattern_says_what_it_wants_in_words(
 
 #[test]
 fn dev_check_wants_every_pattern_described_in_words() {
-    let lessons = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("lessons/."))
-        .arg(lessons.path())
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let lessons = crate::util::copy_of_lessons();
     let file = lessons.path().join("08-caching/challenge.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let (before, after) = text.split_once(", describe = ").unwrap();

@@ -164,14 +164,7 @@ fn the_declared_rust_version_covers_every_locked_dependency() {
 
 #[test]
 fn a_broken_teaches_reference_in_explain_toml_names_its_file_and_line() {
-    let lessons = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("lessons/."))
-        .arg(lessons.path())
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let lessons = crate::util::copy_of_lessons();
     let file = lessons.path().join("explain.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let good = "teaches = \"rest-resources#conditional\"";
@@ -194,14 +187,7 @@ fn a_broken_teaches_reference_in_explain_toml_names_its_file_and_line() {
 
 #[test]
 fn a_preset_that_sends_a_value_no_earlier_preset_captures_is_named_with_its_line() {
-    let lessons = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("lessons/."))
-        .arg(lessons.path())
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let lessons = crate::util::copy_of_lessons();
     let file = lessons.path().join("11-auth/lesson.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let without = text.replace("capture = { token = \"json:access_token\" }\n", "");

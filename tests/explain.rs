@@ -1,7 +1,7 @@
 //! `reqlab explain`: statuses, headers and stages explained from the command line, and
 //! `reqlab dev check` holding explain.toml to the headers the lab really sends.
 
-use crate::util::{repo, reqlab};
+use crate::util::reqlab;
 use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
@@ -91,14 +91,7 @@ fn completions_offer_header_names_and_stages() {
 
 #[test]
 fn dev_check_names_a_header_the_lab_sends_that_nothing_explains() {
-    let lessons = tempfile::tempdir().unwrap();
-    let copy = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("lessons/."))
-        .arg(lessons.path())
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let lessons = crate::util::copy_of_lessons();
     let file = lessons.path().join("explain.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let start = text.find("[[headers]]\nname = \"Date\"").unwrap();

@@ -8,6 +8,18 @@ use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
 
+/// A bearer token for `user`.
+async fn token_for(client: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
+    login(client, url, user, password)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn login(
     client: &reqwest::Client,
     url: &str,
@@ -123,14 +135,7 @@ async fn a_token_says_who_you_are_and_a_role_what_you_may_do() {
         .await
         .unwrap();
     assert_eq!(admin_only.status(), 403);
-    let admin_token = login(&client, &url, "admin", "adminpass")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin_token = token_for(&client, &url, "admin", "adminpass").await;
     let allowed = client
         .get(format!("{url}/admin/metrics"))
         .bearer_auth(&admin_token)
@@ -270,14 +275,7 @@ async fn no_trace_log_or_error_carries_a_password_a_token_or_a_key() {
         .unwrap();
 
     let mut secrets = vec!["alicepass".to_string(), "wrong-password-xyz".to_string()];
-    let token = login(&client, &url, "alice", "alicepass")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = token_for(&client, &url, "alice", "alicepass").await;
     login(&client, &url, "alice", "wrong-password-xyz").await;
     let session = client
         .post(format!("{url}/sessions"))
@@ -380,14 +378,7 @@ async fn sessions_and_api_keys_are_kept_in_bounded_numbers() {
     let lab = start(LabConfig::ephemeral()).await.unwrap();
     let url = lab.url();
     let client = reqwest::Client::new();
-    let token = login(&client, &url, "alice", "alicepass")
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = token_for(&client, &url, "alice", "alicepass").await;
     for _ in 0..25 {
         let made = client
             .post(format!("{url}/api-keys"))

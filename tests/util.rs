@@ -288,3 +288,16 @@ macro_rules! assert_contains {
         assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
     }};
 }
+
+/// A copy of the repository's lessons in a temporary folder, to break on purpose.
+pub fn copy_of_lessons() -> tempfile::TempDir {
+    let lessons = tempfile::tempdir().unwrap();
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("lessons/."))
+        .arg(lessons.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    lessons
+}

@@ -64,6 +64,29 @@ impl CorsPolicy {
     }
 }
 
+/// `router` behind the lab's CORS layer, listing the demo origin and `--allowed-origin`s.
+pub fn around<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    lab: &super::state::LabState,
+) -> axum::Router<S> {
+    let policy = Arc::new(CorsPolicy::new(&lab.config.allowed_origins));
+    router.layer(axum::middleware::from_fn_with_state(policy, cors))
+}
+
+/// True when the CORS layer lets a page on `origin` read the lab's answers: the lab itself
+/// under either loopback name (reached as `host`), the demo origin, or one of `extra`. The
+/// guard trusts the same origins to change data, so a preflight's yes is never followed by
+/// a 403.
+pub fn is_listed(extra: &[String], host: Option<&str>, origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    host.is_some_and(|h| {
+        origin.eq_ignore_ascii_case(&format!("http://{h}")) || is_lab_under_other_name(h, origin)
+    }) || origin.eq_ignore_ascii_case(DEMO_ORIGIN)
+        || extra
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+}
+
 /// The middleware: answers preflights, decorates actual responses, narrates both.
 pub async fn cors(
     State(policy): State<Arc<CorsPolicy>>,

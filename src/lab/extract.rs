@@ -529,6 +529,16 @@ pub fn parse_id(raw: &str, noun: &str, tracer: &Tracer) -> Result<i64, Problem> 
     }
 }
 
+/// The client's address: the connection's peer, which the listener puts on every request
+/// (without one, as in tests driving the router directly, the unspecified address). Per-client
+/// limits key on it.
+pub fn client_addr(parts: &axum::http::request::Parts) -> std::net::IpAddr {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -289,20 +289,7 @@ fn host_is_allowed(config: &LabConfig, host: &str) -> bool {
 /// its other loopback name) and the origins its CORS layer lists: the ones whose pages may
 /// read its answers may also change data, so a preflight's yes is never followed by a 403.
 fn origin_is_allowed(config: &LabConfig, origin: &str, host: Option<&str>) -> bool {
-    let origin = origin.trim_end_matches('/');
-    if host.is_some_and(|h| {
-        origin.eq_ignore_ascii_case(&format!("http://{h}"))
-            || super::cors::is_lab_under_other_name(h, origin)
-    }) {
-        return true;
-    }
-    if origin.eq_ignore_ascii_case(super::cors::DEMO_ORIGIN) {
-        return true;
-    }
-    config
-        .allowed_origins
-        .iter()
-        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    super::cors::is_listed(&config.allowed_origins, host, origin)
 }
 
 /// True when the request carries the lab token, as a bearer token or a `token` query parameter.

@@ -322,7 +322,7 @@ async fn method_not_allowed(
         if let Ok(value) = HeaderValue::from_str(&allow) {
             out.headers_mut().insert(header::ALLOW, value);
         }
-        keep_cors_headers(&response, &mut out);
+        keep_headers(&response, &mut out);
         return out;
     }
     tracer.note(
@@ -347,15 +347,16 @@ async fn method_not_allowed(
     if let Ok(value) = HeaderValue::from_str(&allow) {
         out.headers_mut().insert(header::ALLOW, value);
     }
-    keep_cors_headers(&response, &mut out);
+    keep_headers(&response, &mut out);
     out
 }
 
-/// Carries what a CORS layer inside the router added (Vary, Access-Control-*) over to the
-/// response that replaces the router's, so a page may read the 405 it caused.
-fn keep_cors_headers(from: &Response, to: &mut Response) {
+/// Carries the headers layers inside the router added (CORS, Vary, Cache-Control…) over to
+/// the response that replaces the router's bare 405, which keeps only the body's own headers
+/// and the Allow list it rewrites.
+fn keep_headers(from: &Response, to: &mut Response) {
     for (name, value) in from.headers() {
-        if name == header::VARY || name.as_str().starts_with("access-control-") {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && name != header::ALLOW {
             to.headers_mut().append(name.clone(), value.clone());
         }
     }

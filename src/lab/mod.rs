@@ -23,6 +23,7 @@ pub mod conditional;
 pub mod cors;
 pub mod cursor;
 pub mod db;
+pub mod digest;
 pub mod error;
 pub mod extract;
 pub mod guard;

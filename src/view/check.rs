@@ -234,25 +234,19 @@ pub fn exchange_lines_with(
     lines
 }
 
-/// A body's lines, whole: pretty JSON when it is JSON, else text.
+/// A body's lines, whole (up to [`WHOLE_LINES`]): pretty JSON when it is JSON, else text.
 fn body_whole(r: &Received) -> Vec<String> {
-    if r.body.is_empty() {
-        return vec!["(no body)".into()];
-    }
-    let text = match r.json() {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| r.text()),
-        Err(_) => r.text(),
-    };
-    let mut lines: Vec<String> = text.lines().take(WHOLE_LINES).map(str::to_string).collect();
-    let total = text.lines().count();
-    if total > WHOLE_LINES {
-        lines.push(format!("… {} more lines", total - WHOLE_LINES));
-    }
-    lines
+    body_lines(r, WHOLE_LINES, None)
 }
 
 /// The first lines of a body: pretty JSON when it is JSON, else text.
 pub fn body_excerpt(r: &Received) -> Vec<String> {
+    body_lines(r, BODY_LINES, Some(160))
+}
+
+/// At most `max_lines` of a body (pretty JSON when it is JSON, else text), each shortened to
+/// `width` characters when given, and a line saying how many more there are.
+fn body_lines(r: &Received, max_lines: usize, width: Option<usize>) -> Vec<String> {
     if r.body.is_empty() {
         return vec!["(no body)".into()];
     }
@@ -262,12 +256,15 @@ pub fn body_excerpt(r: &Received) -> Vec<String> {
     };
     let mut lines: Vec<String> = text
         .lines()
-        .take(BODY_LINES)
-        .map(|l| crate::check::assert::shorten(l, 160))
+        .take(max_lines)
+        .map(|l| match width {
+            Some(w) => crate::check::assert::shorten(l, w),
+            None => l.to_string(),
+        })
         .collect();
     let total = text.lines().count();
-    if total > BODY_LINES {
-        lines.push(format!("… {} more lines", total - BODY_LINES));
+    if total > max_lines {
+        lines.push(format!("… {} more lines", total - max_lines));
     }
     lines
 }

@@ -7,7 +7,6 @@
 
 use super::Topic;
 use crate::lab::conditional::{Condition, EntityTag};
-use crate::lab::cors::{CorsPolicy, cors};
 use crate::lab::db::{DbError, RUNS_INLINE, RUNS_ON_WRITER, Sql};
 use crate::lab::error::Problem;
 use crate::lab::extract::{JsonBody, QueryPairs};
@@ -18,14 +17,13 @@ use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, length_problem};
 use crate::stage::Stage;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Router, middleware};
 use rusqlite::ToSql;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,8 +108,7 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
         lab: Arc::clone(lab),
         stats: StatsCache::default(),
     });
-    let policy = Arc::new(CorsPolicy::new(&lab.config.allowed_origins));
-    Ok(Router::new()
+    let api = Router::new()
         .route(
             "/api/config",
             get(get_config)
@@ -120,8 +117,8 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
         )
         // The report changes as tasks do: ask again each time (the server caches it itself).
         .route("/api/stats", get(stats).layer(cache_control("no-cache")))
-        .layer(middleware::from_fn_with_state(policy, cors))
-        .with_state(state))
+        .with_state(state);
+    Ok(crate::lab::cors::around(api, lab))
 }
 
 /// The config document and its entity tag (a hash of exactly these bytes).
@@ -136,8 +133,9 @@ fn config_document(lab: &LabState, tracer: &Tracer) -> Result<(Vec<u8>, EntityTa
         document.insert(key, serde_json::from_str(&value).unwrap_or(Value::Null));
     }
     let body = serde_json::to_vec(&Value::Object(document)).unwrap_or_default();
-    let digest = Sha256::digest(&body);
-    let opaque: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    // The first 64 bits of the body's hash: the same bytes, the same tag.
+    let mut opaque = crate::lab::digest::sha256_hex(&body);
+    opaque.truncate(16);
     Ok((body, EntityTag::strong(opaque)))
 }
 

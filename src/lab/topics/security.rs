@@ -13,7 +13,7 @@ use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter};
 use serde_json::json;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -80,17 +80,8 @@ fn router(_lab: &Arc<LabState>) -> Result<Router, DbError> {
         .with_state(state))
 }
 
-/// The client's address: the connection's peer (without one, as in tests driving the router
-/// directly, every request shares the unspecified address).
-fn client(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-}
-
 async fn limited(State(state): State<Arc<Limited>>, tracer: Tracer, parts: Parts) -> Response {
-    let who = client(&parts);
+    let who = crate::lab::extract::client_addr(&parts);
     let limiter = &state.limiter;
     if limiter.len() > MAX_CLIENTS {
         limiter.retain_recent();

@@ -31,7 +31,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::ToSql;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -246,10 +245,7 @@ async fn upload(
     }
     gate.auth().await;
 
-    let digest: String = Sha256::digest(&part.bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = crate::lab::digest::sha256_hex(&part.bytes);
     let now = clock::timestamp();
     let size_param = size as i64;
     gate.hold(Stage::Data, || {

@@ -3,14 +3,14 @@
 //! let in or not.
 
 use super::{Auth, UNAUTHENTICATED};
+use crate::lab::db::Sql;
 use crate::lab::error::Problem;
 use crate::lab::step::{Carries, Gate};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// A caller the lab recognised.
 #[derive(Debug, Clone)]
@@ -82,10 +82,7 @@ fn fastrand_secure_byte() -> u8 {
 
 /// SHA-256 of `text`, in hex.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::lab::digest::sha256_hex(text.as_bytes())
 }
 
 /// A signed token for `username` with `role`, valid `lifetime` seconds.
@@ -206,16 +203,8 @@ fn resolve(
             }
         };
         let account = db.read(|c| {
-            c.query_row(SELECT_BY_NAME, [&claims.sub], |r| {
+            Sql::new(c, tracer).query_opt(SELECT_BY_NAME, &[&claims.sub], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
             })
         })?;
         let Some((id, role)) = account else {
@@ -247,20 +236,12 @@ fn resolve(
     if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         let hash = sha256_hex(key.trim());
         let found = db.read(|c| {
-            c.query_row(SELECT_BY_API_KEY, [&hash], |r| {
+            Sql::new(c, tracer).query_opt(SELECT_BY_API_KEY, &[&hash], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                 ))
-            })
-            .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
             })
         })?;
         return match found {
@@ -289,21 +270,13 @@ fn resolve(
         let hash = sha256_hex(&session);
         let now = unix_now();
         let found = db.read(|c| {
-            c.query_row(SELECT_BY_SESSION, rusqlite::params![hash, now], |r| {
+            Sql::new(c, tracer).query_opt(SELECT_BY_SESSION, &[&hash, &now], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                 ))
-            })
-            .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
             })
         })?;
         let Some((id, username, role, csrf)) = found else {
@@ -339,7 +312,6 @@ fn resolve(
             via: Via::Session { token_hash: hash },
         });
     }
-    let _ = Method::GET;
     tracer.note(Stage::Auth, Outcome::Fail, "no credentials: no Authorization header, API key or session cookie → 401 with WWW-Authenticate");
     Err(challenge(
         "This route needs you to log in: POST /login gives a bearer token.",

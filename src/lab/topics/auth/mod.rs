@@ -35,7 +35,7 @@ use governor::clock::DefaultClock;
 use governor::{Quota, RateLimiter};
 pub use identity::{Caller, Via};
 use serde_json::json;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
@@ -153,21 +153,16 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
         key: lab.db.secret("jwt_key")?,
         logins: RateLimiter::keyed(quota),
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route("/login", post(login))
         .route("/sessions", post(start_session))
         .route("/sessions/current", delete(end_session))
         .route("/api-keys", post(new_api_key))
         .route("/me", get(me))
         .route("/admin/metrics", get(admin_metrics))
-        // A front end on another origin logs in here too: the same CORS list as /api.
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(crate::lab::cors::CorsPolicy::new(
-                &lab.config.allowed_origins,
-            )),
-            crate::lab::cors::cors,
-        ))
-        .with_state(state))
+        .with_state(state);
+    // A front end on another origin logs in here too: the same CORS list as /api.
+    Ok(crate::lab::cors::around(router, lab))
 }
 
 const SELECT_ACCOUNT: &str = "SELECT id, password_hash, role FROM accounts WHERE username = ?1";
@@ -250,10 +245,7 @@ async fn check_login(
     username: String,
     password: String,
 ) -> Result<(i64, String, String), Problem> {
-    let who = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let who = crate::lab::extract::client_addr(parts);
     if state.logins.check_key(&who).is_err() {
         tracer.note(
             Stage::Security,
@@ -319,17 +311,28 @@ async fn check_login(
     }
 }
 
+/// Reads the login form and checks it: the account, its username and role, and the
+/// request's head (for what else the handler needs from it).
+async fn log_in(
+    state: &Auth,
+    tracer: &Tracer,
+    gate: &Gate,
+    req: Request,
+) -> Result<((i64, String, String), Parts), Problem> {
+    let (parts, body) = req.into_parts();
+    let (username, password) =
+        credentials(Request::from_parts(parts.clone(), body), tracer).await?;
+    let account = check_login(state, tracer, gate, &parts, username, password).await?;
+    Ok((account, parts))
+}
+
 async fn login(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
     gate: Gate,
     req: Request,
 ) -> Result<Response, Problem> {
-    let (parts, body) = req.into_parts();
-    let (username, password) =
-        credentials(Request::from_parts(parts.clone(), body), &tracer).await?;
-    let (_, username, role) =
-        check_login(&state, &tracer, &gate, &parts, username, password).await?;
+    let ((_, username, role), _) = log_in(&state, &tracer, &gate, req).await?;
     let token = identity::issue_token(&state.key, &username, &role, TOKEN_LIFETIME);
     tracer.note(
         Stage::Logic,
@@ -369,11 +372,7 @@ async fn start_session(
     gate: Gate,
     req: Request,
 ) -> Result<Response, Problem> {
-    let (parts, body) = req.into_parts();
-    let (username, password) =
-        credentials(Request::from_parts(parts.clone(), body), &tracer).await?;
-    let (account, username, _) =
-        check_login(&state, &tracer, &gate, &parts, username, password).await?;
+    let ((account, username, _), parts) = log_in(&state, &tracer, &gate, req).await?;
     let session = identity::random_token();
     let csrf = identity::random_token();
     let hash = identity::sha256_hex(&session);

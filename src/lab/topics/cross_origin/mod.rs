@@ -3,7 +3,6 @@
 //! answer says which origin may read it.
 
 use super::Topic;
-use crate::lab::cors::{CorsPolicy, cors};
 use crate::lab::db::DbError;
 use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
@@ -14,7 +13,7 @@ use crate::stage::Stage;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -31,14 +30,12 @@ pub static TOPIC: Topic = Topic {
 };
 
 fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
-    let policy = Arc::new(CorsPolicy::new(&lab.config.allowed_origins));
-    Ok(Router::new()
-        // The answer differs by origin (and Vary says so); ask again before reusing it.
-        .route(
-            "/api/data",
-            get(data).layer(cache_control("private, no-cache")),
-        )
-        .layer(middleware::from_fn_with_state(policy, cors))
+    // The answer differs by origin (and Vary says so); ask again before reusing it.
+    let api = Router::new().route(
+        "/api/data",
+        get(data).layer(cache_control("private, no-cache")),
+    );
+    Ok(crate::lab::cors::around(api, lab)
         // The page is a navigation, not a cross-origin call: outside the CORS layer.
         .route(
             "/cors-demo",
