@@ -7,7 +7,8 @@
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `lab_step`: step mode — requests held at each stage boundary and released one stage on.
-//! - `browser`: CORS in headless Chromium, against the lab's demo page.
+//! - `browser`: CORS in headless Chromium, against the lab's demo page; the API docs page.
+//! - `openapi`: the lab's OpenAPI document, and schemathesis holding the lab to it.
 //! - `cli`: the `reqlab` binary as a user runs it (snapshots of its output).
 //! - `content`: the lesson files and the loader's error messages.
 //! - `explain`: `reqlab explain`, and `dev check` holding explain.toml to what the lab sends.
@@ -41,6 +42,7 @@ mod lab_limits;
 mod lab_router;
 mod lab_server;
 mod lab_step;
+mod openapi;
 mod reproduce;
 mod send;
 mod tmux;

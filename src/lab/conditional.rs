@@ -63,14 +63,12 @@ pub enum Condition {
 impl Condition {
     /// The condition in the named header(s), if the request has any.
     pub fn from_headers(headers: &HeaderMap, name: &axum::http::HeaderName) -> Option<Condition> {
-        let mut values = headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .peekable();
+        let mut values = headers.get_all(name).iter().peekable();
         values.peek()?;
         let mut tags = Vec::new();
-        for value in values {
+        // A value that is not visible ASCII holds no entity tag: it still names a condition,
+        // one no version meets, rather than vanishing as if the header were absent.
+        for value in values.filter_map(|v| v.to_str().ok()) {
             for member in split_list(value) {
                 if member == "*" {
                     return Some(Condition::Any);
@@ -165,6 +163,18 @@ mod tests {
             "a tag must be quoted"
         );
         assert_eq!(EntityTag::strong("v7").header(), "\"v7\"");
+    }
+
+    #[test]
+    fn a_value_that_is_not_ascii_is_a_condition_no_version_meets() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_MATCH,
+            HeaderValue::from_bytes(b"\xc2\x84").unwrap(),
+        );
+        let condition = Condition::from_headers(&headers, &header::IF_MATCH).unwrap();
+        assert!(!condition.matches_strongly(&EntityTag::strong("v7")));
+        assert!(condition.names_no_tag());
     }
 
     #[test]

@@ -66,9 +66,9 @@ impl CorsPolicy {
 
 /// `router` behind the lab's CORS layer, listing the demo origin and `--allowed-origin`s.
 pub fn around<S: Clone + Send + Sync + 'static>(
-    router: axum::Router<S>,
+    router: utoipa_axum::router::OpenApiRouter<S>,
     lab: &super::state::LabState,
-) -> axum::Router<S> {
+) -> utoipa_axum::router::OpenApiRouter<S> {
     let policy = Arc::new(CorsPolicy::new(&lab.config.allowed_origins));
     router.layer(axum::middleware::from_fn_with_state(policy, cors))
 }

@@ -213,7 +213,7 @@ pub static COMMON: [&ProblemType; 20] = [
 ];
 
 /// One field that failed validation.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field name (`email`, `limit`).
     pub field: String,
@@ -242,18 +242,30 @@ pub const MAX_LISTED_ERRORS: usize = 20;
 /// Field names a `detail` sentence lists before saying how many more.
 const NAMED_IN_DETAIL: usize = 10;
 
-/// The JSON body of a problem response.
-#[derive(Debug, Serialize)]
-struct ProblemBody<'a> {
+/// An RFC 9457 problem: what every error answer of the lab holds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody<'a> {
+    /// Which problem: a URI reference whose page explains it (`GET /_lab/problems/{slug}`).
     #[serde(rename = "type")]
+    #[schema(example = "/_lab/problems/validation")]
     type_uri: String,
+    /// The problem type's short summary, the same for every occurrence.
     title: &'a str,
+    /// The HTTP status code, repeated for whoever reads only the body.
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
+    /// What went wrong with this request.
     detail: &'a str,
+    /// The fields that failed validation (422 only), at most 20.
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    #[schema(value_type = Vec<FieldError>, max_items = 20)]
     errors: &'a [FieldError],
+    /// How many more field errors there were than `errors` lists.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     errors_omitted: Option<usize>,
+    /// The request's id, as in its `X-Request-ID` header: quote it, and `reqlab trace <id>` shows the trace.
     request_id: &'a str,
 }
 

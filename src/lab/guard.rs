@@ -136,6 +136,8 @@ pub fn refuse(
 
     if changes_state(method)
         && let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        // An empty Origin names no page at all (browsers send `null` for an opaque one).
+        && !origin.trim().is_empty()
         && !origin_is_allowed(config, origin, host)
     {
         return refused(
@@ -154,9 +156,9 @@ pub fn refuse(
         );
     }
 
-    // Every endpoint but the live trace stream answers JSON; a client that accepts none of
-    // it gets 406 rather than a body it said it cannot use.
-    if !path.starts_with("/_lab/") && !accepts_json(headers) {
+    // A client that accepts no JSON gets 406 from an endpoint that answers JSON, rather than
+    // a body it said it cannot use.
+    if answers_json(path) && !accepts_json(headers) {
         let accept = headers
             .get_all(header::ACCEPT)
             .iter()
@@ -214,6 +216,18 @@ pub fn refuse(
 }
 
 /// True when the request's `Accept` allows `application/json` (or has no `Accept`).
+/// Paths whose answers are not JSON: metrics text, pages and their assets, downloads, and the
+/// lab's own endpoints (the live trace stream among them).
+const NOT_JSON: [&str; 5] = ["/metrics", "/docs", "/cors-demo", "/uploads/", "/_lab/"];
+
+/// True when `path` answers JSON (errors are always problem+json, which is JSON too).
+pub fn answers_json(path: &str) -> bool {
+    !NOT_JSON.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| p.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 fn accepts_json(headers: &HeaderMap) -> bool {
     let mut values = headers.get_all(header::ACCEPT).iter().peekable();
     if values.peek().is_none() {

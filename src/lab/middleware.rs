@@ -43,6 +43,14 @@ pub fn cache_control(
     )
 }
 
+/// The same `Cache-Control` layer on documented routes (see [`cache_control`]).
+pub fn cache_control_on<S: Clone + Send + Sync + 'static>(
+    (schemas, paths, method): utoipa_axum::router::UtoipaMethodRouter<S>,
+    policy: &'static str,
+) -> utoipa_axum::router::UtoipaMethodRouter<S> {
+    (schemas, paths, method.layer(cache_control(policy)))
+}
+
 /// The outermost layer, on the way in (its sentences are fixed, so recording them is cheap).
 const ENTER_CAPTURE: &str =
     "→ capture layer (outermost): starts this trace, settles the request id and starts the clock";

@@ -320,6 +320,13 @@ pub fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// The rule [`length_problem`] applies, as a JSON Schema `pattern` (ECMA-262, also read by the
+/// `regex` crate): no control characters, and at least one character that shows — not
+/// whitespace, not an invisible format character. Format characters beyond the Basic
+/// Multilingual Plane cannot be written in a pattern without the `u` flag, so a text made only
+/// of those matches here and is still refused.
+pub const VISIBLE_TEXT: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$";
+
 /// Why `text` is not an acceptable title/name of `min..=max` characters, if it is not: control
 /// characters anywhere, nothing visible ("looks empty" is empty), or the wrong length.
 pub fn length_problem(text: &str, min: usize, max: usize) -> Option<String> {

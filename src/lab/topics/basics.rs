@@ -4,21 +4,25 @@ use super::Topic;
 use crate::lab::db::DbError;
 use crate::lab::error::Problem;
 use crate::lab::extract::{is_json_media_type, read_body};
-use crate::lab::middleware::cache_control;
+use crate::lab::middleware::cache_control_on;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::step::{Block, Carries, Gate};
 use crate::lab::trace::{Outcome, Size, Tracer};
 use crate::lab::validate::Fields;
 use crate::stage::Stage;
+use axum::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::routing::any;
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// HTTP basics: the welcome document, a health check, an echo, status codes and methods.
 pub static TOPIC: Topic = Topic {
@@ -37,24 +41,41 @@ pub static TOPIC: Topic = Topic {
     router,
 };
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
-    Ok(Router::new()
-        // The front page changes only when the lab does: keep it, but ask again each time.
-        .route("/", get(welcome).layer(cache_control("no-cache")))
-        .route("/health", get(health))
+/// `/echo` takes any method, so its route is registered by hand; this carries its description.
+#[derive(OpenApi)]
+#[openapi(paths(echo))]
+struct EchoApi;
+
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
+    let echo_routes = OpenApiRouter::with_openapi(EchoApi::openapi())
         .route("/echo", any(echo))
-        .route("/echo/{*rest}", any(echo))
-        .route("/status/{code}", get(status_demo))
+        .route("/echo/{*rest}", any(echo));
+    Ok(OpenApiRouter::new()
+        // The front page changes only when the lab does: keep it, but ask again each time.
+        .routes(cache_control_on(routes!(welcome), "no-cache"))
+        .routes(routes!(health))
+        .merge(echo_routes)
+        .routes(routes!(status_demo))
         // A fixed table: any cache may keep it for a day.
-        .route(
-            "/methods",
-            get(methods).layer(cache_control("public, max-age=86400")),
-        )
+        .routes(cache_control_on(routes!(methods), "public, max-age=86400"))
         .with_state(Arc::clone(lab)))
 }
 
+/// The front page.
+#[derive(Serialize, ToSchema)]
+struct Welcome {
+    #[schema(example = "reqlab lab server")]
+    name: &'static str,
+    about: &'static str,
+    /// Where each part of the lab lives, by name.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    links: serde_json::Map<String, Value>,
+}
+
 /// The lab's front page: what it offers, every topic's links included.
-async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer, gate: Gate) -> Json<Value> {
+#[utoipa::path(get, path = "/", tag = "basics", summary = "What the lab offers",
+    responses((status = 200, description = "The lab's name and a link to each part of it", body = Welcome)))]
+async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer, gate: Gate) -> Json<Welcome> {
     gate.auth().await;
     tracer.note(Stage::Logic, Outcome::Ok, "listed what the lab offers");
     let links: serde_json::Map<String, Value> = lab
@@ -63,22 +84,72 @@ async fn welcome(State(lab): State<Arc<LabState>>, tracer: Tracer, gate: Gate) -
         .iter()
         .map(|(name, path)| (name.to_string(), Value::from(*path)))
         .collect();
-    Json(json!({
-        "name": "reqlab lab server",
-        "about": "A real HTTP server to poke at. Every request leaves a trace: GET /_lab/traces.",
-        "links": links,
-    }))
+    Json(Welcome {
+        name: "reqlab lab server",
+        about: "A real HTTP server to poke at. Every request leaves a trace: GET /_lab/traces.",
+        links,
+    })
+}
+
+/// A liveness answer.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`: answering at all is the news.
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
 /// A liveness answer: the smallest useful endpoint, and the one the first challenge asks for.
-async fn health(tracer: Tracer, gate: Gate) -> Json<Value> {
+#[utoipa::path(get, path = "/health", tag = "basics", summary = "Is the lab up?",
+    responses((status = 200, description = "The lab is up", body = Health)))]
+async fn health(tracer: Tracer, gate: Gate) -> Json<Health> {
     gate.auth().await;
     tracer.note(Stage::Logic, Outcome::Ok, "the lab is up");
-    Json(json!({ "status": "ok" }))
+    Json(Health { status: "ok" })
+}
+
+/// The request as the server parsed it.
+#[derive(Serialize, ToSchema)]
+struct Echo {
+    #[schema(example = "GET")]
+    method: String,
+    #[schema(example = "/echo")]
+    path: String,
+    /// Each query parameter with every value it was given, in order.
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>)]
+    query: serde_json::Map<String, Value>,
+    #[schema(example = "HTTP/1.1")]
+    http_version: String,
+    /// Every header as a `[name, value]` pair, in the order received (credentials are left out of a TRACE).
+    #[schema(value_type = Vec<Vec<String>>)]
+    headers: Vec<Value>,
+    body: EchoBody,
+}
+
+/// The body as received.
+#[derive(Serialize, ToSchema)]
+struct EchoBody {
+    /// Its length in bytes.
+    bytes: usize,
+    /// The body as text (invalid UTF-8 replaced), its first 4096 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    /// The parsed JSON, when the body said it was JSON and was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
+    json: Option<Value>,
+    /// Why a body that said it was JSON did not parse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    json_error: Option<String>,
 }
 
 /// Returns the request exactly as the server parsed it.
-async fn echo(tracer: Tracer, gate: Gate, req: Request) -> Result<Json<Value>, Problem> {
+#[utoipa::path(method(get, post, put, patch, delete), path = "/echo", tag = "basics",
+    summary = "See the request as the server parsed it",
+    description = "Any method (HEAD, OPTIONS, TRACE and ones HTTP does not define too), and any path under /echo/, is answered with the method, path, query, headers and body the server read. A JSON body is parsed as well; a body that is not JSON is shown as text.",
+    request_body(content(("application/json"), ("text/plain"), ("application/octet-stream")), description = "Any body, up to 64 KiB"),
+    responses((status = 200, description = "What the server parsed", body = Echo)))]
+async fn echo(tracer: Tracer, gate: Gate, req: Request) -> Result<Json<Echo>, Problem> {
     let start = Instant::now();
     let method = req.method().to_string();
     let version = format!("{:?}", req.version());
@@ -135,14 +206,19 @@ async fn echo(tracer: Tracer, gate: Gate, req: Request) -> Result<Json<Value>, P
     })
     .await;
     let bytes = read?;
-    let mut body = json!({ "bytes": bytes.len() });
+    let mut body = EchoBody {
+        bytes: bytes.len(),
+        text: None,
+        json: None,
+        json_error: None,
+    };
     if !bytes.is_empty() {
         let text = String::from_utf8_lossy(&bytes);
-        body["text"] = Value::String(text.chars().take(4096).collect());
+        body.text = Some(text.chars().take(4096).collect());
         if is_json {
             match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => body["json"] = v,
-                Err(e) => body["json_error"] = Value::String(e.to_string()),
+                Ok(v) => body.json = Some(v),
+                Err(e) => body.json_error = Some(e.to_string()),
             }
         }
     }
@@ -163,14 +239,14 @@ async fn echo(tracer: Tracer, gate: Gate, req: Request) -> Result<Json<Value>, P
         Outcome::Ok,
         "echo sends back what the server parsed, changing nothing",
     );
-    Ok(Json(json!({
-        "method": method,
-        "path": path,
-        "query": query,
-        "http_version": version,
-        "headers": headers,
-        "body": body,
-    })))
+    Ok(Json(Echo {
+        method,
+        path,
+        query,
+        http_version: version,
+        headers,
+        body,
+    }))
 }
 
 /// What a stepped `/echo` shows at `parsing`: the body it read, or why it could not.
@@ -202,6 +278,20 @@ fn echo_carries(
 }
 
 /// Answers with the status code in the path, explained.
+#[utoipa::path(get, path = "/status/{code}", tag = "basics", summary = "Get any status code on purpose",
+    description = "Answers with the status code asked for, and what it means: a JSON explanation for 2xx and 3xx (none for 204, 205 and 304; a Location for 201, 202 and redirects), a problem for 4xx and 5xx (with WWW-Authenticate for 401, Allow for 405, Retry-After for 429 and 503).",
+    params(("code" = u16, Path, description = "The status code to answer with", minimum = 200, maximum = 599, example = 418)),
+    responses(
+        (status = "2XX", description = "The status asked for, explained", body = StatusExplained),
+        (status = 204, description = "No Content: no body"),
+        (status = 205, description = "Reset Content: no body"),
+        (status = 304, description = "Not Modified: no body"),
+        (status = "3XX", description = "The status asked for, explained, with a Location (no body for 304)", body = StatusExplained,
+            headers(("Location" = String, description = "Where to go: the front page"))),
+        (status = 422, description = "The code is not a status code from 200 to 599"),
+        (status = "4XX", description = "The status asked for, as a problem"),
+        (status = "5XX", description = "The status asked for, as a problem: nothing actually failed"),
+    ))]
 async fn status_demo(
     tracer: Tracer,
     gate: Gate,
@@ -263,12 +353,12 @@ async fn status_demo(
     if matches!(code, 204 | 205 | 304) {
         return Ok(status.into_response());
     }
-    let body = Json(json!({
-        "status": code,
-        "reason": reason,
-        "class": class,
-        "meaning": meaning,
-    }));
+    let body = Json(StatusExplained {
+        status: code,
+        reason,
+        class,
+        meaning,
+    });
     // A 201 says where the new resource lives, a 202 where to check on the work, and a
     // redirect where to go.
     if matches!(code, 201 | 202) || (300..400).contains(&code) {
@@ -277,7 +367,22 @@ async fn status_demo(
     Ok((status, body).into_response())
 }
 
+/// A status code and what it means.
+#[derive(Serialize, ToSchema)]
+struct StatusExplained {
+    #[schema(minimum = 200, maximum = 399, example = 202)]
+    status: u16,
+    /// The reason phrase, such as `Accepted`.
+    reason: &'static str,
+    /// Its class, such as `2xx success`.
+    class: &'static str,
+    /// What it means, in a sentence or two.
+    meaning: &'static str,
+}
+
 /// The properties of each method, as a table.
+#[utoipa::path(get, path = "/methods", tag = "basics", summary = "Which methods are safe, idempotent and cacheable",
+    responses((status = 200, description = "One row per method, and what safe and idempotent mean", body = Object)))]
 async fn methods(tracer: Tracer, gate: Gate) -> Json<Value> {
     gate.auth().await;
     tracer.note(Stage::Logic, Outcome::Ok, "listed method properties");

@@ -10,22 +10,24 @@ use crate::lab::conditional::{Condition, EntityTag};
 use crate::lab::db::{DbError, RUNS_INLINE, RUNS_ON_WRITER, Sql};
 use crate::lab::error::Problem;
 use crate::lab::extract::{JsonBody, QueryPairs};
-use crate::lab::middleware::cache_control;
+use crate::lab::middleware::cache_control_on;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, length_problem};
 use crate::stage::Stage;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use rusqlite::ToSql;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// HTTP caching and an application cache.
 pub static TOPIC: Topic = Topic {
@@ -103,22 +105,84 @@ struct Caching {
     stats: StatsCache,
 }
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     let state = Arc::new(Caching {
         lab: Arc::clone(lab),
         stats: StatsCache::default(),
     });
-    let api = Router::new()
-        .route(
-            "/api/config",
-            get(get_config)
-                .layer(cache_control(CONFIG_CACHE_CONTROL))
-                .patch(patch_config),
-        )
+    let api = OpenApiRouter::new()
+        .routes(cache_control_on(routes!(get_config), CONFIG_CACHE_CONTROL))
+        .routes(routes!(patch_config))
         // The report changes as tasks do: ask again each time (the server caches it itself).
-        .route("/api/stats", get(stats).layer(cache_control("no-cache")))
+        .routes(cache_control_on(routes!(stats), "no-cache"))
         .with_state(state);
     Ok(crate::lab::cors::around(api, lab))
+}
+
+/// The settings document.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the document config_document builds from the table.
+struct Config {
+    /// Whether the lab says it is down for maintenance.
+    maintenance: bool,
+    /// The message of the day.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    motd: String,
+    #[schema(minimum = 1, maximum = 100)]
+    page_size: i64,
+    theme: Theme,
+}
+
+/// A colour theme.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes the values the validator accepts.
+enum Theme {
+    Light,
+    Dark,
+}
+
+/// Settings to change: any of them, the rest keep their values.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes the body the validator reads field by field.
+struct ConfigChanges {
+    #[schema(nullable = false)]
+    maintenance: Option<bool>,
+    /// 1 to 200 characters, at least one of them visible, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        nullable = false,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    motd: Option<String>,
+    #[schema(minimum = 1, maximum = 100, nullable = false)]
+    page_size: Option<i64>,
+    #[schema(nullable = false)]
+    theme: Option<Theme>,
+}
+
+/// The report: counts over every task.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the document the report builds.
+struct Stats {
+    #[schema(minimum = 0)]
+    tasks: i64,
+    #[schema(minimum = 0)]
+    done: i64,
+    #[schema(minimum = 0)]
+    open: i64,
+    /// When the oldest open task was created; null when none is open.
+    #[schema(format = DateTime)]
+    oldest_open_created_at: Option<String>,
+    /// When the report was computed (a cached one is older than the request).
+    #[schema(format = DateTime)]
+    computed_at: String,
 }
 
 /// The config document and its entity tag (a hash of exactly these bytes).
@@ -139,6 +203,15 @@ fn config_document(lab: &LabState, tracer: &Tracer) -> Result<(Vec<u8>, EntityTa
     Ok((body, EntityTag::strong(opaque)))
 }
 
+#[utoipa::path(get, path = "/api/config", tag = "caching", summary = "Read the settings, with an ETag",
+    description = "A strong ETag (a hash of the exact bytes) and Cache-Control: public, max-age=60. Send the tag back in If-None-Match to get 304 while it is current.",
+    params(("If-None-Match" = Option<String>, Header, description = "ETags the client holds (a list, W/ forms or *; a value that holds no entity tag matches none)")),
+    responses(
+        (status = 200, description = "The settings", body = Config, headers(
+            ("ETag" = String, description = "The document's version"),
+            ("Cache-Control" = String, description = "public, max-age=60"))),
+        (status = 304, description = "The copy the client holds is current", headers(("ETag" = String, description = "The document's version"))),
+    ))]
 async fn get_config(
     State(state): State<Arc<Caching>>,
     tracer: Tracer,
@@ -196,6 +269,14 @@ fn json_response(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+#[utoipa::path(patch, path = "/api/config", tag = "caching", summary = "Change settings",
+    description = "Only the settings sent change. The document's bytes change, so its ETag does too; changing a setting back brings the old tag back.",
+    request_body(content((ConfigChanges = "application/json"))),
+    responses(
+        (status = 200, description = "The settings as they are now", body = Config, headers(("ETag" = String, description = "The new version"))),
+        (status = 403, description = "A page on another site may not change data here"),
+        (status = 422, description = "A field breaks its rule"),
+    ))]
 async fn patch_config(
     State(state): State<Arc<Caching>>,
     tracer: Tracer,
@@ -280,6 +361,13 @@ async fn patch_config(
 }
 
 /// `GET /api/stats`: cache-aside in front of a slow report.
+#[utoipa::path(get, path = "/api/stats", tag = "caching", summary = "A slow report, kept in a cache",
+    description = "Cache-aside with a 10-second TTL (with jitter). A miss costs about 200 ms; concurrent misses compute once (single flight) unless single_flight=off. X-Cache says hit or miss.",
+    params(("single_flight" = Option<String>, Query, description = "off lets every concurrent miss compute the report", pattern = "^(on|off)$")),
+    responses(
+        (status = 200, description = "The report", body = Stats, headers(("X-Cache" = String, description = "hit or miss"))),
+        (status = 422, description = "single_flight is neither on nor off"),
+    ))]
 async fn stats(
     State(state): State<Arc<Caching>>,
     tracer: Tracer,

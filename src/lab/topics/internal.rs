@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
+use utoipa_axum::router::OpenApiRouter;
 
 /// `/_lab/*`: the lab's own endpoints.
 pub static TOPIC: Topic = Topic {
@@ -37,7 +38,8 @@ pub static TOPIC: Topic = Topic {
     router,
 };
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+/// Not in the OpenAPI document: these serve reqlab's own tools, not the lessons.
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     Ok(Router::new()
         .route("/_lab/info", get(info))
         .route("/_lab/traces", get(list_traces))
@@ -48,7 +50,8 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
             "/_lab/problems/{slug}",
             get(problem_type).layer(cache_control("public, max-age=86400")),
         )
-        .with_state(Arc::clone(lab)))
+        .with_state(Arc::clone(lab))
+        .into())
 }
 
 async fn info(State(lab): State<Arc<LabState>>) -> Json<Value> {

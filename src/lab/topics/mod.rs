@@ -2,6 +2,7 @@
 //! its state, and is registered in [`TOPICS`]. A new lesson's endpoints are a new module here
 //! and one line in that list.
 
+pub mod api_docs;
 pub mod auth;
 pub mod basics;
 pub mod caching;
@@ -19,6 +20,7 @@ use super::migrate::Schema;
 use super::state::{Catalog, LabState};
 use axum::Router;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
 
 /// One topic of the lab.
 #[derive(Debug)]
@@ -29,12 +31,13 @@ pub struct Topic {
     pub problems: &'static [&'static ProblemType],
     /// What the welcome document lists for it, as `(name, path)`.
     pub links: &'static [(&'static str, &'static str)],
-    /// Its routes, with their state made from the lab's (a topic may read its secrets here).
-    pub router: fn(&Arc<LabState>) -> Result<Router, DbError>,
+    /// Its routes, with their state made from the lab's (a topic may read its secrets here),
+    /// each documented operation registered together with its description.
+    pub router: fn(&Arc<LabState>) -> Result<OpenApiRouter, DbError>,
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 10] = [
+pub static TOPICS: [&Topic; 11] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
@@ -45,6 +48,7 @@ pub static TOPICS: [&Topic; 10] = [
     &uploads::TOPIC,
     &observability::TOPIC,
     &internal::TOPIC,
+    &api_docs::TOPIC,
 ];
 
 /// The topics' schemas, in order.
@@ -67,11 +71,25 @@ pub fn catalog() -> Catalog {
     }
 }
 
-/// Every topic's routes, merged.
+/// Every topic's routes, merged, with `/openapi.json` and `/docs` describing them.
 pub fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
-    TOPICS.iter().try_fold(Router::new(), |app, topic| {
-        Ok(app.merge((topic.router)(lab)?))
-    })
+    let (app, api) = documented(lab)?;
+    Ok(api_docs::serve(app, api))
+}
+
+/// Every topic's routes, and the operations they document.
+fn documented(lab: &Arc<LabState>) -> Result<(Router, utoipa::openapi::OpenApi), DbError> {
+    Ok(TOPICS
+        .iter()
+        .try_fold(OpenApiRouter::new(), |app, topic| {
+            Ok::<_, DbError>(app.merge((topic.router)(lab)?))
+        })?
+        .split_for_parts())
+}
+
+/// The lab's OpenAPI document, as `/openapi.json` serves it.
+pub fn openapi(lab: &Arc<LabState>) -> Result<serde_json::Value, DbError> {
+    Ok(api_docs::document(documented(lab)?.1))
 }
 
 #[cfg(test)]

@@ -11,13 +11,14 @@ use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Metrics.
 pub static TOPIC: Topic = Topic {
@@ -34,13 +35,16 @@ pub static TOPIC: Topic = Topic {
 /// The exposition format's media type (OpenMetrics text, which Prometheus scrapes).
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
-    Ok(Router::new()
-        .route("/metrics", get(metrics))
-        .route("/ready", get(ready))
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
+    Ok(OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(ready))
         .with_state(Arc::clone(lab)))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "observability", summary = "Every metric, for a scraper",
+    description = "Requests counted by method, route template and status; latency histograms by route; requests in flight. In the OpenMetrics text format, which Prometheus scrapes.",
+    responses((status = 200, description = "The metrics as text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
 async fn metrics(State(lab): State<Arc<LabState>>, tracer: Tracer) -> impl IntoResponse {
     tracer.note(
         Stage::Observability,
@@ -53,6 +57,27 @@ async fn metrics(State(lab): State<Arc<LabState>>, tracer: Tracer) -> impl IntoR
 /// The trivial query a readiness check runs: can a connection be had and used?
 const READY_QUERY: &str = "SELECT 1";
 
+/// A readiness verdict.
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    #[schema(example = "ready")]
+    status: &'static str,
+    checks: ReadyChecks,
+}
+
+/// Each dependency checked.
+#[derive(Serialize, ToSchema)]
+struct ReadyChecks {
+    #[schema(example = "ok")]
+    database: &'static str,
+}
+
+#[utoipa::path(get, path = "/ready", tag = "observability", summary = "Should the lab get traffic?",
+    description = "Unlike /health (liveness), readiness touches what requests need: here, one trivial query.",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready: the database does not answer, or the lab is shutting down", headers(("Retry-After" = String, description = "Seconds until asking again makes sense"))),
+    ))]
 /// Ready for traffic: the database answers a trivial query and the lab is not shutting down.
 /// 503 otherwise, with Retry-After, so a load balancer sends requests elsewhere for a while.
 async fn ready(State(lab): State<Arc<LabState>>, tracer: Tracer) -> Response {
@@ -82,7 +107,11 @@ async fn ready(State(lab): State<Arc<LabState>>, tracer: Tracer) -> Response {
         ),
     );
     if status == StatusCode::OK {
-        return Json(json!({ "status": "ready", "checks": { "database": "ok" } })).into_response();
+        return Json(Ready {
+            status: "ready",
+            checks: ReadyChecks { database: "ok" },
+        })
+        .into_response();
     }
     Problem::new(
         &NOT_READY,

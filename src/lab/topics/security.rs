@@ -13,19 +13,21 @@ use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
+use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter};
-use serde_json::json;
+use serde::Serialize;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Abuse controls.
 pub static TOPIC: Topic = Topic {
@@ -69,17 +71,39 @@ struct Limited {
     limiter: Limiter,
 }
 
-fn router(_lab: &Arc<LabState>) -> Result<Router, DbError> {
+fn router(_lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     let quota = Quota::per_second(NonZeroU32::MIN)
         .allow_burst(NonZeroU32::new(BURST).expect("a burst above zero"));
     let state = Arc::new(Limited {
         limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
     });
-    Ok(Router::new()
-        .route("/limited", get(limited))
+    Ok(OpenApiRouter::new()
+        .routes(routes!(limited))
         .with_state(state))
 }
 
+/// A request the bucket allowed.
+#[derive(Serialize, ToSchema)]
+struct Allowed {
+    #[schema(example = "allowed")]
+    message: &'static str,
+    /// Tokens left in this client's bucket.
+    #[schema(maximum = 5)]
+    remaining: u32,
+    policy: &'static str,
+}
+
+#[utoipa::path(get, path = "/limited", tag = "security", summary = "A route behind a token-bucket rate limit",
+    description = "Each client (by address) has a bucket of 5 tokens that refills at one a second; each request takes one. RateLimit-Policy states the quota and RateLimit what is left (r) and in how many seconds the bucket is full again (t).",
+    responses(
+        (status = 200, description = "A token was taken", body = Allowed, headers(
+            ("RateLimit-Policy" = String, description = "The quota: \"burst\";q=5;w=5"),
+            ("RateLimit" = String, description = "What is left: \"burst\";r=REMAINING;t=SECONDS"))),
+        (status = 429, description = "The bucket is empty", headers(
+            ("Retry-After" = String, description = "Seconds until the next token"),
+            ("RateLimit-Policy" = String, description = "The quota"),
+            ("RateLimit" = String, description = "\"burst\";r=0;t=SECONDS"))),
+    ))]
 async fn limited(State(state): State<Arc<Limited>>, tracer: Tracer, parts: Parts) -> Response {
     let who = crate::lab::extract::client_addr(&parts);
     let limiter = &state.limiter;
@@ -97,11 +121,11 @@ async fn limited(State(state): State<Arc<Limited>>, tracer: Tracer, parts: Parts
                     "token bucket for {who}: took one token, {left} of {BURST} left; one token comes back each second (full again in {full_in} s)"
                 ),
             );
-            let mut response = Json(json!({
-                "message": "allowed",
-                "remaining": left,
-                "policy": "5 requests at once per client, one more each second",
-            }))
+            let mut response = Json(Allowed {
+                message: "allowed",
+                remaining: left,
+                policy: "5 requests at once per client, one more each second",
+            })
             .into_response();
             rate_headers(&mut response, left, full_in);
             response

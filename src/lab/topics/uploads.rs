@@ -17,22 +17,24 @@ use crate::lab::clock;
 use crate::lab::db::{DbError, RUNS_INLINE, RUNS_ON_WRITER, Sql};
 use crate::lab::error::{BAD_REQUEST, Problem, ProblemType};
 use crate::lab::extract::{parse_id, read_body};
-use crate::lab::middleware::cache_control;
+use crate::lab::middleware::cache_control_on;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::stage::Stage;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use rusqlite::ToSql;
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Safe file uploads.
 pub static TOPIC: Topic = Topic {
@@ -86,14 +88,40 @@ const INSERT_UPLOAD: &str = "INSERT INTO uploads (name, type, size, sha256, byte
 const PRUNE_UPLOADS: &str = "DELETE FROM uploads WHERE id <= (SELECT max(id) FROM uploads) - ?1";
 const SELECT_UPLOAD: &str = "SELECT name, type, bytes FROM uploads WHERE id = ?1";
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
-    Ok(Router::new()
-        .route("/uploads", post(upload))
-        .route(
-            "/uploads/{id}",
-            get(download).layer(cache_control("private, no-cache")),
-        )
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
+    Ok(OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(cache_control_on(routes!(download), "private, no-cache"))
         .with_state(Arc::clone(lab)))
+}
+
+/// An upload form: one file.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes the form only_file reads.
+struct UploadForm {
+    /// At most 32 KiB, declared as image/png, image/jpeg, application/pdf or text/plain, with
+    /// bytes that really are of that type.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// A stored upload.
+#[derive(Serialize, ToSchema)]
+struct Uploaded {
+    #[schema(minimum = 1)]
+    id: i64,
+    /// The client's filename for display only: its last path segment, cleaned.
+    name: String,
+    /// The declared type, checked against the bytes.
+    #[serde(rename = "type")]
+    #[schema(example = "text/plain")]
+    kind: String,
+    #[schema(maximum = 32768)]
+    size: usize,
+    /// The SHA-256 of the bytes, in hex.
+    #[schema(min_length = 64, max_length = 64)]
+    sha256: String,
 }
 
 /// The accepted types, and whether bytes are of that type.
@@ -162,6 +190,17 @@ async fn only_file(content_type: &str, body: Bytes) -> Result<Part, String> {
     found.ok_or_else(|| "the form has no field named file".to_string())
 }
 
+#[utoipa::path(post, path = "/uploads", tag = "uploads", summary = "Upload a file",
+    description = "One form field named file. The filename is kept for display only (never a path on disk); the declared type must be one the lab accepts and must match the bytes. Only the 100 most recent uploads are kept.",
+    request_body(content((UploadForm = "multipart/form-data",
+        encoding(("file" = (content_type = "image/png, image/jpeg, application/pdf, text/plain")))))),
+    responses(
+        (status = 201, description = "Stored", body = Uploaded, headers(("Location" = String, description = "Where to download it"))),
+        (status = 400, description = "The body is not a form with one field named file"),
+        (status = 403, description = "A page on another site may not upload here"),
+        (status = 413, description = "The file is larger than 32 KiB (or the body than 64 KiB)"),
+        (status = 415, description = "The declared type is not accepted, or the bytes are not of that type"),
+    ))]
 async fn upload(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
@@ -292,7 +331,13 @@ async fn upload(
     let location = format!("/uploads/{id}");
     let mut response = (
         StatusCode::CREATED,
-        Json(json!({ "id": id, "name": name, "type": kind, "size": size, "sha256": digest })),
+        Json(Uploaded {
+            id,
+            name,
+            kind,
+            size,
+            sha256: digest,
+        }),
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -301,6 +346,15 @@ async fn upload(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/uploads/{id}", tag = "uploads", summary = "Download an upload",
+    description = "Always as an attachment, with a sandboxing Content-Security-Policy: an uploaded page never runs as the lab's own.",
+    params(("id" = i64, Path, description = "The upload's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The bytes, with the type they were stored as", content(
+            ("image/png"), ("image/jpeg"), ("application/pdf"), ("text/plain")),
+            headers(("Content-Disposition" = String, description = "attachment, with the display name"))),
+        (status = 404, description = "No upload has this id (only the 100 most recent are kept)"),
+    ))]
 async fn download(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,

@@ -17,15 +17,16 @@ use crate::lab::step::{Carries, Gate, Planned};
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, email_problem, int_param, length_problem};
 use crate::stage::Stage;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use rusqlite::Row;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// `/users`: validation in three layers.
 pub static TOPIC: Topic = Topic {
@@ -69,22 +70,54 @@ fn seed(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
-    Ok(Router::new()
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/{id}", get(get_user))
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
+    Ok(OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user))
         // Users are personal data that change: private, and asked for again before use.
         .layer(cache_control("private, no-cache"))
         .with_state(Arc::clone(lab)))
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
+    #[schema(minimum = 1, example = 3)]
     id: i64,
+    /// Stored in lower case: addresses are unique in any letter case.
+    #[schema(format = Email, example = "grace@example.com")]
     email: String,
+    #[schema(example = "Grace Hopper")]
     name: String,
+    #[schema(format = DateTime, example = "2026-03-01T09:30:00.000000Z")]
     created_at: String,
+}
+
+/// A sign-up.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes the body the validator reads field by field.
+struct NewUser {
+    /// An address with a domain that has a dot; no spaces or invisible characters; unique in any letter case.
+    #[schema(format = Email, max_length = 254, example = "grace@example.com")]
+    email: String,
+    /// 1 to 60 characters, at least one of them visible, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Grace Hopper"
+    )]
+    name: String,
+}
+
+/// The newest users.
+#[derive(Serialize, ToSchema)]
+struct UserPage {
+    #[schema(max_items = 100)]
+    items: Vec<User>,
+    #[schema(minimum = 1, maximum = 100)]
+    limit: i64,
 }
 
 /// The columns every query returns, in the order the row mapper reads them. A macro, so
@@ -128,6 +161,13 @@ fn conflict(email: &str) -> Problem {
     )
 }
 
+#[utoipa::path(post, path = "/users", tag = "users", summary = "Sign up",
+    request_body(content((NewUser = "application/json"))),
+    responses(
+        (status = 201, description = "Registered", body = User, headers(("Location" = String, description = "The new user's address"))),
+        (status = 409, description = "The email address is registered already (in any letter case)"),
+        (status = 422, description = "A field breaks its rule"),
+    ))]
 async fn create_user(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
@@ -234,6 +274,12 @@ async fn create_user(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "users", summary = "Read a user",
+    params(("id" = i64, Path, description = "The user's id (anything that is not a positive whole number is a 404)", minimum = 1)),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No user has this id"),
+    ))]
 async fn get_user(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
@@ -265,12 +311,18 @@ async fn get_user(
     }
 }
 
+#[utoipa::path(get, path = "/users", tag = "users", summary = "List the newest users",
+    params(("limit" = Option<i64>, Query, description = "Users to list", minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, description = "The newest users first", body = UserPage),
+        (status = 422, description = "limit is not a whole number from 1 to 100"),
+    ))]
 async fn list_users(
     State(lab): State<Arc<LabState>>,
     tracer: Tracer,
     gate: Gate,
     query: QueryPairs,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<UserPage>, Problem> {
     let mut fields = Fields::query(&tracer);
     let limit = int_param(&mut fields, "limit", query.get("limit"), 20, 1, 100);
     fields.finish(&gate).await?;
@@ -289,5 +341,8 @@ async fn list_users(
         Outcome::Ok,
         format_args!("listed {} user(s), newest first", users.len()),
     );
-    Ok(Json(json!({ "items": users, "limit": limit })))
+    Ok(Json(UserPage {
+        items: users,
+        limit,
+    }))
 }

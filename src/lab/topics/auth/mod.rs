@@ -25,20 +25,22 @@ use crate::stage::Stage;
 use argon2::Argon2;
 use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use governor::clock::DefaultClock;
 use governor::{Quota, RateLimiter};
 pub use identity::{Caller, Via};
-use serde_json::json;
+use serde::Serialize;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Authentication and authorization.
 pub static TOPIC: Topic = Topic {
@@ -143,7 +145,7 @@ pub(super) struct Auth {
     logins: LoginLimiter,
 }
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     // Ten logins at once per client, then one every six seconds: enough for people and for
     // the checks, too few to guess passwords.
     let quota = Quota::per_minute(NonZeroU32::new(10).expect("ten"))
@@ -153,13 +155,13 @@ fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
         key: lab.db.secret("jwt_key")?,
         logins: RateLimiter::keyed(quota),
     });
-    let router = Router::new()
-        .route("/login", post(login))
-        .route("/sessions", post(start_session))
-        .route("/sessions/current", delete(end_session))
-        .route("/api-keys", post(new_api_key))
-        .route("/me", get(me))
-        .route("/admin/metrics", get(admin_metrics))
+    let router = OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(start_session))
+        .routes(routes!(end_session))
+        .routes(routes!(new_api_key))
+        .routes(routes!(me))
+        .routes(routes!(admin_metrics))
         .with_state(state);
     // A front end on another origin logs in here too: the same CORS list as /api.
     Ok(crate::lab::cors::around(router, lab))
@@ -326,6 +328,37 @@ async fn log_in(
     Ok((account, parts))
 }
 
+/// A login form.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the form credentials() reads.
+struct LoginForm {
+    /// The demo accounts are alice (password alicepass, role user) and admin (adminpass).
+    #[schema(min_length = 1, example = "alice")]
+    username: String,
+    #[schema(min_length = 1, format = Password, example = "alicepass")]
+    password: String,
+}
+
+/// A bearer token.
+#[derive(Serialize, ToSchema)]
+struct Token {
+    /// A JWT (HS256) with the claims sub, role, iat and exp: send it as `Authorization: Bearer …`.
+    access_token: String,
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+    /// Seconds until it expires.
+    expires_in: u64,
+}
+
+#[utoipa::path(post, path = "/login", tag = "auth", summary = "Log in for a bearer token",
+    description = "A wrong password and an unknown user get the same 401. Ten logins at once per client, then one every six seconds.",
+    request_body(content((LoginForm = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A token (Cache-Control: no-store)", body = Token),
+        (status = 401, description = "The username or password is wrong", headers(("WWW-Authenticate" = String, description = "How to authenticate"))),
+        (status = 422, description = "username or password is missing from the form"),
+        (status = 429, description = "Too many logins from this client", headers(("Retry-After" = String, description = "Seconds until the next login is allowed"))),
+    ))]
 async fn login(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
@@ -342,11 +375,11 @@ async fn login(
             TOKEN_LIFETIME / 60
         ),
     );
-    let mut response = Json(json!({
-        "access_token": token,
-        "token_type": "bearer",
-        "expires_in": TOKEN_LIFETIME,
-    }))
+    let mut response = Json(Token {
+        access_token: token,
+        token_type: "bearer",
+        expires_in: TOKEN_LIFETIME,
+    })
     .into_response();
     // A token is a credential: no cache may keep the answer that carries it.
     response
@@ -366,6 +399,26 @@ const KEPT_SESSIONS: i64 = 1000;
 const KEPT_API_KEYS: i64 = 20;
 const PRUNE_API_KEYS: &str = "DELETE FROM api_keys WHERE account_id = ?1 AND rowid NOT IN (SELECT rowid FROM api_keys WHERE account_id = ?1 ORDER BY rowid DESC LIMIT ?2)";
 
+/// A session that started.
+#[derive(Serialize, ToSchema)]
+struct Session {
+    #[schema(example = "alice")]
+    username: String,
+    /// Send it back as X-CSRF-Token on every change made with the session cookie.
+    csrf_token: String,
+    /// Seconds until the session ends.
+    expires_in: u64,
+}
+
+#[utoipa::path(post, path = "/sessions", tag = "auth", summary = "Log in for a session cookie",
+    description = "Sets an HttpOnly, SameSite=Lax session cookie (Secure behind an https proxy: X-Forwarded-Proto: https); the database keeps only its hash.",
+    request_body(content((LoginForm = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 201, description = "The session started", body = Session, headers(("Set-Cookie" = String, description = "session=…; HttpOnly; SameSite=Lax"))),
+        (status = 401, description = "The username or password is wrong", headers(("WWW-Authenticate" = String, description = "How to authenticate"))),
+        (status = 422, description = "username or password is missing from the form"),
+        (status = 429, description = "Too many logins from this client", headers(("Retry-After" = String, description = "Seconds until the next login is allowed"))),
+    ))]
 async fn start_session(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
@@ -421,7 +474,11 @@ async fn start_session(
     );
     let mut response = (
         StatusCode::CREATED,
-        Json(json!({ "username": username, "csrf_token": csrf, "expires_in": SESSION_LIFETIME })),
+        Json(Session {
+            username,
+            csrf_token: csrf,
+            expires_in: SESSION_LIFETIME,
+        }),
     )
         .into_response();
     let headers = response.headers_mut();
@@ -434,6 +491,14 @@ async fn start_session(
 
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE token_hash = ?1";
 
+#[utoipa::path(delete, path = "/sessions/current", tag = "auth", summary = "Log out",
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token: a change made with the cookie needs it")),
+    security(("session" = [])),
+    responses(
+        (status = 204, description = "The session ended; the cookie is cleared"),
+        (status = 401, description = "No live session cookie", headers(("WWW-Authenticate" = String, description = "How to authenticate"))),
+        (status = 403, description = "The cookie came without its CSRF token"),
+    ))]
 async fn end_session(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
@@ -474,6 +539,28 @@ async fn end_session(
 const INSERT_API_KEY: &str =
     "INSERT INTO api_keys (key_hash, prefix, account_id, created_at) VALUES (?1, ?2, ?3, ?4)";
 
+/// A new API key.
+#[derive(Serialize, ToSchema)]
+struct NewApiKey {
+    /// Shown once: the lab keeps only its hash. Send it as X-API-Key.
+    api_key: String,
+    /// Its first characters, which identify it in lists.
+    prefix: String,
+    owner: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    note: &'static str,
+}
+
+#[utoipa::path(post, path = "/api-keys", tag = "auth", summary = "Make an API key",
+    description = "For the caller; at most 20 per account are kept (older ones stop working).",
+    params(("X-CSRF-Token" = Option<String>, Header, description = "With a session cookie: the session's CSRF token")),
+    security(("bearer" = []), ("api_key" = []), ("session" = [])),
+    responses(
+        (status = 201, description = "The key, shown once (Cache-Control: no-store)", body = NewApiKey),
+        (status = 401, description = "No valid credentials", headers(("WWW-Authenticate" = String, description = "How to authenticate"))),
+        (status = 403, description = "A session cookie came without its CSRF token, or a page on another site sent the request"),
+    ))]
 async fn new_api_key(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
@@ -505,10 +592,13 @@ async fn new_api_key(
     );
     let mut response = (
         StatusCode::CREATED,
-        Json(
-            json!({ "api_key": key, "prefix": prefix, "owner": caller.username, "created_at": now,
-            "note": "Shown once: the lab keeps only its hash. Send it as X-API-Key." }),
-        ),
+        Json(NewApiKey {
+            api_key: key,
+            prefix,
+            owner: caller.username,
+            created_at: now,
+            note: "Shown once: the lab keeps only its hash. Send it as X-API-Key.",
+        }),
     )
         .into_response();
     response
@@ -517,6 +607,24 @@ async fn new_api_key(
     Ok(response)
 }
 
+/// Who is calling.
+#[derive(Serialize, ToSchema)]
+struct Me {
+    #[schema(example = "alice")]
+    username: String,
+    #[schema(example = "user")]
+    role: String,
+    /// How the caller proved it: bearer token, session cookie or API key.
+    #[schema(example = "bearer token")]
+    via: &'static str,
+}
+
+#[utoipa::path(get, path = "/me", tag = "auth", summary = "Who am I?",
+    security(("bearer" = []), ("api_key" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No valid credentials", headers(("WWW-Authenticate" = String, description = "How to authenticate, and for a bad token why"))),
+    ))]
 async fn me(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
@@ -529,11 +637,11 @@ async fn me(
         Outcome::Ok,
         format_args!("answered who the caller is: {}", caller.username),
     );
-    let mut response = Json(json!({
-        "username": caller.username,
-        "role": caller.role,
-        "via": caller.via.name(),
-    }))
+    let mut response = Json(Me {
+        username: caller.username,
+        role: caller.role,
+        via: caller.via.name(),
+    })
     .into_response();
     // Personal: no shared cache, and ask again before reuse.
     response.headers_mut().insert(
@@ -543,6 +651,22 @@ async fn me(
     Ok(response)
 }
 
+/// Counts only an admin may see.
+#[derive(Serialize, ToSchema)]
+struct AdminCounts {
+    accounts: i64,
+    sessions: i64,
+    api_keys: i64,
+    traces_kept: usize,
+}
+
+#[utoipa::path(get, path = "/admin/metrics", tag = "auth", summary = "Counts for the admin role",
+    security(("bearer" = []), ("api_key" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The counts", body = AdminCounts),
+        (status = 401, description = "No valid credentials", headers(("WWW-Authenticate" = String, description = "How to authenticate"))),
+        (status = 403, description = "Authenticated, but not an admin"),
+    ))]
 async fn admin_metrics(
     State(state): State<Arc<Auth>>,
     tracer: Tracer,
@@ -576,12 +700,12 @@ async fn admin_metrics(
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
         )
     })?;
-    Ok(Json(json!({
-        "accounts": counts.0,
-        "sessions": counts.1,
-        "api_keys": counts.2,
-        "traces_kept": state.lab.traces.len(),
-    }))
+    Ok(Json(AdminCounts {
+        accounts: counts.0,
+        sessions: counts.1,
+        api_keys: counts.2,
+        traces_kept: state.lab.traces.len(),
+    })
     .into_response())
 }
 

@@ -30,6 +30,22 @@ const AFTER_INSERT: &str =
 /// Marks a response replayed for a repeated Idempotency-Key.
 static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
+/// `POST /tasks`.
+#[utoipa::path(post, path = "/tasks", tag = "tasks", summary = "Create a task",
+    description = "The server assigns the id and both timestamps. With an Idempotency-Key, a retry with the same body gets the first answer again (Idempotent-Replayed: true) instead of a second task.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible characters, such as a UUID: repeating the request with it creates the task once", min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    request_body(content((super::NewTask = "application/json"))),
+    responses(
+        (status = 201, description = "Created (or, for a repeated Idempotency-Key, the first answer replayed)", body = super::Task,
+            headers(
+                ("Location" = String, description = "The new task's address"),
+                ("ETag" = String, description = "Its version, for If-None-Match and If-Match"),
+                ("Idempotent-Replayed" = String, description = "true when this is the first answer replayed"),
+            )),
+        (status = 400, description = "The body is not valid JSON, or the Idempotency-Key is not 1 to 255 visible characters (or was sent twice)"),
+        (status = 409, description = "A request with this Idempotency-Key is still being handled"),
+        (status = 422, description = "A field breaks its rule, or the Idempotency-Key was used before with another body"),
+    ))]
 pub(super) async fn create_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,

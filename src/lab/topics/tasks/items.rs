@@ -62,6 +62,15 @@ pub(super) fn with_etag(mut response: Response, tag: &EntityTag) -> Response {
     response
 }
 
+/// `GET /tasks/{id}`.
+#[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", summary = "Read a task",
+    params(("id" = i64, Path, description = "The task's id (anything that is not a positive whole number is a 404)", minimum = 1, example = 7),
+        ("If-None-Match" = Option<String>, Header, description = "ETags the client holds: when one is current, the answer is 304 with no body (a value that holds no entity tag matches none)")),
+    responses(
+        (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "Its version"))),
+        (status = 304, description = "The copy the client holds is current", headers(("ETag" = String, description = "Its version"))),
+        (status = 404, description = "No task has this id"),
+    ))]
 pub(super) async fn get_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
@@ -111,6 +120,17 @@ pub(super) async fn get_task(
 }
 
 /// PUT: replace the whole task. Both fields are required; repeating it changes nothing more.
+#[utoipa::path(put, path = "/tasks/{id}", tag = "tasks", summary = "Replace a task",
+    description = "Both fields are required; sending the same body again changes nothing (idempotent).",
+    params(("id" = i64, Path, description = "The task's id (anything that is not a positive whole number is a 404)", minimum = 1, example = 7),
+        ("If-Match" = Option<String>, Header, description = "Write only if the task is still at this ETag (else 412); a value that holds no entity tag matches none")),
+    request_body(content((super::TaskReplacement = "application/json"))),
+    responses(
+        (status = 200, description = "The task as it is now", body = Task, headers(("ETag" = String, description = "Its new version"))),
+        (status = 404, description = "No task has this id"),
+        (status = 412, description = "If-Match names a version the task is no longer at: nothing was written"),
+        (status = 422, description = "A field breaks its rule"),
+    ))]
 pub(super) async fn replace_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
@@ -140,6 +160,19 @@ pub(super) async fn replace_task(
 
 /// PATCH: change only the fields sent — as plain JSON, or as a JSON Merge Patch (RFC 7396),
 /// where `null` removes a field (`done` falls back to `false`; a task cannot lose its title).
+#[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", summary = "Change some fields of a task",
+    params(("id" = i64, Path, description = "The task's id (anything that is not a positive whole number is a 404)", minimum = 1, example = 7),
+        ("If-Match" = Option<String>, Header, description = "Write only if the task is still at this ETag (else 412); a value that holds no entity tag matches none")),
+    request_body(content(
+        (super::TaskChanges = "application/json"),
+        (super::TaskMergePatch = "application/merge-patch+json"),
+    )),
+    responses(
+        (status = 200, description = "The task as it is now", body = Task, headers(("ETag" = String, description = "Its new version"))),
+        (status = 404, description = "No task has this id"),
+        (status = 412, description = "If-Match names a version the task is no longer at: nothing was written"),
+        (status = 422, description = "A field breaks its rule, is null where null is not allowed, or no field was sent"),
+    ))]
 pub(super) async fn update_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
@@ -367,6 +400,15 @@ async fn write_update(
     Ok(written)
 }
 
+/// `DELETE /tasks/{id}`.
+#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", summary = "Delete a task",
+    params(("id" = i64, Path, description = "The task's id (anything that is not a positive whole number is a 404)", minimum = 1, example = 7),
+        ("If-Match" = Option<String>, Header, description = "Delete only if the task is still at this ETag (else 412); a value that holds no entity tag matches none")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No task has this id (deleting twice leaves the same state)"),
+        (status = 412, description = "If-Match names a version the task is no longer at: nothing was deleted"),
+    ))]
 pub(super) async fn delete_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
@@ -414,6 +456,15 @@ pub(super) async fn delete_task(
 }
 
 /// An action endpoint that is really the state change `done = true`.
+#[utoipa::path(post, path = "/tasks/{id}/complete", tag = "tasks", summary = "Mark a task done",
+    description = "An action that is really the state change done = true: calling it twice is harmless.",
+    params(("id" = i64, Path, description = "The task's id (anything that is not a positive whole number is a 404)", minimum = 1, example = 7),
+        ("If-Match" = Option<String>, Header, description = "Write only if the task is still at this ETag (else 412); a value that holds no entity tag matches none")),
+    responses(
+        (status = 200, description = "The task, done", body = Task, headers(("ETag" = String, description = "Its new version"))),
+        (status = 404, description = "No task has this id"),
+        (status = 412, description = "If-Match names a version the task is no longer at: nothing was written"),
+    ))]
 pub(super) async fn complete_task(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,

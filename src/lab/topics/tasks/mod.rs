@@ -28,11 +28,12 @@ use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
 use crate::lab::validate::{Fields, length_problem};
 use crate::stage::Stage;
-use axum::Router;
-use axum::routing::{get, post};
 use rusqlite::Row;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// `/tasks`: CRUD, an action, offset and cursor pages.
 pub static TOPIC: Topic = Topic {
@@ -112,34 +113,118 @@ pub(super) struct Tasks {
     pub(super) cursors: CursorCodec,
 }
 
-fn router(lab: &Arc<LabState>) -> Result<Router, DbError> {
+fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     let tasks = Tasks {
         db: Arc::clone(&lab.db),
         cursors: CursorCodec::new(lab.db.secret("cursor_key")?),
     };
-    Ok(Router::new()
-        .route("/tasks", get(pages::list_tasks).post(create::create_task))
-        .route(
-            "/tasks/{id}",
-            get(items::get_task)
-                .put(items::replace_task)
-                .patch(items::update_task)
-                .delete(items::delete_task),
-        )
-        .route("/tasks/{id}/complete", post(items::complete_task))
+    Ok(OpenApiRouter::new()
+        .routes(routes!(pages::list_tasks, create::create_task))
+        .routes(routes!(
+            items::get_task,
+            items::replace_task,
+            items::update_task,
+            items::delete_task
+        ))
+        .routes(routes!(items::complete_task))
         // Tasks change at any time: a cache may keep one only if it asks again before use.
         .layer(cache_control("private, no-cache"))
         .with_state(Arc::new(tasks)))
 }
 
 /// A task as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Task {
+    /// Assigned by the server.
+    #[schema(minimum = 1, example = 7)]
     id: i64,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Write the README"
+    )]
     title: String,
     done: bool,
+    /// When it was created: RFC 3339 in UTC, with microseconds.
+    #[schema(format = DateTime, example = "2026-03-01T09:30:00.000000Z")]
     created_at: String,
+    /// When a value last changed (a write that changes nothing leaves it).
+    #[schema(format = DateTime, example = "2026-03-01T09:30:00.000000Z")]
     updated_at: String,
+}
+
+/// A new task: the server assigns the id and the timestamps.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes the body the validator reads field by field.
+pub(super) struct NewTask {
+    /// 1 to 200 characters, at least one of them visible, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Write the README"
+    )]
+    title: String,
+    /// False when absent.
+    #[schema(default = false, nullable = false)]
+    done: Option<bool>,
+}
+
+/// A whole task, for PUT: every field the client may set.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Describes the body the validator reads field by field.
+pub(super) struct TaskReplacement {
+    /// 1 to 200 characters, at least one of them visible, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Write the README"
+    )]
+    title: String,
+    done: bool,
+}
+
+/// Some fields of a task, for a PATCH in plain JSON: at least one, and no nulls.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)] // Describes the body the validator reads field by field.
+pub(super) struct TaskChanges {
+    /// 1 to 200 characters, at least one of them visible, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        nullable = false,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Write the README"
+    )]
+    title: Option<String>,
+    #[schema(nullable = false)]
+    done: Option<bool>,
+}
+
+/// Some fields of a task, as a JSON Merge Patch (RFC 7396): at least one; `"done": null`
+/// removes done, which returns to false. A task cannot lose its title.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
+#[allow(dead_code)] // Describes the body the validator reads field by field.
+pub(super) struct TaskMergePatch {
+    /// 1 to 200 characters, at least one of them visible, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        nullable = false,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Write the README"
+    )]
+    title: Option<String>,
+    /// `null` resets it to false.
+    done: Option<bool>,
 }
 
 const TITLE_MAX: usize = 200;

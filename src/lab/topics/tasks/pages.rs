@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,40 @@ impl Sort {
     }
 }
 
+/// How a list may be ordered.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the values Sort::parse reads.
+enum SortKey {
+    /// Newest first (the default).
+    #[schema(rename = "-created_at")]
+    NewestFirst,
+    /// Oldest first.
+    #[schema(rename = "created_at")]
+    OldestFirst,
+    /// By title, A to Z (letter case ignored).
+    #[schema(rename = "title")]
+    TitleAz,
+    /// By title, Z to A.
+    #[schema(rename = "-title")]
+    TitleZa,
+}
+
 /// `GET /tasks`: offset pages, or cursor pages when `cursor` is given.
+#[utoipa::path(get, path = "/tasks", tag = "tasks", summary = "List tasks, a page at a time",
+    description = "Offset pages by default (limit and offset). Pass the next_cursor of a page as cursor to walk on from it instead: a cursor page keeps its place while tasks are added and removed. A cursor cannot be combined with offset or sort. Unknown parameters are ignored.",
+    params(
+        ("limit" = Option<i64>, Query, description = "Tasks per page", minimum = 1, maximum = 100, example = 5),
+        ("offset" = Option<i64>, Query, description = "Tasks to skip (offset pages only)", minimum = 0),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the page before: an opaque, signed token", min_length = 1),
+        ("done" = Option<bool>, Query, description = "Only tasks that are (or are not) done"),
+        ("sort" = inline(Option<SortKey>), Query, description = "The order (offset pages only)"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = Page,
+            headers(("Link" = String, description = "The next page's address, rel=\"next\" (cursor pages)"))),
+        (status = 400, description = "The cursor was not issued by the lab, was edited, or is combined with offset or sort"),
+        (status = 422, description = "A parameter breaks its rule: the errors list each one"),
+    ))]
 pub(super) async fn list_tasks(
     State(lab): State<Arc<Tasks>>,
     tracer: Tracer,
@@ -251,12 +285,16 @@ pub(super) async fn list_tasks(
 }
 
 /// One page of tasks. `offset` is present on offset pages only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Page {
+    #[schema(max_items = 100)]
     items: Vec<Task>,
+    #[schema(minimum = 1, maximum = 100)]
     limit: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, nullable = false)]
     offset: Option<i64>,
+    /// Pass it as cursor for the page after this one; null on the last page.
     next_cursor: Option<String>,
 }
 
