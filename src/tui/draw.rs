@@ -299,26 +299,61 @@ fn lessons_under(app: &App, stage: Stage, room: usize) -> Vec<Span<'static>> {
             _ => runs.push(vec![item]),
         }
     }
-    join_spans(runs.into_iter().flat_map(|run| {
-        if run.len() < 3 {
-            return run
-                .into_iter()
-                .map(|(n, s)| Span::styled(n.to_string(), s))
-                .collect::<Vec<_>>();
-        }
-        let selected = run
-            .iter()
-            .any(|(_, s)| s.add_modifier.contains(Modifier::REVERSED));
-        let look = if selected {
+    let is_selected = |run: &[(u32, Style)]| {
+        run.iter()
+            .any(|(_, s)| s.add_modifier.contains(Modifier::REVERSED))
+    };
+    let dim = |selected: bool| {
+        if selected {
             style::DIM.add_modifier(Modifier::REVERSED)
         } else {
             style::DIM
+        }
+    };
+    // Each run as the spans it is written with, and how many lessons it stands for.
+    let mut pieces: Vec<(Vec<Span<'static>>, usize, bool)> = runs
+        .iter()
+        .map(|run| {
+            let spans = if run.len() < 3 {
+                run.iter()
+                    .map(|(n, s)| Span::styled(n.to_string(), *s))
+                    .collect()
+            } else {
+                vec![Span::styled(
+                    format!("{}–{}", run[0].0, run[run.len() - 1].0),
+                    dim(is_selected(run)),
+                )]
+            };
+            (spans, run.len(), is_selected(run))
+        })
+        .collect();
+    // Still too wide: the last runs give way to a count of the lessons left out, so no
+    // number is ever shown cut short.
+    // Written out, each span is followed by a space but the last.
+    let width = |pieces: &[(Vec<Span<'static>>, usize, bool)], hidden: usize| {
+        let spans = pieces.iter().flat_map(|(spans, _, _)| spans);
+        let shown: usize = spans.map(|s| s.width() + 1).sum();
+        let count = if hidden > 0 {
+            format!("+{hidden}").len() + 1
+        } else {
+            0
         };
-        vec![Span::styled(
-            format!("{}–{}", run[0].0, run[run.len() - 1].0),
-            look,
-        )]
-    }))
+        (shown + count).saturating_sub(1)
+    };
+    let (mut hidden, mut hidden_selected) = (0, false);
+    while pieces.len() > 1 && width(&pieces, hidden) > room {
+        let (_, count, selected) = pieces.pop().expect("more than one piece");
+        hidden += count;
+        hidden_selected |= selected;
+    }
+    let mut spans: Vec<Vec<Span<'static>>> = pieces.into_iter().map(|(s, _, _)| s).collect();
+    if hidden > 0 {
+        spans.push(vec![Span::styled(
+            format!("+{hidden}"),
+            dim(hidden_selected),
+        )]);
+    }
+    join_spans(spans.into_iter().flatten())
 }
 
 /// Spans separated by single spaces.
