@@ -20,7 +20,8 @@ fn the_built_in_course_loads() {
             "caching",
             "observability",
             "security",
-            "auth"
+            "auth",
+            "api-contracts"
         ]
     );
 }

@@ -195,6 +195,7 @@ fixture_tests! {
     etag => "etag",
     security_headers => "security-headers",
     observability => "observability",
+    api_contract => "api-contract",
     timestamps => "timestamps",
     background_jobs => "background-jobs",
 }

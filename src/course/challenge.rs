@@ -214,6 +214,42 @@ pub enum Probe {
         /// Claim names that must be present.
         claims: Vec<String>,
     },
+    /// Reads the server's OpenAPI document and expects an operation's JSON request body to
+    /// list `required` fields as required and give each `bounded` text field a minLength of
+    /// at least 1 and a maxLength.
+    OpenapiRequest {
+        /// Where the document is served, e.g. `/openapi.json`.
+        document: String,
+        /// The operation, as `METHOD /path/{template}` (templates match by shape).
+        operation: String,
+        /// Fields the body schema must list as required.
+        #[serde(default)]
+        required: Vec<String>,
+        /// Text fields whose length the schema must bound.
+        #[serde(default)]
+        bounded: Vec<String>,
+    },
+    /// Reads the server's OpenAPI document and expects the operation to document each of
+    /// `statuses` (exactly, or by its class such as `4XX`).
+    OpenapiResponses {
+        /// Where the document is served.
+        document: String,
+        /// The operation, as `METHOD /path/{template}`.
+        operation: String,
+        /// Statuses it must document.
+        statuses: Vec<u16>,
+    },
+    /// Creates an item in `collection`, reads it back by its `id`, and sends an empty create:
+    /// each answer's status must be documented, and its JSON body must fit the schema the
+    /// document gives for that operation and status.
+    OpenapiConformance {
+        /// Where the document is served.
+        document: String,
+        /// Collection path, e.g. `/tasks`.
+        collection: String,
+        /// JSON body that creates one item (templates).
+        create: serde_json::Value,
+    },
 }
 
 /// One listing a `listed-in-order` probe reads.
@@ -237,6 +273,9 @@ impl Probe {
             Probe::ConcurrentCreate { .. } => "concurrent-create",
             Probe::ListedInOrder { .. } => "listed-in-order",
             Probe::EtagForms { .. } => "etag-forms",
+            Probe::OpenapiRequest { .. } => "openapi-request",
+            Probe::OpenapiResponses { .. } => "openapi-responses",
+            Probe::OpenapiConformance { .. } => "openapi-conformance",
         }
     }
 
@@ -349,8 +388,70 @@ impl Probe {
                     ));
                 }
             }
+            Probe::OpenapiRequest {
+                document,
+                operation,
+                required,
+                bounded,
+            } => {
+                document_problems(self.kind(), document, &mut problems);
+                operation_problems(self.kind(), operation, &mut problems);
+                if required.is_empty() && bounded.is_empty() {
+                    problems.push(
+                        "probe openapi-request: list fields under required or bounded".into(),
+                    );
+                }
+            }
+            Probe::OpenapiResponses {
+                document,
+                operation,
+                statuses,
+            } => {
+                document_problems(self.kind(), document, &mut problems);
+                operation_problems(self.kind(), operation, &mut problems);
+                if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
+                    problems.push(
+                        "probe openapi-responses: statuses needs status codes from 100 to 599"
+                            .into(),
+                    );
+                }
+            }
+            Probe::OpenapiConformance {
+                document,
+                collection,
+                create,
+            } => {
+                document_problems(self.kind(), document, &mut problems);
+                if !collection.starts_with('/') {
+                    problems.push("probe openapi-conformance: collection must start with /".into());
+                }
+                if !create.is_object() {
+                    problems.push("probe openapi-conformance: create must be a JSON object".into());
+                }
+            }
         }
         problems
+    }
+}
+
+/// A probe's `document` must be a path on the server.
+fn document_problems(kind: &str, document: &str, problems: &mut Vec<String>) {
+    if !document.starts_with('/') {
+        problems.push(format!("probe {kind}: document must start with /"));
+    }
+}
+
+/// A probe's `operation` is `METHOD /path`.
+fn operation_problems(kind: &str, operation: &str, problems: &mut Vec<String>) {
+    let well_formed = operation.split_once(' ').is_some_and(|(method, path)| {
+        !method.is_empty()
+            && method.bytes().all(|b| b.is_ascii_uppercase())
+            && path.starts_with('/')
+    });
+    if !well_formed {
+        problems.push(format!(
+            "probe {kind}: operation must be a method and a path, such as \"POST /tasks\", not {operation:?}"
+        ));
     }
 }
 

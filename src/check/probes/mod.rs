@@ -7,6 +7,7 @@
 //! - [`listing`]: the order of a list, read across its pages.
 //! - [`etag`]: the forms of `If-None-Match` RFC 9110 allows.
 //! - [`jwt`]: forged tokens and a token's claims.
+//! - [`openapi`]: the server's OpenAPI document — its rules, its errors, and answers that fit it.
 
 mod concurrent;
 mod cursor;
@@ -14,6 +15,7 @@ mod etag;
 mod jwt;
 mod listing;
 mod offset;
+mod openapi;
 
 use super::assert::{excerpt, text_of};
 use super::conversation::Conversation;
@@ -78,6 +80,22 @@ pub async fn run(probe: &Probe, conv: &mut Conversation) -> Result<(), Finding> 
             probe.run(conv, listings).await
         }
         Probe::EtagForms { path, etag } => etag::forms(conv, path, etag).await,
+        Probe::OpenapiRequest {
+            document,
+            operation,
+            required,
+            bounded,
+        } => openapi::request(conv, document, operation, required, bounded).await,
+        Probe::OpenapiResponses {
+            document,
+            operation,
+            statuses,
+        } => openapi::responses(conv, document, operation, statuses).await,
+        Probe::OpenapiConformance {
+            document,
+            collection,
+            create,
+        } => openapi::conformance(conv, document, collection, create).await,
     }
 }
 
