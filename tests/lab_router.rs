@@ -156,6 +156,28 @@ async fn request_ids_are_echoed_or_generated_and_always_returned() {
     assert!(timing >= 0.0);
 }
 
+#[tokio::test]
+async fn server_timing_names_the_stages_the_trace_timed_and_the_total() {
+    let (_lab, app) = lab();
+    let reply = get(&app, "/tasks/1").await;
+    let timing = reply.header("server-timing").unwrap();
+    // Lifecycle order, milliseconds with three decimals, the total last.
+    let names: Vec<&str> = timing
+        .split(", ")
+        .map(|m| m.split(';').next().unwrap())
+        .collect();
+    assert!(names.contains(&"data"), "{timing}");
+    assert_eq!(names.last(), Some(&"total"), "{timing}");
+    for metric in timing.split(", ") {
+        let (_, dur) = metric.split_once(";dur=").unwrap();
+        assert!(dur.parse::<f64>().unwrap() >= 0.0, "{metric}");
+        assert_eq!(dur.split('.').nth(1).map(str::len), Some(3), "{metric}");
+    }
+    // The lab's own endpoints are not traced, so they carry none.
+    let internal = get(&app, "/_lab/info").await;
+    assert_eq!(internal.header("server-timing"), None);
+}
+
 // ---------- tasks: CRUD ----------
 
 #[tokio::test]
@@ -675,6 +697,12 @@ async fn with_tracing_off_nothing_is_recorded_but_ids_still_flow() {
     let reply = get(&app, "/nope").await;
     assert_problem(&reply, 404);
     assert!(lab.state.traces.is_empty());
+    assert_eq!(
+        reply.header("server-timing"),
+        None,
+        "no trace, no stage times"
+    );
+    assert!(reply.header("x-response-time-ms").is_some());
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ use std::time::Instant;
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Time the lab spent on the request, in milliseconds.
 pub static X_RESPONSE_TIME_MS: HeaderName = HeaderName::from_static("x-response-time-ms");
+/// Each stage's time, as a browser's developer tools read it (W3C Server Timing).
+pub static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// `Cache-Control` for what no cache may keep.
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
@@ -174,9 +176,9 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
     }
     let headers = response.headers_mut();
-    // Room for the headers every response gets (security, caching, id, timing) at once,
+    // Room for the headers every response gets (security, caching, id, timings) at once,
     // rather than growing the map several times.
-    headers.reserve(8);
+    headers.reserve(9);
     super::secure_headers::add(headers);
     tracer.fixed(Stage::Security, super::secure_headers::SENTENCE);
     // Every response states whether it may be cached; a route that allows it says so itself
@@ -193,6 +195,13 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         HeaderValue::from_str(&format!("{}.{:03}", elapsed_us / 1000, elapsed_us % 1000))
     {
         headers.insert(X_RESPONSE_TIME_MS.clone(), value);
+    }
+    // The trace's stage times, for a browser's network panel (none when tracing is off).
+    if let Some(value) = tracer
+        .server_timing()
+        .and_then(|v| HeaderValue::from_str(&v).ok())
+    {
+        headers.insert(SERVER_TIMING.clone(), value);
     }
 
     tracer.fixed(Stage::Middleware, LEAVE_CAPTURE);
