@@ -93,6 +93,11 @@ pub enum Command {
         after_help = "Exit status: 0 when the lab answers with the status the lesson expects, 1 when it does not, 2 on a usage error.\n\nExamples:\n  reqlab send validation                 list the validation lesson's requests\n  reqlab send validation/bad-email       send one\n  reqlab send 5 bad-email --format json"
     )]
     Send(SendArgs),
+    /// Put load on a server: many connections sending one request, with latency percentiles.
+    #[command(
+        after_help = "Exit status: 0 when the run finished with answers, 1 when no request got one, 2 on a usage error.\n\nWithout --rate each connection sends its next request as soon as the last is answered, so a slow answer holds back the requests behind it and their waiting is never measured. With --rate requests go out on a fixed schedule and each latency counts from the time it was due: corrected for coordinated omission.\n\nExamples:\n  reqlab load http://127.0.0.1:4747/tasks/1              10 connections for 10 s\n  reqlab load caching/stats-report -c 32 -d 30s           a lesson's request, sent to the running lab\n  reqlab load 127.0.0.1:8000/tasks -n 10000 --rate 500    500 requests a second, on schedule\n  reqlab load http://127.0.0.1:8000/tasks -X POST -H 'Content-Type: application/json' --body '{\"title\":\"x\"}'\n  reqlab load http://127.0.0.1:4747/health --format json"
+    )]
+    Load(LoadArgs),
     /// Run a challenge's checks against your own server (or the lab, to see what passing looks like).
     #[command(
         after_help = "Exit status: 0 when every must-check passes, 1 when one fails (or your server is not there), 2 on a usage or configuration error.\n\nA failure lists every request it depends on as sh commands that reproduce it on a fresh server; values earlier responses returned (an id) are read into shell variables with python3.\n\nExamples:\n  reqlab check rest-crud --target http://127.0.0.1:8000\n  reqlab check rest-crud --run \"uvicorn main:app --port 8000\" --watch .\n  reqlab check 2 --target localhost:3000\n  reqlab check --all --target lab\n  reqlab check --all --format junit --output reqlab.xml"
@@ -248,6 +253,98 @@ pub struct LearnArgs {
 
     #[command(flatten)]
     pub content: ContentArgs,
+}
+
+/// Output formats for `reqlab load`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadFormat {
+    /// A summary for people.
+    Text,
+    /// One JSON document (requests_per_second, latency_ms percentiles, status_counts, errors).
+    Json,
+}
+
+/// `reqlab load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// What to send: a URL (`http://127.0.0.1:4747/tasks/1`; `host:port/path` means http), or
+    /// a lesson's request as `lesson/preset`, sent to the lab.
+    #[arg(value_name = "URL | LESSON/PRESET")]
+    pub target: String,
+
+    /// Connections kept open at once.
+    #[arg(short = 'c', long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+
+    /// Stop after this many requests (instead of after --duration).
+    #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// How long to run: 10s, 500ms, 2m (default 10s).
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Requests per second in all, sent on a fixed schedule; latencies then count from each
+    /// request's scheduled time (corrected for coordinated omission).
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Threads sending, each with its share of the connections.
+    #[arg(short = 't', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
+
+    /// The method, for a URL (a lesson's request brings its own).
+    #[arg(short = 'X', long, default_value = "GET")]
+    pub method: String,
+
+    /// A header, as `Name: value`; repeat for more.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// The request body, for a URL (set its Content-Type with -H).
+    #[arg(long)]
+    pub body: Option<String>,
+
+    /// How long one request may take before it counts as failed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Allow a target that is not on this machine (send load only to servers you run).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// The lab's address, for a lesson's request (default: the lab `reqlab serve` runs).
+    #[arg(long, env = "REQLAB_URL")]
+    pub url: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LoadFormat::Text)]
+    pub format: LoadFormat,
+
+    /// Where reqlab keeps its data (the running lab's address).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub content: ContentArgs,
+}
+
+/// A duration such as `10s`, `500ms` or `2m`.
+fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(raw)
+        .map_err(|e| format!("{e}: write it like 10s, 500ms or 2m"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// A positive request rate.
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Ok(r),
+        _ => Err("must be a number of requests per second above 0, such as 500".into()),
+    }
 }
 
 /// Output formats for `reqlab send`.

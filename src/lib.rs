@@ -16,6 +16,8 @@
 //!   is the trace in three parts (model, recording, store); errors are problem+json.
 //! - [`check`]: the check session as a library: a plan runs (servers, challenges, progress,
 //!   watching) and reports events on a channel, cancellably; runner, probes, HTTP exchanges.
+//! - [`load`]: `reqlab load`'s engine — connections driven directly, latencies in an HDR
+//!   histogram, a rate schedule that corrects for coordinated omission.
 //! - [`view`]: everything that turns data into styled lines — lesson Markdown, traces, check
 //!   results and their events — plus the machine report formats; the CLI prints these lines
 //!   and a UI draws them.
@@ -38,6 +40,7 @@ pub mod commands;
 pub mod course;
 pub mod curl;
 pub mod lab;
+pub mod load;
 pub mod paths;
 pub mod progress;
 pub mod stage;

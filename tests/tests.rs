@@ -15,6 +15,7 @@
 //! - `check_session`: the check session's event stream, consumed as a library.
 //! - `check_cli`: `reqlab check` and `reqlab progress` end to end (the lab, --run, --watch, formats).
 //! - `check_tls`: `reqlab check` against an https server with a self-signed certificate.
+//! - `load`: `reqlab load` against a lab — counts, percentiles, the rate schedule, refusals.
 //! - `send`: `reqlab send`, learn sections, progress marks, `serve --reset`, trace filters.
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
@@ -42,6 +43,7 @@ mod lab_limits;
 mod lab_router;
 mod lab_server;
 mod lab_step;
+mod load;
 mod openapi;
 mod reproduce;
 mod send;

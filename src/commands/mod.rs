@@ -6,6 +6,7 @@ pub mod explain;
 pub mod guide;
 pub mod learn;
 pub mod lessons;
+pub mod load;
 pub mod progress;
 pub mod send;
 pub mod serve;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Learn(args) => learn::run(&load(&args.content)?, args),
         Command::Trace(args) => trace::run(args).await,
         Command::Send(args) => send::run(&load(&args.content)?, args).await,
+        Command::Load(args) => load::run(&load(&args.content)?, args).await,
         Command::Check(args) => check::run(load(&args.content)?, args).await,
         Command::Progress(args) => progress::run(&load(&args.content)?, args),
         Command::Explain(args) => explain::run(&load(&args.content)?, args),

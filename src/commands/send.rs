@@ -130,11 +130,11 @@ pub async fn run(course: &Course, args: SendArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Where `send` keeps the values presets captured, in the data directory.
-const CAPTURED: &str = "captured.json";
+pub(super) const CAPTURED: &str = "captured.json";
 
 /// The values captured so far (none when the file is missing or unreadable: they are only
 /// conveniences, and the next capture writes them again).
-fn read_captured(path: &std::path::Path) -> crate::course::template::Vars {
+pub(super) fn read_captured(path: &std::path::Path) -> crate::course::template::Vars {
     let mut vars = crate::course::template::Vars::default();
     if let Ok(text) = std::fs::read_to_string(path)
         && let Ok(map) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)

@@ -13,6 +13,7 @@
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod load;
 pub mod markdown;
 pub mod report;
 pub mod send;
