@@ -144,7 +144,8 @@ impl<'a> Fields<'a> {
     pub fn optional_int(&mut self, name: &str, min: i64, max: i64) -> Option<Option<i64>> {
         match self.object.get(name) {
             None => Some(None),
-            Some(Value::Number(n)) => match n.as_i64() {
+            // 46.0 is a whole number too, as JSON Schema's `integer` counts it.
+            Some(Value::Number(n)) => match whole(n) {
                 Some(v) if (min..=max).contains(&v) => Some(Some(v)),
                 _ => {
                     self.error(name, format!("must be a whole number from {min} to {max}"));
@@ -288,6 +289,15 @@ fn verdict_carries(accepted: Vec<(String, String)>, result: &Result<(), Problem>
 fn is_visible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     !c.is_whitespace() && !c.is_control() && c.general_category() != GeneralCategory::Format
+}
+
+/// A JSON number's value when it is a whole number that fits in an i64, written `46` or `46.0`.
+fn whole(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        let f = n.as_f64()?;
+        // i64::MAX as f64 rounds up to 2^63, which no i64 holds: that bound is exclusive.
+        (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then(|| f as i64)
+    })
 }
 
 /// Field problems a trace sentence lists before saying how many more there are.
@@ -447,6 +457,26 @@ mod tests {
         ] {
             assert!(email_problem(bad).is_some(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_zero_fraction() {
+        let n = |v: serde_json::Value| match v {
+            Value::Number(n) => whole(&n),
+            _ => unreachable!(),
+        };
+        assert_eq!(n(serde_json::json!(46)), Some(46));
+        assert_eq!(n(serde_json::json!(46.0)), Some(46));
+        assert_eq!(n(serde_json::json!(-3.0)), Some(-3));
+        assert_eq!(n(serde_json::json!(46.5)), None);
+        assert_eq!(n(serde_json::json!(1e300)), None);
+        let tracer = Tracer::off();
+        let mut fields = Fields::json_object(
+            serde_json::json!({"page_size": 46.0}),
+            &["page_size"],
+            &tracer,
+        );
+        assert_eq!(fields.optional_int("page_size", 1, 100), Some(Some(46)));
     }
 
     #[test]

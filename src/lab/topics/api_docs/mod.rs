@@ -82,7 +82,6 @@ const TAGS: &[(&str, &str)] = &[
         "Safe file uploads: size and type limits, no names from the client on disk, downloads as attachments.",
     ),
     ("observability", "Prometheus metrics and a readiness probe."),
-    ("docs", "This document, and the page that reads it."),
 ];
 
 /// Adds `/openapi.json` and `/docs` for the operations `api` describes.
@@ -129,7 +128,33 @@ pub fn document(api: OpenApi) -> Value {
             "description": "The cookie POST /sessions sets; a change also needs X-CSRF-Token" },
     });
     layer_answers::add(&mut doc);
+    unique_operation_ids(&mut doc);
     doc
+}
+
+/// One handler may serve several methods (`/echo`), and each operation needs an id of its
+/// own: a repeated id gets its method added (`echo_post`).
+fn unique_operation_ids(doc: &mut Value) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values() {
+        for op in item.as_object().into_iter().flat_map(|m| m.values()) {
+            if let Some(id) = op["operationId"].as_str() {
+                *seen.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    for item in paths.values_mut() {
+        for (method, op) in item.as_object_mut().into_iter().flatten() {
+            if let Some(id) = op["operationId"].as_str()
+                && seen.get(id).is_some_and(|n| *n > 1)
+            {
+                op["operationId"] = Value::String(format!("{id}_{method}"));
+            }
+        }
+    }
 }
 
 async fn openapi_json(tracer: Tracer, document: Bytes) -> impl IntoResponse {
@@ -244,12 +269,17 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         let tags: Vec<&str> = super::TAGS.iter().map(|(name, _)| *name).collect();
         let mut operations = 0;
+        let mut ids = std::collections::HashSet::new();
+        let mut used_tags = std::collections::HashSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             assert!(!path.starts_with("/_lab/"), "{path}");
             for (method, op) in item.as_object().unwrap() {
                 operations += 1;
                 let tag = op["tags"][0].as_str().unwrap_or_default();
                 assert!(tags.contains(&tag), "{method} {path}: tag {tag:?}");
+                used_tags.insert(tag);
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_string()), "{method} {path}: {id} repeats");
                 assert!(op["summary"].is_string(), "{method} {path}");
                 for (status, response) in op["responses"].as_object().unwrap() {
                     if status.starts_with('4') || status.starts_with('5') {
@@ -263,5 +293,6 @@ mod tests {
             }
         }
         assert!(operations >= 30, "{operations}");
+        assert_eq!(used_tags.len(), tags.len(), "every tag groups something");
     }
 }
