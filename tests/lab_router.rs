@@ -1215,3 +1215,28 @@ async fn status_and_method_explanations_are_exact() {
         .unwrap();
     assert_contains!(post["cacheable"].as_str().unwrap(), "explicit freshness");
 }
+
+#[tokio::test]
+async fn a_traced_requests_statements_are_explained_in_words() {
+    let (_lab, app) = lab();
+    let books = get(&app, "/books?limit=3&authors=batched").await;
+    assert_eq!(books.status, 200);
+    let plans = get(&app, &format!("/_lab/traces/{}/plans", books.request_id())).await;
+    assert_eq!(plans.status, 200);
+    let json = plans.json();
+    let statements = json["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{json}");
+    assert!(
+        statements[1]["statement"]
+            .as_str()
+            .unwrap()
+            .contains("IN (?1, ?2, ?3)")
+    );
+    let said = statements[1]["plan"][0]["said"].as_str().unwrap();
+    assert!(
+        said.starts_with("looks authors rows up by primary key"),
+        "{said}"
+    );
+    let missing = get(&app, "/_lab/traces/no-such-request/plans").await;
+    assert_problem(&missing, 404);
+}

@@ -66,6 +66,13 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
                 .render(&captured)
                 .unwrap_or_else(|_| preset.request.clone());
             let exchange = client.send(request.outgoing(&base)).await;
+            let repeats = exchange
+                .response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.header("x-request-id"))
+                .and_then(|id| lab.state.traces.get(&id))
+                .and_then(|t| t.repeat_warnings().next().map(|e| e.message.clone()));
             if let Ok(response) = &exchange.response {
                 crate::check::run::keep_captures(preset, response, &mut captured);
                 for (name, _) in &response.headers {
@@ -81,6 +88,8 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
                 )),
                 Err(e) => Some(format!("could not be sent: {e}")),
             };
+            let outcome =
+                outcome.or_else(|| repeats_problem(repeats.as_deref(), preset.shows_n_plus_one));
             if let Some(problem) = outcome {
                 failures += 1;
                 writeln!(
@@ -147,6 +156,21 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A statement run once per item is a finding, unless showing it is the preset's point:
+/// `flagged` is the trace's first warning about repeated statements.
+fn repeats_problem(flagged: Option<&str>, shows_n_plus_one: bool) -> Option<String> {
+    match (flagged, shows_n_plus_one) {
+        (Some(sentence), false) => Some(format!(
+            "ran a statement more than once — {sentence} (fix the handler, or mark the preset shows_n_plus_one = true if that is what it demonstrates)"
+        )),
+        (None, true) => Some(
+            "is marked shows_n_plus_one, but its trace flags no statement run more than once"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
 /// Reports each header the lab sent (`sent`: name → the preset that first got it) and each
 /// stage that `explain.toml` does not explain; returns how many it reported.
 fn explained(
@@ -186,4 +210,26 @@ fn explained(
         )?;
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_n_plus_one_fails_a_preset_unless_it_is_what_the_preset_shows() {
+        let flagged = Some("N+1: `SELECT …` ran 10× with different parameters");
+        assert!(
+            repeats_problem(flagged, false)
+                .unwrap()
+                .contains("shows_n_plus_one = true")
+        );
+        assert_eq!(repeats_problem(flagged, true), None);
+        assert_eq!(repeats_problem(None, false), None);
+        assert!(
+            repeats_problem(None, true)
+                .unwrap()
+                .contains("flags no statement")
+        );
+    }
 }

@@ -23,6 +23,9 @@ pub struct Preset {
     pub note: Option<String>,
     /// Values to keep from its answer, by name, for later presets' `{{name}}` (a token).
     pub captures: Vec<(String, Capture)>,
+    /// It demonstrates a statement run once per item (N+1): its trace must flag one, and no
+    /// other preset's may.
+    pub shows_n_plus_one: bool,
 }
 
 /// A `[[presets]]` entry as written in `lesson.toml`.
@@ -55,6 +58,9 @@ pub struct RawPreset {
     /// Values to keep from the answer for later presets: `{ token = "json:access_token" }`.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
+    /// True for a request that demonstrates the N+1 pattern on purpose.
+    #[serde(default)]
+    pub shows_n_plus_one: bool,
 }
 
 /// The methods a preset may use.
@@ -134,6 +140,7 @@ impl RawPreset {
             expect_status: self.expect_status,
             note: self.note,
             captures,
+            shows_n_plus_one: self.shows_n_plus_one,
         })
     }
 }

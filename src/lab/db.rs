@@ -253,6 +253,7 @@ impl<'a> Sql<'a> {
 
     /// Runs a query and maps every row. Statements are usually `&'static str`, so recording
     /// them costs no copy.
+    #[track_caller]
     pub fn query<T>(
         &self,
         sql: impl Into<Cow<'static, str>>,
@@ -275,6 +276,7 @@ impl<'a> Sql<'a> {
     }
 
     /// Runs a query expected to return at most one row.
+    #[track_caller]
     pub fn query_opt<T>(
         &self,
         sql: impl Into<Cow<'static, str>>,
@@ -304,6 +306,7 @@ impl<'a> Sql<'a> {
     }
 
     /// Runs a write and returns the number of rows changed.
+    #[track_caller]
     pub fn execute(
         &self,
         sql: impl Into<Cow<'static, str>>,
@@ -321,6 +324,7 @@ impl<'a> Sql<'a> {
 
     /// Records a statement in the trace, succeeded or not: a refused statement is part of
     /// the story (a UNIQUE constraint stopping a duplicate, say).
+    #[track_caller]
     fn record(
         &self,
         start: Instant,
@@ -328,10 +332,12 @@ impl<'a> Sql<'a> {
         params: &[&dyn ToSql],
         rows: Result<u64, &rusqlite::Error>,
     ) {
+        // The handler's line that ran the statement: every caller up to here tracks it.
+        let call_site = std::panic::Location::caller();
         match rows {
-            Ok(n) => self.tracer.sql(start, sql, params, n),
+            Ok(n) => self.tracer.sql(start, sql, params, n, call_site),
             Err(e) => {
-                self.tracer.sql(start, sql, params, 0);
+                self.tracer.sql(start, sql, params, 0, call_site);
                 self.tracer.note(
                     crate::stage::Stage::Data,
                     super::trace::Outcome::Fail,

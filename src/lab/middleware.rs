@@ -59,7 +59,7 @@ const ENTER_CAPTURE: &str =
 /// The guard let the request through.
 const PASS_GUARD: &str = "→ guard layer: Host, Origin, URL and head sizes, Accept and transfer coding are acceptable; on to the router";
 /// The outermost layer, on the way out.
-const LEAVE_CAPTURE: &str = "← capture layer: adds X-Request-ID, X-Response-Time-ms and Cache-Control, and gives any error the problem+json shape";
+const LEAVE_CAPTURE: &str = "← capture layer: adds X-Request-ID, X-Response-Time-ms, Server-Timing (when traced) and Cache-Control, and gives any error the problem+json shape";
 
 /// Longest client-supplied request id the lab accepts.
 const MAX_REQUEST_ID_LEN: usize = 200;
@@ -241,10 +241,31 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             shown_target(target()).into_owned(),
             status.as_u16(),
         ) {
+            if lab.config.strict_queries {
+                strict_queries(&lab, &trace);
+            }
             lab.traces.push(trace);
         }
     }
     response
+}
+
+/// In strict mode, each statement the request ran more than once is an error in the log (the
+/// client's answer is already on its way, unchanged).
+fn strict_queries(lab: &LabState, trace: &super::trace::RecordedTrace) {
+    let repeats = trace.repeats();
+    if repeats.is_empty() {
+        return;
+    }
+    lab.query_alarms
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    for repeat in repeats {
+        tracing::error!(
+            "request {}: {} (strict queries)",
+            trace.request_id(),
+            repeat.sentence()
+        );
+    }
 }
 
 /// Records which route matched (runs only for requests that matched one, including those

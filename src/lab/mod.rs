@@ -6,6 +6,7 @@
 //! - [`topics`]: what the lab serves, one module per topic (routes, tables, problem types,
 //!   state), registered in one list.
 //! - [`state`]: the settings and shared state; [`db`] and [`migrate`]: SQLite and its schema.
+//! - [`query_plan`]: `EXPLAIN QUERY PLAN` for the statements a trace recorded, in words.
 //! - [`listen`] and [`wire`]: accepting connections with timeouts and a cap; hyper's own error
 //!   replies rewritten into the one problem shape.
 //! - [`guard`]: the checks before routing (Host, Origin, the lab token, sizes, Accept).
@@ -31,6 +32,7 @@ pub mod listen;
 pub mod metrics;
 pub mod middleware;
 pub mod migrate;
+pub mod query_plan;
 pub mod secure_headers;
 pub mod state;
 pub mod step;
@@ -80,6 +82,7 @@ impl Lab {
             catalog: topics::catalog(),
             steps: step::Stepper::new(shutdown.clone()),
             metrics: metrics::Metrics::default(),
+            query_alarms: std::sync::atomic::AtomicU64::new(0),
             shutdown,
         });
         let routes = topics::router(&state)?;

@@ -48,6 +48,9 @@ pub struct LabConfig {
     pub lab_token: Option<String>,
     /// Log one line per request (target `reqlab::access`; the subscriber picks the format).
     pub access_log: bool,
+    /// Treat a statement run once per item (N+1) as an error: logged, and counted in
+    /// [`LabState::query_alarms`] so the run can fail. The client's answer never changes.
+    pub strict_queries: bool,
 }
 
 impl LabConfig {
@@ -67,6 +70,7 @@ impl LabConfig {
             allowed_origins: Vec::new(),
             lab_token: None,
             access_log: false,
+            strict_queries: false,
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct LabState {
     pub steps: Stepper,
     /// Request counts, latencies and requests in flight, served at `/metrics`.
     pub metrics: super::metrics::Metrics,
+    /// Requests whose trace flagged a statement run more than once, counted with
+    /// [`LabConfig::strict_queries`].
+    pub query_alarms: std::sync::atomic::AtomicU64,
 }
 
 /// What the lab offers, gathered from its topics: the welcome document's links and the

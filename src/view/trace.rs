@@ -44,6 +44,7 @@ fn event_lines(event: &TraceEvent, width: usize) -> Vec<Line<'static>> {
     let (mark, mark_style) = match event.outcome {
         Outcome::Ok => ("✓", style::PASSED_MARK),
         Outcome::Fail => ("✗", style::FAIL),
+        Outcome::Warn => ("!", style::WARN),
     };
     let at = format!("{:>12}  ", format!("+{}", format_ms(event.at_us)));
     let stage = format!("{:<STAGE_WIDTH$} ", event.stage.id());
@@ -111,6 +112,7 @@ pub fn timeline_lines(trace: &Trace, width: u16, selected: Option<usize>) -> Vec
         let (mark, mark_style) = match event.outcome {
             Outcome::Ok => ("✓", style::PASSED_MARK),
             Outcome::Fail => ("✗", style::FAIL),
+            Outcome::Warn => ("!", style::WARN),
         };
         let start = (event.at_us.min(total) as usize * BAR / total as usize).min(BAR - 1);
         let len =
@@ -228,6 +230,7 @@ mod tests {
                         statement: "SELECT id FROM tasks WHERE id = ?1".into(),
                         params: vec!["1".into()],
                         rows: 1,
+                        call_site: None,
                     }),
                 },
             ],

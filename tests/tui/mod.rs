@@ -124,6 +124,7 @@ pub fn trace(request_id: &str, status: u16) -> Trace {
                             .into(),
                     params: vec!["7".into()],
                     rows: 1,
+                    call_site: None,
                 }),
             ),
             event(

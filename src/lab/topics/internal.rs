@@ -45,6 +45,7 @@ fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
         .route("/_lab/traces", get(list_traces))
         .route("/_lab/traces/stream", get(stream_traces))
         .route("/_lab/traces/{request_id}", get(get_trace))
+        .route("/_lab/traces/{request_id}/plans", get(trace_plans))
         // Problem type pages are documentation: any cache may keep them for a day.
         .route(
             "/_lab/problems/{slug}",
@@ -100,6 +101,42 @@ async fn get_trace(
             lab.config.trace_capacity
         ))
     })
+}
+
+/// How SQLite means to run each statement a traced request ran (`EXPLAIN QUERY PLAN`), in
+/// words. The statements come from the trace the lab recorded, never from the client, and are
+/// explained on a read-only connection (EXPLAIN prepares a statement, it does not run it).
+async fn trace_plans(
+    State(lab): State<Arc<LabState>>,
+    Path(request_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let trace = lab.traces.get(&request_id).ok_or_else(|| {
+        Problem::not_found(format!(
+            "No trace for request {request_id}: it never reached the lab, or it is older than the last {} kept.",
+            lab.config.trace_capacity
+        ))
+    })?;
+    let statements: Vec<(usize, String)> = trace
+        .events
+        .iter()
+        .filter_map(|e| e.sql.as_ref().map(|s| s.statement.clone()))
+        .enumerate()
+        .collect();
+    let plans = lab
+        .db
+        .scan(move |conn| {
+            Ok(statements
+            .into_iter()
+            .map(|(index, statement)| match crate::lab::query_plan::explain(conn, &statement) {
+                Ok(plan) => json!({ "index": index, "statement": statement, "plan": plan }),
+                Err(e) => json!({ "index": index, "statement": statement, "error": e.to_string() }),
+            })
+            .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(Json(
+        json!({ "request_id": request_id, "statements": plans }),
+    ))
 }
 
 /// Server-sent events: one `trace` event per finished request, until the lab shuts down.

@@ -9,6 +9,7 @@ pub mod caching;
 pub mod cross_origin;
 pub mod internal;
 pub mod observability;
+pub mod performance;
 pub mod security;
 pub mod tasks;
 pub mod uploads;
@@ -37,7 +38,7 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 11] = [
+pub static TOPICS: [&Topic; 12] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
@@ -47,6 +48,7 @@ pub static TOPICS: [&Topic; 11] = [
     &security::TOPIC,
     &uploads::TOPIC,
     &observability::TOPIC,
+    &performance::TOPIC,
     &internal::TOPIC,
     &api_docs::TOPIC,
 ];

@@ -26,6 +26,35 @@ pub struct Trace {
     pub events: Vec<TraceEvent>,
 }
 
+impl Trace {
+    /// The trace with a data-stage warning after the last run of each statement it ran more
+    /// than once (see [`super::repeats`]); `last` indexes its events.
+    pub fn with_repeats(mut self, repeats: Vec<super::repeats::Repeat>) -> Trace {
+        for r in repeats.iter().rev() {
+            let Some(after) = self.events.get(r.last) else {
+                continue;
+            };
+            let event = TraceEvent {
+                stage: Stage::Data,
+                outcome: Outcome::Warn,
+                at_us: after.at_us + after.duration_us,
+                duration_us: 0,
+                message: r.sentence(),
+                sql: None,
+            };
+            self.events.insert(r.last + 1, event);
+        }
+        self
+    }
+
+    /// The warnings about statements run more than once (N+1 patterns, repeats).
+    pub fn repeat_warnings(&self) -> impl Iterator<Item = &TraceEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.stage == Stage::Data && e.outcome == Outcome::Warn)
+    }
+}
+
 /// A moment in microseconds since the Unix epoch, written as RFC 3339 text in JSON.
 ///
 /// Formatting is deferred to whoever reads the trace, so recording one stays cheap.
@@ -86,6 +115,8 @@ pub enum Outcome {
     Ok,
     /// Stopped the request (a 4xx/5xx decision).
     Fail,
+    /// Let the request through, but did something worth fixing (an N+1 pattern).
+    Warn,
 }
 
 /// A SQL statement the request ran.
@@ -97,6 +128,9 @@ pub struct SqlRecord {
     pub params: Vec<String>,
     /// Rows returned (queries) or changed (writes).
     pub rows: u64,
+    /// The line of code that ran it (`src/lab/topics/…:88`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_site: Option<String>,
 }
 
 /// A size for trace sentences: "1 byte", "42 bytes", or "a streamed body" when unknown.

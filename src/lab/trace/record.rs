@@ -93,6 +93,8 @@ struct RawSql {
     /// Parameters, separated by [`PARAM_SEPARATOR`] in the text buffer.
     params: Range<usize>,
     rows: u64,
+    /// The line of code that ran it.
+    call_site: &'static std::panic::Location<'static>,
 }
 
 /// The two growable buffers of a trace, recycled from evicted traces so that recording a
@@ -312,13 +314,15 @@ impl Tracer {
         }
     }
 
-    /// Records a SQL statement that began at `since`, with its bound parameters.
+    /// Records a SQL statement that began at `since`, with its bound parameters and the line
+    /// of code that ran it.
     pub fn sql(
         &self,
         since: Instant,
         statement: Cow<'static, str>,
         params: &[&dyn rusqlite::ToSql],
         rows: u64,
+        call_site: &'static std::panic::Location<'static>,
     ) {
         let Some(r) = &self.0 else { return };
         let at = since.saturating_duration_since(r.start);
@@ -339,6 +343,7 @@ impl Tracer {
             statement,
             params,
             rows,
+            call_site,
         };
         record(
             &mut state,
@@ -560,6 +565,36 @@ impl RecordedTrace {
         }
     }
 
+    /// The statements this request ran more than once (N+1 patterns and repeats), and the
+    /// index of each one's last run among its events.
+    pub fn repeats(&self) -> Vec<super::repeats::Repeat> {
+        let sites: Vec<String> = self
+            .events
+            .iter()
+            .filter_map(|e| e.sql.as_ref())
+            .map(|s| call_site(s.call_site))
+            .collect();
+        let positions: Vec<usize> = (0..self.events.len())
+            .filter(|&i| self.events[i].sql.is_some())
+            .collect();
+        let ran: Vec<super::repeats::Ran<'_>> = self
+            .events
+            .iter()
+            .filter_map(|e| e.sql.as_ref())
+            .zip(&sites)
+            .map(|(s, site)| super::repeats::Ran {
+                statement: &s.statement,
+                params: self.text.get(s.params.clone()).unwrap_or(""),
+                call_site: Some(site),
+            })
+            .collect();
+        let mut found = super::repeats::find(&ran);
+        for r in &mut found {
+            r.last = positions[r.last];
+        }
+        found
+    }
+
     /// The readable trace.
     pub fn to_trace(&self) -> Trace {
         let text = |range: &Range<usize>| self.text.get(range.clone()).unwrap_or("").to_string();
@@ -595,11 +630,18 @@ impl RecordedTrace {
                             }
                         },
                         rows: s.rows,
+                        call_site: Some(call_site(s.call_site)),
                     }),
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         }
+        .with_repeats(self.repeats())
     }
+}
+
+/// A call site as `file:line`.
+fn call_site(at: &std::panic::Location<'_>) -> String {
+    format!("{}:{}", at.file(), at.line())
 }
 
 /// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown), the way
@@ -672,6 +714,7 @@ mod tests {
             Cow::Borrowed("SELECT id FROM tasks WHERE id = ?1 AND title = ?2"),
             &[&9i64, &"a, b"],
             0,
+            std::panic::Location::caller(),
         );
         let trace = t
             .finish("a".into(), Timestamp(0), Method::GET, "/".into(), 404)

@@ -82,6 +82,10 @@ const TAGS: &[(&str, &str)] = &[
         "Safe file uploads: size and type limits, no names from the client on disk, downloads as attachments.",
     ),
     ("observability", "Prometheus metrics and a readiness probe."),
+    (
+        "performance",
+        "Loading related rows: one query per item (N+1), one IN (…) query, or a JOIN.",
+    ),
 ];
 
 /// Adds `/openapi.json` and `/docs` for the operations `api` describes.
