@@ -239,6 +239,17 @@ pub enum Probe {
         /// Statuses it must document.
         statuses: Vec<u16>,
     },
+    /// Asks for a page of `small` and of `large` items (`?limit=`) and reads the query count
+    /// each answer reports (`Server-Timing: db;desc="2 queries"`): the larger page may not
+    /// take more queries (one per item is the N+1 pattern).
+    QueryCount {
+        /// The list, e.g. `/books`.
+        path: String,
+        /// The small page's size.
+        small: u32,
+        /// The large page's size.
+        large: u32,
+    },
     /// Creates an item in `collection`, reads it back by its `id`, and sends an empty create:
     /// each answer's status must be documented, and its JSON body must fit the schema the
     /// document gives for that operation and status.
@@ -276,6 +287,7 @@ impl Probe {
             Probe::OpenapiRequest { .. } => "openapi-request",
             Probe::OpenapiResponses { .. } => "openapi-responses",
             Probe::OpenapiConformance { .. } => "openapi-conformance",
+            Probe::QueryCount { .. } => "query-count",
         }
     }
 
@@ -412,6 +424,17 @@ impl Probe {
                 if statuses.is_empty() || statuses.iter().any(|s| !(100..=599).contains(s)) {
                     problems.push(
                         "probe openapi-responses: statuses needs status codes from 100 to 599"
+                            .into(),
+                    );
+                }
+            }
+            Probe::QueryCount { path, small, large } => {
+                if !path.starts_with('/') {
+                    problems.push("probe query-count: path must start with /".into());
+                }
+                if *small < 1 || large <= small {
+                    problems.push(
+                        "probe query-count: small must be at least 1 and large bigger than small"
                             .into(),
                     );
                 }

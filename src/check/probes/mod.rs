@@ -7,6 +7,7 @@
 //! - [`listing`]: the order of a list, read across its pages.
 //! - [`etag`]: the forms of `If-None-Match` RFC 9110 allows.
 //! - [`jwt`]: forged tokens and a token's claims.
+//! - [`query_count`]: the query count a server reports, compared between a small and a large page.
 //! - [`openapi`]: the server's OpenAPI document — its rules, its errors, and answers that fit it.
 
 mod concurrent;
@@ -16,6 +17,7 @@ mod jwt;
 mod listing;
 mod offset;
 mod openapi;
+mod query_count;
 
 use super::assert::{excerpt, text_of};
 use super::conversation::Conversation;
@@ -91,6 +93,9 @@ pub async fn run(probe: &Probe, conv: &mut Conversation) -> Result<(), Finding> 
             operation,
             statuses,
         } => openapi::responses(conv, document, operation, statuses).await,
+        Probe::QueryCount { path, small, large } => {
+            query_count::pages(conv, path, *small, *large).await
+        }
         Probe::OpenapiConformance {
             document,
             collection,
