@@ -108,6 +108,7 @@ fn trace(request_id: String, n: usize, status: u16) -> Trace {
         route: Some("/tasks/{id}".into()),
         status,
         duration_us: 420,
+        caller: None,
         events: vec![
             event(
                 Stage::Http,
@@ -141,6 +142,7 @@ fn trace(request_id: String, n: usize, status: u16) -> Trace {
                             .into(),
                     params: vec![n.to_string()],
                     rows: u64::from(status == 200),
+                    call_site: None,
                 }),
             ),
             event(

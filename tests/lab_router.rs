@@ -1245,3 +1245,45 @@ async fn a_traced_requests_statements_are_explained_in_words() {
     let missing = get(&app, "/_lab/traces/no-such-request/plans").await;
     assert_problem(&missing, 404);
 }
+
+#[tokio::test]
+async fn a_valid_traceparent_joins_the_callers_trace_and_a_malformed_one_is_ignored() {
+    let (lab, app) = lab();
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let joined = send(
+        &app,
+        "GET",
+        "/tasks/1",
+        &[("traceparent", parent)],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(joined.status, 200);
+    let trace = lab.state.traces.get(joined.request_id()).unwrap();
+    let caller = trace.caller.as_ref().unwrap();
+    assert_eq!(caller.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(caller.parent_id, "00f067aa0ba902b7");
+    assert!(trace.events.iter().any(|e| {
+        e.stage == reqlab::stage::Stage::Observability
+            && e.message
+                .starts_with("joined the caller's trace 4bf92f3577b34da6a3ce929d0e0e4736")
+    }));
+
+    let malformed = send(
+        &app,
+        "GET",
+        "/tasks/1",
+        &[("traceparent", "00-nope")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(malformed.status, 200, "never refused for it");
+    let trace = lab.state.traces.get(malformed.request_id()).unwrap();
+    assert_eq!(trace.caller, None);
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.starts_with("ignored a traceparent"))
+    );
+}

@@ -14,7 +14,7 @@ use super::extract::RequestContext;
 use super::guard;
 use super::state::LabState;
 use super::step::{Busy, Carries, Gate, STEP};
-use super::trace::{IdSource, Outcome, Timestamp, Tracer};
+use super::trace::{IdSource, Outcome, Timestamp, TraceContext, Tracer};
 use crate::stage::Stage;
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request, State};
@@ -95,6 +95,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             IdSource::Generated
         };
         tracer.received(version_name(req.version()), req.headers(), id);
+        join_callers_trace(&tracer, req.headers());
     }
     // Step mode follows traces: a request the lab does not trace is never held.
     let gate = match step_token {
@@ -248,6 +249,23 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
         }
     }
     response
+}
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// A request with a W3C `traceparent` joins the caller's distributed trace; a malformed one
+/// is ignored, as the standard says (the trace then starts here).
+fn join_callers_trace(tracer: &Tracer, headers: &HeaderMap) {
+    let Some(value) = headers.get(&TRACEPARENT) else {
+        return;
+    };
+    match value.to_str().ok().and_then(TraceContext::parse) {
+        Some(caller) => tracer.joined(caller),
+        None => tracer.fixed(
+            Stage::Observability,
+            "ignored a traceparent that is not W3C Trace Context (version-traceid-parentid-flags, lowercase hex): this request starts a trace of its own",
+        ),
+    }
 }
 
 /// In strict mode, each statement the request ran more than once is an error in the log (the

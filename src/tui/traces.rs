@@ -126,6 +126,7 @@ mod tests {
             route: None,
             status: 200,
             duration_us: 10,
+            caller: None,
             events: Vec::new(),
         }
     }

@@ -211,6 +211,7 @@ mod tests {
             route: Some("/tasks/{id}".into()),
             status: 200,
             duration_us: 1500,
+            caller: None,
             events: vec![
                 TraceEvent {
                     stage: Stage::Routing,

@@ -103,6 +103,7 @@ pub fn trace(request_id: &str, status: u16) -> Trace {
         route: Some("/tasks/{id}".into()),
         status,
         duration_us: 420,
+        caller: None,
         events: vec![
             event(
                 Stage::Http,

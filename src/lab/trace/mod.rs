@@ -15,6 +15,6 @@ pub mod record;
 pub mod repeats;
 pub mod store;
 
-pub use model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceEvent};
+pub use model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceContext, TraceEvent};
 pub use record::{IdSource, RecordedTrace, Tracer};
 pub use store::TraceStore;

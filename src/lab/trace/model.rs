@@ -24,6 +24,55 @@ pub struct Trace {
     pub duration_us: u64,
     /// Stage events in the order they happened.
     pub events: Vec<TraceEvent>,
+    /// The caller's trace this request joined, from its `traceparent` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<TraceContext>,
+}
+
+/// A W3C Trace Context `traceparent`: the distributed trace a request belongs to and the
+/// caller's span it was made from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TraceContext {
+    /// The trace id: 32 lowercase hex digits.
+    pub trace_id: String,
+    /// The caller's span id: 16 lowercase hex digits.
+    pub parent_id: String,
+    /// Whether the caller records this trace (flag `01`).
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// Reads a `traceparent` value (`00-<trace id>-<parent id>-<flags>`); `None` when it is not
+    /// one W3C Trace Context allows (then a callee starts a trace of its own).
+    pub fn parse(value: &str) -> Option<TraceContext> {
+        let value = value.trim();
+        let mut parts = value.split('-');
+        let (version, trace_id, parent_id, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let hex = |s: &str, len: usize| {
+            s.len() == len
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        // Version 00 has exactly four fields; a later version may add more, ff is invalid.
+        let known = version == "00" && parts.next().is_none();
+        let later = hex(version, 2) && version != "ff" && version != "00";
+        if !(known || later)
+            || !hex(trace_id, 32)
+            || !hex(parent_id, 16)
+            || !hex(flags, 2)
+            || trace_id.bytes().all(|b| b == b'0')
+            || parent_id.bytes().all(|b| b == b'0')
+        {
+            return None;
+        }
+        let flags = u8::from_str_radix(flags, 16).ok()?;
+        Some(TraceContext {
+            trace_id: trace_id.to_string(),
+            parent_id: parent_id.to_string(),
+            sampled: flags & 1 == 1,
+        })
+    }
 }
 
 impl Trace {
@@ -149,6 +198,31 @@ impl fmt::Display for Size {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_traceparent_is_read_only_when_w3c_allows_it() {
+        let ctx =
+            TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(ctx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ctx.parent_id, "00f067aa0ba902b7");
+        assert!(ctx.sampled);
+        for bad in [
+            "",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f35-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(TraceContext::parse(bad), None, "{bad}");
+        }
+        assert!(
+            TraceContext::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-later")
+                .is_some_and(|c| !c.sampled),
+            "a later version may add fields"
+        );
+    }
 
     #[test]
     fn timestamps_are_rfc3339_in_json() {

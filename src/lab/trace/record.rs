@@ -2,7 +2,7 @@
 //! has are kept as facts, handler sentences go into one recycled text buffer, and the readable
 //! [`Trace`] is written only when someone reads it ([`RecordedTrace::to_trace`]).
 
-use super::model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceEvent};
+use super::model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceContext, TraceEvent};
 use crate::stage::Stage;
 use axum::extract::MatchedPath;
 use axum::http::Method;
@@ -30,6 +30,7 @@ struct RecorderState {
     route: Option<MatchedPath>,
     events: Vec<RawEvent>,
     text: String,
+    caller: Option<TraceContext>,
 }
 
 /// An event whose message (and SQL parameters) live in the trace's text buffer.
@@ -148,6 +149,7 @@ impl Tracer {
                 route: None,
                 events: buffers.events,
                 text: buffers.text,
+                caller: None,
             }),
         })))
     }
@@ -203,6 +205,23 @@ impl Tracer {
             message,
             None,
         );
+    }
+
+    /// Records that the request joined its caller's distributed trace (`traceparent`).
+    pub fn joined(&self, caller: TraceContext) {
+        let Some(r) = &self.0 else { return };
+        let sentence = format!(
+            "joined the caller's trace {} as a child of its span {}{}: exported, this request's spans carry that trace id, so a tracing tool shows them under the caller's",
+            caller.trace_id,
+            caller.parent_id,
+            if caller.sampled {
+                ""
+            } else {
+                " (the caller does not sample it)"
+            }
+        );
+        self.note(Stage::Observability, Outcome::Ok, sentence);
+        r.state.lock().expect("trace lock").caller = Some(caller);
     }
 
     /// Records that a route matched, and which.
@@ -402,6 +421,7 @@ impl Tracer {
             duration_us,
             events,
             text: std::mem::take(&mut state.text),
+            caller: state.caller.take(),
         })
     }
 }
@@ -498,6 +518,7 @@ pub struct RecordedTrace {
     duration_us: u64,
     events: Vec<RawEvent>,
     text: String,
+    caller: Option<TraceContext>,
 }
 
 impl RecordedTrace {
@@ -618,6 +639,7 @@ impl RecordedTrace {
             route: self.route.as_ref().map(|r| r.as_str().to_string()),
             status: self.status,
             duration_us: self.duration_us,
+            caller: self.caller.clone(),
             events: self
                 .events
                 .iter()
