@@ -179,6 +179,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_trace: bool,
 
+    /// Treat a statement run once per item (N+1) as an error: log each one, and exit 1 when
+    /// the lab stops if any request ran one. Answers are never changed by it.
+    #[arg(long, conflicts_with = "no_trace")]
+    pub strict_queries: bool,
+
     /// Log one line per request to stderr (request id, method, path, route, status,
     /// duration), as text or as one JSON object per line for a log pipeline.
     #[arg(long, value_name = "FORMAT", value_enum)]
@@ -401,6 +406,8 @@ pub enum TraceFormat {
     Text,
     /// One JSON object per line.
     Json,
+    /// OTLP JSON for tracing tools such as Jaeger UI (one request: give its id).
+    Otlp,
 }
 
 /// `reqlab trace`.
@@ -409,6 +416,11 @@ pub struct TraceArgs {
     /// Show only this request's trace.
     #[arg(value_name = "REQUEST_ID", conflicts_with = "follow")]
     pub request_id: Option<String>,
+
+    /// With a request id: how SQLite means to run each of its statements (EXPLAIN QUERY
+    /// PLAN), step by step and in words.
+    #[arg(long, requires = "request_id")]
+    pub plan: bool,
 
     /// Keep running and print each new request's trace as it happens.
     #[arg(long, short)]

@@ -17,6 +17,7 @@
 //! - `check_tls`: `reqlab check` against an https server with a self-signed certificate.
 //! - `load`: `reqlab load` against a lab — counts, percentiles, the rate schedule, refusals.
 //! - `send`: `reqlab send`, learn sections, progress marks, `serve --reset`, trace filters.
+//! - `trace_otlp`: `reqlab trace <id> --format otlp`, parsed into the OTLP protobuf schema.
 //! - `fixture_apps`: challenges against the FastAPI learner apps in fixtures/.
 //! - `hostile`: challenges against servers that misbehave on purpose.
 //! - `reproduce`: failures' printed reproductions, replayed against fresh fixture servers.
@@ -48,4 +49,5 @@ mod openapi;
 mod reproduce;
 mod send;
 mod tmux;
+mod trace_otlp;
 mod tui;

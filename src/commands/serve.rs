@@ -53,6 +53,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // Beyond this machine, the lab's own endpoints (every request's data) need a token.
         lab_token: (!args.host.is_loopback()).then(|| uuid::Uuid::new_v4().simple().to_string()),
         access_log: args.log_format.is_some(),
+        strict_queries: args.strict_queries,
         ..LabConfig::ephemeral()
     };
     let token = config.lab_token.clone();
@@ -101,18 +102,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         paint(style::DIM, "try:"),
     );
 
+    let state = std::sync::Arc::clone(&lab.state);
     tokio::select! {
         _ = shutdown_signal() => {
             anstream::eprintln!("{} finishing in-flight requests…", paint(style::DIM, "stopping:"));
             lab.stop().await?;
             anstream::eprintln!("{}", paint(style::DIM, "stopped"));
-            Ok(ExitCode::SUCCESS)
         }
-        result = lab.finished() => {
-            result?;
-            Ok(ExitCode::SUCCESS)
-        }
+        result = lab.finished() => result?,
     }
+    // Strict queries: the run fails when any request ran a statement once per item.
+    let alarms = state
+        .query_alarms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if alarms > 0 {
+        anstream::eprintln!(
+            "{} {alarms} request(s) ran a statement once per item (N+1); the log above says where, and each trace says how to fix it",
+            paint(style::FAIL, "strict queries:")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Deletes a lab database and its journal files, so the lab starts from the seeded state.

@@ -1,4 +1,5 @@
-//! `reqlab trace`: read the lab server's traces — recent ones, one by id, or live.
+//! `reqlab trace`: read the lab server's traces — recent ones, one by id (also as OTLP JSON),
+//! or live.
 
 use crate::cli::{StatusFilter, TraceArgs, TraceFormat};
 use crate::lab::address;
@@ -45,6 +46,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Runs the command.
 pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    // OTLP JSON holds one request (a file to open in a tracing tool): it needs an id.
+    if args.format == TraceFormat::Otlp {
+        if args.follow {
+            bail!(
+                "--format otlp writes one request's trace, so it cannot --follow: give that request's id instead (`reqlab trace REQUEST_ID --format otlp`)"
+            );
+        }
+        if args.request_id.is_none() {
+            bail!(
+                "--format otlp writes one request's trace: give its id (`reqlab trace REQUEST_ID --format otlp > trace.json`); `reqlab trace` shows recent requests with their ids"
+            );
+        }
+    }
     // The lab named on the command line, else the one `reqlab serve` recorded, else the
     // default address (where the follow loop waits for one to start).
     let recorded = crate::paths::data_dir(args.data_dir.clone())
@@ -133,6 +147,23 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     for trace in &traces {
         print_trace(&mut out, trace, args.format, width)?;
     }
+    if let (true, Some(id)) = (args.plan, &args.request_id) {
+        let url = format!("{}/plans", trace_url(&base, id)?);
+        let response = get(&client, &url).await?;
+        let body: serde_json::Value = parse_json(response, &url).await?;
+        let plans: Vec<crate::lab::query_plan::StatementPlan> =
+            serde_json::from_value(body["statements"].clone())
+                .with_context(|| format!("{url} did not answer with query plans"))?;
+        match args.format {
+            TraceFormat::Text => {
+                term::write_lines(&mut out, &crate::view::trace::plan_lines(&plans, width))?
+            }
+            TraceFormat::Json | TraceFormat::Otlp => {
+                writeln!(out, "{}", serde_json::to_string(&plans)?)?
+            }
+        }
+        out.flush()?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -199,6 +230,11 @@ fn print_trace(
 ) -> anyhow::Result<()> {
     match format {
         TraceFormat::Json => writeln!(out, "{}", serde_json::to_string(trace)?)?,
+        TraceFormat::Otlp => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&crate::lab::trace::otlp::export(trace))?
+        )?,
         TraceFormat::Text => {
             term::write_lines(out, &trace_lines(trace, width))?;
             writeln!(out)?;

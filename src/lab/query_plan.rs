@@ -4,10 +4,47 @@
 //! EXPLAIN prepares a statement without running it.
 
 use rusqlite::Connection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// One statement's plan, as `/_lab/traces/{id}/plans` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatementPlan {
+    /// Its place among the request's statements, from 0.
+    pub index: usize,
+    /// The statement.
+    pub statement: String,
+    /// Its steps (none when it could not be explained).
+    #[serde(default)]
+    pub plan: Vec<PlanStep>,
+    /// Why it could not be explained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Explains each of `statements`, in order.
+pub fn explain_all(conn: &Connection, statements: Vec<String>) -> Vec<StatementPlan> {
+    statements
+        .into_iter()
+        .enumerate()
+        .map(|(index, statement)| match explain(conn, &statement) {
+            Ok(plan) => StatementPlan {
+                index,
+                statement,
+                plan,
+                error: None,
+            },
+            Err(e) => StatementPlan {
+                index,
+                statement,
+                plan: Vec::new(),
+                error: Some(e.to_string()),
+            },
+        })
+        .collect()
+}
 
 /// One step of a plan.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanStep {
     /// How deep it sits under the steps it belongs to (0 at the top).
     pub depth: usize,

@@ -296,7 +296,7 @@ fn whole(n: &serde_json::Number) -> Option<i64> {
     n.as_i64().or_else(|| {
         let f = n.as_f64()?;
         // i64::MAX as f64 rounds up to 2^63, which no i64 holds: that bound is exclusive.
-        (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then(|| f as i64)
+        (f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64).then_some(f as i64)
     })
 }
 

@@ -192,6 +192,48 @@ pub fn format_ms(micros: u64) -> String {
     format!("{:.3} ms", micros as f64 / 1000.0)
 }
 
+/// Each statement's query plan: the statement, then its steps, nested, each in SQLite's words
+/// and in a sentence.
+pub fn plan_lines(
+    plans: &[crate::lab::query_plan::StatementPlan],
+    width: u16,
+) -> Vec<Line<'static>> {
+    let width = usize::from(width).max(40);
+    let mut lines = vec![Line::from(Span::styled("query plans", style::HEADING))];
+    if plans.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  this request ran no SQL statement",
+            style::DIM,
+        )));
+    }
+    for plan in plans {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  [{}] ", plan.index + 1), style::DIM),
+            Span::styled(plan.statement.clone(), style::SQL),
+        ]));
+        if let Some(error) = &plan.error {
+            lines.push(Line::from(Span::styled(
+                format!("      cannot be explained: {error}"),
+                style::FAIL,
+            )));
+        }
+        for step in &plan.plan {
+            let indent = "  ".repeat(step.depth + 3);
+            lines.push(Line::from(vec![
+                Span::raw(indent.clone()),
+                Span::styled(step.detail.clone(), style::STRONG),
+            ]));
+            let options = textwrap::Options::new(width)
+                .initial_indent(&indent)
+                .subsequent_indent(&indent);
+            for line in textwrap::wrap(&step.said, options) {
+                lines.push(Line::from(Span::styled(line.into_owned(), style::DIM)));
+            }
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,23 +116,14 @@ async fn trace_plans(
             lab.config.trace_capacity
         ))
     })?;
-    let statements: Vec<(usize, String)> = trace
+    let statements: Vec<String> = trace
         .events
         .iter()
         .filter_map(|e| e.sql.as_ref().map(|s| s.statement.clone()))
-        .enumerate()
         .collect();
     let plans = lab
         .db
-        .scan(move |conn| {
-            Ok(statements
-            .into_iter()
-            .map(|(index, statement)| match crate::lab::query_plan::explain(conn, &statement) {
-                Ok(plan) => json!({ "index": index, "statement": statement, "plan": plan }),
-                Err(e) => json!({ "index": index, "statement": statement, "error": e.to_string() }),
-            })
-            .collect::<Vec<_>>())
-        })
+        .scan(move |conn| Ok(crate::lab::query_plan::explain_all(conn, statements)))
         .await?;
     Ok(Json(
         json!({ "request_id": request_id, "statements": plans }),

@@ -8,9 +8,11 @@
 //! - [`model`]: the trace as readers see it ([`Trace`], [`TraceEvent`]).
 //! - [`record`]: recording it cheaply while the request runs ([`Tracer`]).
 //! - [`store`]: keeping the recent ones and streaming new ones ([`TraceStore`]).
+//! - [`otlp`]: one trace as OTLP JSON, for tracing tools such as Jaeger UI.
 //! - [`repeats`]: statements a request ran more than once — N+1 patterns — and their fixes.
 
 pub mod model;
+pub mod otlp;
 pub mod record;
 pub mod repeats;
 pub mod store;
