@@ -37,6 +37,8 @@ pub struct Repeat {
     pub statement: String,
     /// How many times it ran (with those parameters, for a duplicate).
     pub count: usize,
+    /// How many different parameter lists it ran with.
+    pub distinct: usize,
     /// Where it ran from, when known.
     pub call_site: Option<String>,
     /// The index (into the statements given) of its last run: the finding belongs after it.
@@ -44,8 +46,9 @@ pub struct Repeat {
 }
 
 /// Groups `ran` by statement: a statement run [`SIMILAR_AT`] times or more with differing
-/// parameters is [`Kind::Similar`]; one run [`DUPLICATE_AT`] times or more with the same
-/// parameters is [`Kind::Duplicate`]. In the order their last runs happened.
+/// parameters is [`Kind::Similar`] (its repeated parameter lists are part of that finding);
+/// otherwise one run [`DUPLICATE_AT`] times or more with the same parameters is
+/// [`Kind::Duplicate`]. In the order their last runs happened.
 pub fn find(ran: &[Ran<'_>]) -> Vec<Repeat> {
     let mut found = Vec::new();
     let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
@@ -70,9 +73,11 @@ pub fn find(ran: &[Ran<'_>]) -> Vec<Repeat> {
                 kind: Kind::Similar,
                 statement: statement.to_string(),
                 count: runs.len(),
+                distinct: by_params.len(),
                 call_site: site(last),
                 last,
             });
+            continue;
         }
         for (_, same) in by_params.iter().filter(|(_, s)| s.len() >= DUPLICATE_AT) {
             let last = *same.last().expect("a group has runs");
@@ -80,6 +85,7 @@ pub fn find(ran: &[Ran<'_>]) -> Vec<Repeat> {
                 kind: Kind::Duplicate,
                 statement: statement.to_string(),
                 count: same.len(),
+                distinct: 1,
                 call_site: site(last),
                 last,
             });
@@ -100,6 +106,11 @@ impl Repeat {
             .unwrap_or_default();
         let n = self.count;
         match self.kind {
+            Kind::Similar if self.distinct < n => format!(
+                "N+1: `{shown}` ran {n}× with {} different parameters, some of them again{at}; {}",
+                self.distinct,
+                fix(&self.statement, self.distinct)
+            ),
             Kind::Similar => format!(
                 "N+1: `{shown}` ran {n}× with different parameters{at}; {}",
                 fix(&self.statement, n)
@@ -173,10 +184,15 @@ mod tests {
     }
 
     #[test]
-    fn an_n_plus_one_with_a_repeat_inside_reports_both_and_writes_get_their_own_fix() {
+    fn an_n_plus_one_with_repeats_inside_is_one_finding_and_writes_get_their_own_fix() {
         let found = find(&[ran(ONE, "1"), ran(ONE, "2"), ran(ONE, "1")]);
-        let kinds: Vec<Kind> = found.iter().map(|r| r.kind).collect();
-        assert_eq!(kinds, [Kind::Similar, Kind::Duplicate]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, Kind::Similar);
+        assert!(
+            found[0]
+                .sentence()
+                .contains("ran 3× with 2 different parameters, some of them again")
+        );
         let insert = "INSERT INTO tags (name) VALUES (?1)";
         let found = find(&[ran(insert, "'a'"), ran(insert, "'b'"), ran(insert, "'c'")]);
         assert!(found[0].sentence().contains("one INSERT with 3 rows"));
