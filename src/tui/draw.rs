@@ -443,10 +443,14 @@ fn home(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         concerns
     };
-    let mut concerns = concerns_with(usize::MAX);
-    if concerns.iter().map(|s| s.width()).sum::<usize>() > row_room {
-        concerns = concerns_with(0);
-    }
+    // The widest room per concern that lets the row fit (each concern's list then shows as
+    // much as that room holds, and counts the rest).
+    let fits = |c: &Vec<Span<'static>>| c.iter().map(|s| s.width()).sum::<usize>() <= row_room;
+    let concerns = std::iter::once(usize::MAX)
+        .chain((0..=row_room).rev())
+        .map(concerns_with)
+        .find(fits)
+        .unwrap_or_else(|| concerns_with(0));
     frame.render_widget(
         Line::from(concerns).centered(),
         Rect::new(band.x + 1, area.y + 5, band.width.saturating_sub(2), 1),
