@@ -49,7 +49,7 @@ fn the_lab_passes_every_challenge_whose_lesson_exists() {
     assert_contains!(stderr(&out), "not running background-jobs, timestamps");
     // Passing against the lab shows what passing looks like; it is not the learner's pass.
     let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
-    assert_contains!(stdout(&progress), "0 of 14 challenges passed");
+    assert_contains!(stdout(&progress), "0 of 15 challenges passed");
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn run_starts_the_server_waits_for_it_and_stops_it() {
     assert_contains!(err, "progress recorded: rest-crud passed");
     let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
     assert_contains!(stdout(&progress), "✓ rest-crud");
-    assert_contains!(stdout(&progress), "1 of 14 challenges passed");
+    assert_contains!(stdout(&progress), "1 of 15 challenges passed");
 }
 
 #[test]
@@ -340,7 +340,7 @@ async fn passes_against_a_running_lab_are_not_recorded_as_the_learners() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_contains!(stderr(&out), "is a reqlab lab server");
     let progress = reqlab(data.path()).args(["progress"]).output().unwrap();
-    assert_contains!(stdout(&progress), "0 of 14");
+    assert_contains!(stdout(&progress), "0 of 15");
     lab.stop().await.unwrap();
 }
 
@@ -813,7 +813,7 @@ fn a_pass_of_an_earlier_version_is_shown_as_one_and_not_marked_passed() {
     }
     assert_contains!(
         text,
-        "1 of 14 challenges passed (2 passed in an earlier version)"
+        "1 of 15 challenges passed (2 passed in an earlier version)"
     );
 
     let out = reqlab(data.path())
@@ -895,6 +895,6 @@ fn a_pass_of_an_earlier_version_is_shown_as_one_and_not_marked_passed() {
     assert_contains!(text, "  ✓ etag");
     assert_contains!(
         text,
-        "2 of 14 challenges passed (1 passed in an earlier version)"
+        "2 of 15 challenges passed (1 passed in an earlier version)"
     );
 }

@@ -21,7 +21,8 @@ fn the_built_in_course_loads() {
             "observability",
             "security",
             "auth",
-            "api-contracts"
+            "api-contracts",
+            "performance"
         ]
     );
 }

@@ -196,6 +196,7 @@ fixture_tests! {
     security_headers => "security-headers",
     observability => "observability",
     api_contract => "api-contract",
+    query_count => "query-count",
     timestamps => "timestamps",
     background_jobs => "background-jobs",
 }
