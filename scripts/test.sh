@@ -17,6 +17,12 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
   echo "  Debian/Ubuntu: sudo apt-get install chromium    macOS: brew install --cask chromium" >&2
   exit 2
 }
+# The book is built with mdBook in the tests (every lesson a chapter); install it once.
+MDBOOK_VERSION=0.5.4
+if ! mdbook --version 2>/dev/null | grep -q "v$MDBOOK_VERSION"; then
+  echo "scripts/test.sh: installing mdBook $MDBOOK_VERSION for the book test (cargo install, a few minutes once)…" >&2
+  cargo install mdbook --version "$MDBOOK_VERSION" --locked --quiet
+fi
 REQLAB_FIXTURE_PYTHON="$(bash scripts/python-env.sh)"
 export REQLAB_FIXTURE_PYTHON
 # Fixture apps must not leave __pycache__ folders in the repository.

@@ -204,3 +204,44 @@ fn a_preset_that_sends_a_value_no_earlier_preset_captures_is_named_with_its_line
         "preset `me-with-token` sends {{token}}, which no earlier preset"
     );
 }
+
+#[test]
+fn the_book_builds_with_mdbook_and_every_lesson_is_a_page() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let built = std::process::Command::new("mdbook")
+        .arg("build")
+        .arg(repo().join("book"))
+        .arg("--dest-dir")
+        .arg(out_dir.path())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("mdbook: {e} (bash scripts/test.sh installs it: cargo install mdbook)")
+        });
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let course = Course::load(&ContentSource::Embedded).unwrap();
+    // Letters and digits only: HTML escaping and typography do not get in the way.
+    let plain = |text: &str| -> String { text.chars().filter(|c| c.is_alphanumeric()).collect() };
+    for lesson in &course.lessons {
+        let folder = &lesson.folder;
+        let page = out_dir.path().join(format!("lessons/{folder}.html"));
+        let html =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(
+            !html.contains("{{#include"),
+            "{folder}: an include was left as written"
+        );
+        let text = plain(&html);
+        for heading in
+            std::iter::once(&lesson.title).chain(lesson.sections.iter().map(|s| &s.title))
+        {
+            assert!(
+                text.contains(&plain(heading)),
+                "{folder}: {heading:?} is not on its page"
+            );
+        }
+    }
+}
