@@ -588,3 +588,107 @@ async fn readiness_asks_the_database_and_turns_503_when_the_lab_stops() {
     assert_eq!(problem["type"], "/_lab/problems/not-ready");
     assert_eq!(stopping.header("retry-after"), Some("5"));
 }
+
+// ---------- the data layer: posts and transfers ----------
+
+#[tokio::test]
+async fn a_stale_if_match_writes_nothing_and_a_current_one_moves_the_version() {
+    let (_lab, app) = lab();
+    let created = send(&app, "POST", "/posts?title=First", &[], Body::empty()).await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("etag"), Some("\"1-v1\""));
+    assert_eq!(created.header("location"), Some("/posts/1"));
+    let body = created.json();
+    assert_eq!(body["created_at"], body["updated_at"]);
+    let patch = |tag: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "PATCH",
+                "/posts/1",
+                &[("content-type", "application/json"), ("if-match", tag)],
+                r#"{"title":"Second"}"#,
+            )
+            .await
+        }
+    };
+    let stale = patch("\"1-v7\"").await;
+    let problem = assert_problem(&stale, 412);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("If-Match: \"1-v1\"")
+    );
+    let weak = patch("W/\"1-v1\"").await;
+    assert_problem(&weak, 412);
+    let current = patch("\"1-v1\"").await;
+    assert_eq!(current.status, 200);
+    assert_eq!(current.header("etag"), Some("\"1-v2\""));
+    assert_eq!(current.json()["title"], "Second");
+    assert_eq!(current.json()["version"], 2);
+    assert_problem(&patch("\"1-v1\"").await, 412);
+    let sideways = send(&app, "GET", "/posts?sort=sideways", &[], Body::empty()).await;
+    assert_problem(&sideways, 422);
+}
+
+#[tokio::test]
+async fn a_transfer_commits_whole_or_rolls_back_whole() {
+    let (lab, app) = lab();
+    let transfer = |body: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "POST",
+                "/transfers",
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await
+        }
+    };
+    let balances = || {
+        let app = app.clone();
+        async move {
+            let list = send(&app, "GET", "/accounts", &[], Body::empty())
+                .await
+                .json();
+            (
+                list["items"][0]["balance"].as_i64().unwrap(),
+                list["items"][1]["balance"].as_i64().unwrap(),
+            )
+        }
+    };
+    assert_eq!(balances().await, (100, 50));
+    let done = transfer(r#"{"from":"alice","to":"bob","amount":30}"#).await;
+    assert_eq!(done.status, 201);
+    assert_eq!(balances().await, (70, 80));
+    let midway = transfer(r#"{"from":"alice","to":"bob","amount":30,"fail_midway":true}"#).await;
+    assert_problem(&midway, 409);
+    assert_eq!(balances().await, (70, 80), "the debit was rolled back");
+    let trace = lab.state.traces.get(midway.request_id()).unwrap();
+    assert!(
+        trace
+            .events
+            .iter()
+            .any(|e| e.message.starts_with("ROLLBACK: failed on purpose"))
+    );
+    let overdraft = transfer(r#"{"from":"bob","to":"alice","amount":500}"#).await;
+    assert_problem(&overdraft, 409);
+    assert_eq!(
+        balances().await,
+        (70, 80),
+        "the CHECK constraint refused the debit"
+    );
+    let nobody = transfer(r#"{"from":"alice","to":"carol","amount":1}"#).await;
+    assert_problem(&nobody, 404);
+    assert_eq!(
+        balances().await,
+        (70, 80),
+        "the debit before the missing credit was undone"
+    );
+    let same = transfer(r#"{"from":"alice","to":"alice","amount":1}"#).await;
+    assert_problem(&same, 422);
+}

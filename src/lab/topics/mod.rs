@@ -10,8 +10,10 @@ pub mod cross_origin;
 pub mod internal;
 pub mod observability;
 pub mod performance;
+pub mod posts;
 pub mod security;
 pub mod tasks;
+pub mod transfers;
 pub mod uploads;
 pub mod users;
 
@@ -38,7 +40,7 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 12] = [
+pub static TOPICS: [&Topic; 14] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
@@ -49,6 +51,8 @@ pub static TOPICS: [&Topic; 12] = [
     &uploads::TOPIC,
     &observability::TOPIC,
     &performance::TOPIC,
+    &posts::TOPIC,
+    &transfers::TOPIC,
     &internal::TOPIC,
     &api_docs::TOPIC,
 ];

@@ -83,6 +83,10 @@ const TAGS: &[(&str, &str)] = &[
     ),
     ("observability", "Prometheus metrics and a readiness probe."),
     (
+        "data",
+        "The data layer: posts with server-set timestamps and versions (optimistic concurrency), and transfers that commit whole or roll back.",
+    ),
+    (
         "performance",
         "Loading related rows: one query per item (N+1), one IN (…) query, or a JOIN.",
     ),
