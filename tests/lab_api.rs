@@ -623,6 +623,8 @@ async fn a_stale_if_match_writes_nothing_and_a_current_one_moves_the_version() {
     );
     let weak = patch("W/\"1-v1\"").await;
     assert_problem(&weak, 412);
+    assert_problem(&patch("\"1-v0\"").await, 412);
+    assert_problem(&patch("\"2-v1\"").await, 412);
     let current = patch("\"1-v1\"").await;
     assert_eq!(current.status, 200);
     assert_eq!(current.header("etag"), Some("\"1-v2\""));

@@ -238,7 +238,10 @@ async fn list_posts(
 ) -> Result<Response, Problem> {
     let mut fields = Fields::query(&tracer);
     let newest_first = match query.get("sort") {
-        None => true,
+        None => {
+            fields.accept("sort", "desc (default)");
+            true
+        }
         Some("desc") => {
             fields.accept("sort", "desc");
             true
@@ -366,41 +369,47 @@ async fn update_post(
     };
     gate.auth().await;
     let condition = Condition::from_headers(&headers, &header::IF_MATCH);
-    // The version the client read, from its ETag (`"7-v3"` → 3); a tag of another post, or
-    // none at all, matches no version.
-    let expected: Option<i64> = condition.as_ref().map(|c| match c {
-        Condition::Any => 0,
-        // If-Match compares strongly: a weak tag matches no version.
-        Condition::Tags(tags) => tags
-            .iter()
-            .filter(|t| !t.weak)
-            .find_map(|t| {
-                let (post, version) = t.opaque.split_once("-v")?;
-                if post != id.to_string() {
-                    return None;
-                }
-                version.parse().ok()
-            })
-            .unwrap_or(-1),
-    });
-    match (&condition, expected) {
+    // The version the client read, from its ETag (`"7-v3"` → 3): `None` without If-Match or
+    // with `*` (any version), and -1, which no post has, for a tag that names no version of
+    // this post. If-Match compares strongly: a weak tag matches no version.
+    let bound: Option<i64> = match &condition {
+        None | Some(Condition::Any) => None,
+        Some(Condition::Tags(tags)) => Some(
+            tags.iter()
+                .filter(|t| !t.weak)
+                .find_map(|t| {
+                    let (post, version) = t.opaque.split_once("-v")?;
+                    if post != id.to_string() {
+                        return None;
+                    }
+                    version.parse().ok()
+                })
+                .unwrap_or(-1),
+        ),
+    };
+    match (&condition, bound) {
         (None, _) => tracer.note(
             Stage::Logic,
             Outcome::Ok,
             "no If-Match: the change is written whatever the post's version (the last write wins)",
         ),
-        (Some(_), Some(v)) if v > 0 => tracer.note(
+        (Some(Condition::Any), _) => tracer.note(
             Stage::Logic,
             Outcome::Ok,
-            format_args!(
-                "If-Match names version {v}: the UPDATE writes only if the post is still at it"
-            ),
+            "If-Match: * asks only that the post exists: the change is written at any version",
         ),
-        _ => {}
+        (Some(_), Some(v)) if v >= 0 => tracer.note(
+            Stage::Logic,
+            Outcome::Ok,
+            format_args!("If-Match names version {v}: the UPDATE writes only if the post is still at it"),
+        ),
+        (Some(_), _) => tracer.note(
+            Stage::Logic,
+            Outcome::Ok,
+            "If-Match names no version of this post (a tag of another post, a weak tag, or none at all): it can match no version",
+        ),
     }
     let now = clock::timestamp();
-    // `If-Match: *` means "any version": as without a condition, once the post exists.
-    let bound: Option<i64> = expected.filter(|v| *v != 0);
     gate.hold(Stage::Data, || {
         Carries::statement(RUNS_ON_WRITER, UPDATE_POST, &[&id, &title, &bound, &now])
     })
