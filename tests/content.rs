@@ -22,7 +22,8 @@ fn the_built_in_course_loads() {
             "security",
             "auth",
             "api-contracts",
-            "performance"
+            "performance",
+            "data-layer"
         ]
     );
 }
