@@ -86,7 +86,11 @@ pub enum Command {
     Lessons(LessonsArgs),
     /// Read a lesson in the terminal.
     Learn(LearnArgs),
-    /// Show the lab server's request traces (recent ones, one by id, or live with --follow).
+    /// Show the lab server's request traces (recent ones, one by id, or live with --follow);
+    /// `reqlab trace diff A B` compares two.
+    #[command(
+        after_help = "Examples:\n  reqlab trace                          the ten most recent requests\n  reqlab trace 3f2a…                    one request by its X-Request-ID\n  reqlab trace 3f2a… --plan             with each statement's query plan, in words\n  reqlab trace 3f2a… --format otlp > trace.json   for Jaeger UI and other tracing tools\n  reqlab trace diff 3f2a… 9c1d…         two requests compared: stage times, statements\n  reqlab trace --follow --status 4xx    each failing request as it happens"
+    )]
     Trace(TraceArgs),
     /// Send a lesson's ready-made request to the lab and show the exchange and its trace.
     #[command(
@@ -413,9 +417,13 @@ pub enum TraceFormat {
 /// `reqlab trace`.
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Show only this request's trace.
+    /// Show only this request's trace (or `diff`, followed by two request ids).
     #[arg(value_name = "REQUEST_ID", conflicts_with = "follow")]
     pub request_id: Option<String>,
+
+    /// After `diff`: the two requests to compare, A then B.
+    #[arg(value_name = "A B", num_args = 0..=2, hide = true)]
+    pub compared: Vec<String>,
 
     /// With a request id: how SQLite means to run each of its statements (EXPLAIN QUERY
     /// PLAN), step by step and in words.

@@ -222,3 +222,46 @@ async fn a_strict_lab_fails_its_run_after_an_n_plus_one_and_still_answers_it() {
     );
     assert!(stderr.contains("strict queries: 1 request(s)"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_compares_two_requests_by_stage_time_and_statements() {
+    let lab = start(LabConfig::ephemeral()).await.unwrap();
+    let client = reqwest::Client::new();
+    let joined = send(client.get(format!("{}/books?limit=5&authors=joined", lab.url()))).await;
+    let lazy = send(client.get(format!("{}/books?limit=5&authors=lazy", lab.url()))).await;
+    let args = |format: &str| {
+        vec![
+            "diff".to_string(),
+            joined.clone(),
+            lazy.clone(),
+            "--format".into(),
+            format.into(),
+            "--url".into(),
+            lab.url(),
+        ]
+    };
+    let out = trace_command(args("text")).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("it ran 6 SQL statements where A ran 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("0× →   5×  SELECT id, name FROM authors WHERE id = ?1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 in A, 1 in B"), "{stdout}");
+    let out = trace_command(args("json")).await;
+    let compared: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(compared["warnings"], serde_json::json!([0, 1]));
+    let out = trace_command(vec![
+        "diff".into(),
+        joined.clone(),
+        "--url".into(),
+        lab.url(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2), "diff needs two ids");
+    lab.stop().await.unwrap();
+}

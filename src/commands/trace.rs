@@ -46,6 +46,24 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Runs the command.
 pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    // `reqlab trace diff A B`: two ids after the word diff, and nothing else takes two.
+    let comparing = args.request_id.as_deref() == Some("diff");
+    if comparing && args.compared.len() != 2 {
+        bail!(
+            "reqlab trace diff compares two requests: give both ids (`reqlab trace diff A B`); `reqlab trace` lists recent requests with their ids"
+        );
+    }
+    if !comparing && !args.compared.is_empty() {
+        bail!(
+            "reqlab trace takes one request id ({} given); to compare two, write `reqlab trace diff A B`",
+            args.compared.len() + 1
+        );
+    }
+    if comparing && (args.plan || args.format == TraceFormat::Otlp) {
+        bail!(
+            "reqlab trace diff prints a comparison (as text, or --format json): --plan and --format otlp are for one request"
+        );
+    }
     // OTLP JSON holds one request (a file to open in a tracing tool): it needs an id.
     if args.format == TraceFormat::Otlp {
         if args.follow {
@@ -89,6 +107,30 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let width = term::output_width(None);
     if args.follow {
         return follow(&client, &base, &filter, args.format, width).await;
+    }
+    if comparing {
+        let mut pair = Vec::new();
+        for id in &args.compared {
+            let url = trace_url(&base, id)?;
+            let response = get(&client, &url).await?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                bail!(
+                    "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
+                );
+            }
+            pair.push(parse_json::<Trace>(response, &url).await?);
+        }
+        let (a, b) = (&pair[0], &pair[1]);
+        let compared = crate::view::trace_diff::diff(a, b);
+        let mut out = crate::term::stdout();
+        match args.format {
+            TraceFormat::Text | TraceFormat::Otlp => {
+                term::write_lines(&mut out, &crate::view::trace_diff::lines(a, b, &compared))?
+            }
+            TraceFormat::Json => writeln!(out, "{}", serde_json::to_string(&compared)?)?,
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
     }
     let traces: Vec<Trace> = match &args.request_id {
         Some(id) => {

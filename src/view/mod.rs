@@ -19,3 +19,4 @@ pub mod report;
 pub mod send;
 pub mod style;
 pub mod trace;
+pub mod trace_diff;
