@@ -430,6 +430,19 @@ pub struct TraceArgs {
     #[arg(long, requires = "request_id")]
     pub plan: bool,
 
+    /// With a request id: keep its trace however many requests come after (at most 50
+    /// pinned), to compare later ones with it.
+    #[arg(long, requires = "request_id", conflicts_with = "unpin")]
+    pub pin: bool,
+
+    /// With a request id: let a pinned trace go.
+    #[arg(long, requires = "request_id")]
+    pub unpin: bool,
+
+    /// Show the pinned traces.
+    #[arg(long, conflicts_with_all = ["request_id", "follow"])]
+    pub pinned: bool,
+
     /// Keep running and print each new request's trace as it happens.
     #[arg(long, short)]
     pub follow: bool,

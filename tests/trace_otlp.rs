@@ -265,3 +265,38 @@ async fn diff_compares_two_requests_by_stage_time_and_statements() {
     assert_eq!(out.status.code(), Some(2), "diff needs two ids");
     lab.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_trace_is_kept_while_newer_ones_push_the_rest_out() {
+    let mut config = LabConfig::ephemeral();
+    config.trace_capacity = 3;
+    let lab = start(config).await.unwrap();
+    let client = reqwest::Client::new();
+    let kept = send(client.get(format!("{}/books?authors=lazy", lab.url()))).await;
+    let url = lab.url();
+    let run = |extra: &[&str]| {
+        let mut args = vec![kept.clone(), "--url".to_string(), url.clone()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        trace_command(args)
+    };
+    let pinned = run(&["--pin"]).await;
+    assert!(pinned.status.success(), "{}", text(&pinned.stderr));
+    assert!(text(&pinned.stderr).contains("1 of 50 pinned"));
+    for _ in 0..4 {
+        send(client.get(format!("{}/health", lab.url()))).await;
+    }
+    let found = run(&[]).await;
+    assert!(
+        found.status.success(),
+        "the pin kept it: {}",
+        text(&found.stderr)
+    );
+    assert!(text(&found.stdout).contains("/books?authors=lazy"));
+    assert!(run(&["--unpin"]).await.status.success());
+    assert_eq!(
+        run(&[]).await.status.code(),
+        Some(2),
+        "let go, and long evicted"
+    );
+    lab.stop().await.unwrap();
+}

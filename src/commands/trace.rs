@@ -59,6 +59,9 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             args.compared.len() + 1
         );
     }
+    if comparing && (args.pin || args.unpin) {
+        bail!("--pin and --unpin take one request id: `reqlab trace REQUEST_ID --pin`");
+    }
     if comparing && (args.plan || args.format == TraceFormat::Otlp) {
         bail!(
             "reqlab trace diff prints a comparison (as text, or --format json): --plan and --format otlp are for one request"
@@ -107,6 +110,56 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let width = term::output_width(None);
     if args.follow {
         return follow(&client, &base, &filter, args.format, width).await;
+    }
+    if let (true, Some(id)) = (args.pin || args.unpin, &args.request_id) {
+        let url = format!("{}/pin", trace_url(&base, id)?);
+        let request = if args.pin {
+            client.put(&url)
+        } else {
+            client.delete(&url)
+        };
+        let response = request
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| unreachable_error(&url, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let detail: serde_json::Value = response.json().await.unwrap_or_default();
+            bail!("{}", detail["detail"].as_str().unwrap_or("the lab refused"));
+        }
+        let said = if args.pin {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            format!(
+                "pinned {id}: kept however many requests follow ({} of {} pinned); reqlab trace {id} finds it, reqlab trace diff {id} OTHER compares with it",
+                body["pinned"], body["cap"]
+            )
+        } else {
+            format!("unpinned {id}: it goes once newer traces push it out")
+        };
+        anstream::eprintln!("{} {said}", paint(style::DIM, "[trace]"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.pinned {
+        let url = format!("{base}/_lab/traces/pinned");
+        let response = get(&client, &url).await?;
+        let body: serde_json::Value = parse_json(response, &url).await?;
+        let traces: Vec<Trace> = serde_json::from_value(body["traces"].clone())
+            .with_context(|| format!("{url} did not answer with traces"))?;
+        if traces.is_empty() {
+            anstream::eprintln!(
+                "{}",
+                paint(
+                    style::DIM,
+                    "no pinned traces: reqlab trace REQUEST_ID --pin keeps one"
+                )
+            );
+        }
+        let mut out = crate::term::stdout();
+        for trace in &traces {
+            print_trace(&mut out, trace, args.format, width)?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     if comparing {
         let mut pair = Vec::new();

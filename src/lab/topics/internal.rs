@@ -46,6 +46,11 @@ fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
         .route("/_lab/traces/stream", get(stream_traces))
         .route("/_lab/traces/{request_id}", get(get_trace))
         .route("/_lab/traces/{request_id}/plans", get(trace_plans))
+        .route("/_lab/traces/pinned", get(pinned_traces))
+        .route(
+            "/_lab/traces/{request_id}/pin",
+            axum::routing::put(pin_trace).delete(unpin_trace),
+        )
         // Problem type pages are documentation: any cache may keep them for a day.
         .route(
             "/_lab/problems/{slug}",
@@ -128,6 +133,48 @@ async fn trace_plans(
     Ok(Json(
         json!({ "request_id": request_id, "statements": plans }),
     ))
+}
+
+/// The pinned traces, oldest pinned first.
+async fn pinned_traces(State(lab): State<Arc<LabState>>) -> Json<Value> {
+    Json(json!({
+        "traces": lab.traces.pinned(),
+        "cap": crate::lab::trace::store::MAX_PINNED,
+    }))
+}
+
+/// Keeps a trace past eviction (idempotent: pinning it again changes nothing).
+async fn pin_trace(
+    State(lab): State<Arc<LabState>>,
+    Path(request_id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    use crate::lab::trace::store::PinError;
+    match lab.traces.pin(&request_id) {
+        Ok(pinned) => Ok(Json(json!({
+            "request_id": request_id,
+            "pinned": pinned,
+            "cap": crate::lab::trace::store::MAX_PINNED,
+        }))),
+        Err(PinError::Missing) => Err(Problem::not_found(format!(
+            "No trace for request {request_id}: it never reached the lab, or it is older than the last {} kept.",
+            lab.config.trace_capacity
+        ))),
+        Err(e @ PinError::Full) => Err(Problem::new(&crate::lab::error::CONFLICT, format!("{e}."))),
+    }
+}
+
+/// Lets a pinned trace go.
+async fn unpin_trace(
+    State(lab): State<Arc<LabState>>,
+    Path(request_id): Path<String>,
+) -> Result<axum::http::StatusCode, Problem> {
+    if lab.traces.unpin(&request_id) {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found(format!(
+            "The trace of request {request_id} is not pinned."
+        )))
+    }
 }
 
 /// Server-sent events: one `trace` event per finished request, until the lab shuts down.

@@ -12,6 +12,19 @@ const SPARE_BUFFERS: usize = 64;
 /// Most memory the kept traces may hold together; the oldest go first when it is reached,
 /// whatever the count.
 pub const MAX_STORE_BYTES: usize = 32 * 1024 * 1024;
+/// Most traces kept pinned (each bounded in bytes, so the pinned ones are too).
+pub const MAX_PINNED: usize = 50;
+
+/// Why a trace could not be pinned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    /// No kept trace has that request id.
+    #[error("no trace is kept for that request")]
+    Missing,
+    /// The pinned traces are at their cap.
+    #[error("{MAX_PINNED} traces are pinned already: unpin one first")]
+    Full,
+}
 
 /// The most recent traces (bounded in count and in bytes) and a live feed of new ones.
 #[derive(Debug)]
@@ -21,6 +34,8 @@ pub struct TraceStore {
     max_bytes: usize,
     live: broadcast::Sender<Arc<RecordedTrace>>,
     spare: Mutex<Vec<Buffers>>,
+    /// Traces kept past eviction, oldest pinned first, at most [`MAX_PINNED`].
+    pinned: Mutex<Vec<Arc<RecordedTrace>>>,
 }
 
 /// The kept traces, oldest first, and the bytes they hold.
@@ -57,6 +72,7 @@ impl TraceStore {
             max_bytes,
             live,
             spare: Mutex::new(Vec::new()),
+            pinned: Mutex::new(Vec::new()),
         }
     }
 
@@ -139,7 +155,12 @@ impl TraceStore {
 
     /// The trace of one request, if it is still kept.
     pub fn get(&self, request_id: &str) -> Option<Trace> {
-        let found = {
+        self.find(request_id).map(|t| t.to_trace())
+    }
+
+    /// The kept or pinned trace of a request.
+    fn find(&self, request_id: &str) -> Option<Arc<RecordedTrace>> {
+        let kept = {
             let ring = self.ring.lock().expect("trace store lock");
             ring.traces
                 .iter()
@@ -147,7 +168,43 @@ impl TraceStore {
                 .find(|t| t.request_id() == request_id)
                 .cloned()
         };
-        found.map(|t| t.to_trace())
+        kept.or_else(|| {
+            let pinned = self.pinned.lock().expect("pinned traces lock");
+            pinned
+                .iter()
+                .find(|t| t.request_id() == request_id)
+                .cloned()
+        })
+    }
+
+    /// Keeps a request's trace past eviction (a trace to compare others with); pinning one
+    /// that is pinned already changes nothing. Returns how many are pinned.
+    pub fn pin(&self, request_id: &str) -> Result<usize, PinError> {
+        let trace = self.find(request_id).ok_or(PinError::Missing)?;
+        let mut pinned = self.pinned.lock().expect("pinned traces lock");
+        if pinned.iter().any(|t| t.request_id() == request_id) {
+            return Ok(pinned.len());
+        }
+        if pinned.len() >= MAX_PINNED {
+            return Err(PinError::Full);
+        }
+        pinned.push(trace);
+        Ok(pinned.len())
+    }
+
+    /// Lets a pinned trace go (eviction may take it again); false when it was not pinned.
+    pub fn unpin(&self, request_id: &str) -> bool {
+        let mut pinned = self.pinned.lock().expect("pinned traces lock");
+        let before = pinned.len();
+        pinned.retain(|t| t.request_id() != request_id);
+        pinned.len() != before
+    }
+
+    /// The pinned traces, oldest pinned first.
+    pub fn pinned(&self) -> Vec<Trace> {
+        let pinned: Vec<Arc<RecordedTrace>> =
+            self.pinned.lock().expect("pinned traces lock").clone();
+        pinned.iter().map(|t| t.to_trace()).collect()
     }
 
     /// Number of traces kept.
