@@ -248,6 +248,7 @@ mod tests {
             ("TaskMergePatch", "title", 200),
             ("NewUser", "name", 60),
             ("ConfigChanges", "motd", 200),
+            ("PostChange", "title", 200),
         ] {
             let p = property(&doc, schema, field);
             assert_eq!(p["minLength"], 1, "{schema}.{field}");
@@ -258,6 +259,14 @@ mod tests {
             doc["components"]["schemas"]["NewTask"]["additionalProperties"],
             false
         );
+        let post_title = doc["paths"]["/posts"]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "title")
+            .unwrap();
+        assert_eq!(post_title["schema"]["pattern"], VISIBLE_TEXT);
+        assert_eq!(post_title["schema"]["maxLength"], 200);
         let limit = doc["paths"]["/tasks"]["get"]["parameters"]
             .as_array()
             .unwrap()
