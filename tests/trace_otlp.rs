@@ -300,3 +300,47 @@ async fn a_pinned_trace_is_kept_while_newer_ones_push_the_rest_out() {
     );
     lab.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_the_slow_dependency_times_out_and_carries_the_trace_along() {
+    let lab = start(LabConfig::ephemeral()).await.unwrap();
+    let client = reqwest::Client::new();
+    let in_time = client
+        .get(format!("{}/quotes?delay_ms=10&timeout_ms=400", lab.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_time.status(), 200);
+    let caller_id = in_time.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let late = client
+        .get(format!("{}/quotes?delay_ms=300&timeout_ms=20", lab.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 504);
+    // The dependency's trace joined the caller's: the trace id the caller's export has, and
+    // the caller's own span as the parent.
+    let caller = lab.state.traces.get(&caller_id).unwrap();
+    let exported = reqlab::lab::trace::otlp::export(&caller);
+    let spans = &exported["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    let (trace_id, server_span) = (spans[0]["traceId"].clone(), spans[0]["spanId"].clone());
+    let callee = wait_for(
+        "the dependency's trace",
+        Duration::from_secs(10),
+        async || {
+            lab.state
+                .traces
+                .recent(20)
+                .into_iter()
+                .find(|t| t.path.starts_with("/upstream/quote?delay_ms=10"))
+        },
+    )
+    .await;
+    let joined = callee.caller.expect("the call carried a traceparent");
+    assert_eq!(Value::from(joined.trace_id), trace_id);
+    assert_eq!(Value::from(joined.parent_id), server_span);
+    lab.stop().await.unwrap();
+}

@@ -95,6 +95,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             IdSource::Generated
         };
         tracer.received(version_name(req.version()), req.headers(), id);
+        tracer.identify(&request_id);
         join_callers_trace(&tracer, req.headers());
     }
     // Step mode follows traces: a request the lab does not trace is never held.

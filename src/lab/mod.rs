@@ -83,6 +83,7 @@ impl Lab {
             steps: step::Stepper::new(shutdown.clone()),
             metrics: metrics::Metrics::default(),
             query_alarms: std::sync::atomic::AtomicU64::new(0),
+            bound: std::sync::OnceLock::new(),
             shutdown,
         });
         let routes = topics::router(&state)?;
@@ -199,6 +200,7 @@ pub async fn start(config: LabConfig) -> Result<RunningLab, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
+    let _ = lab.state.bound.set(addr);
     let app = lab.router();
     let config = &lab.state.config;
     let timeouts = config.timeouts;

@@ -95,6 +95,9 @@ pub struct LabState {
     /// Requests whose trace flagged a statement run more than once, counted with
     /// [`LabConfig::strict_queries`].
     pub query_alarms: std::sync::atomic::AtomicU64,
+    /// The address the lab listens on, once it does (a topic that calls the lab over HTTP,
+    /// as a service calls another, needs it).
+    pub bound: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// What the lab offers, gathered from its topics: the welcome document's links and the

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod basics;
 pub mod caching;
 pub mod cross_origin;
+pub mod dependency;
 pub mod internal;
 pub mod observability;
 pub mod performance;
@@ -40,7 +41,7 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 14] = [
+pub static TOPICS: [&Topic; 15] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
@@ -51,6 +52,7 @@ pub static TOPICS: [&Topic; 14] = [
     &uploads::TOPIC,
     &observability::TOPIC,
     &performance::TOPIC,
+    &dependency::TOPIC,
     &posts::TOPIC,
     &transfers::TOPIC,
     &internal::TOPIC,

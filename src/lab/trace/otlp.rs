@@ -50,7 +50,7 @@ const MAX_SUMMARY: usize = 255;
 pub fn export(trace: &Trace) -> Value {
     let trace_id = match &trace.caller {
         Some(caller) => caller.trace_id.clone(),
-        None => nonzero(sha256_hex(trace.request_id.as_bytes())[..32].to_string()),
+        None => trace_id_for(&trace.request_id),
     };
     let start_us = u64::try_from(trace.started_at.0).unwrap_or(0);
     let nanos = |offset_us: u64| start_us.saturating_add(offset_us).saturating_mul(1000);
@@ -308,6 +308,16 @@ fn span(parts: SpanParts<'_>) -> Value {
 }
 
 /// The id of the span at `position` in the exported list: 8 bytes, as hex.
+/// The trace id of a request that joined no caller's trace: from its request id.
+pub fn trace_id_for(request_id: &str) -> String {
+    nonzero(sha256_hex(request_id.as_bytes())[..32].to_string())
+}
+
+/// The id of the request's own (SERVER) span, the parent of the calls it makes.
+pub fn server_span_id(trace_id: &str) -> String {
+    span_id(trace_id, 0)
+}
+
 fn span_id(trace_id: &str, position: usize) -> String {
     nonzero(sha256_hex(format!("{trace_id}/{position}").as_bytes())[..16].to_string())
 }

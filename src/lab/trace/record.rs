@@ -31,6 +31,8 @@ struct RecorderState {
     events: Vec<RawEvent>,
     text: String,
     caller: Option<TraceContext>,
+    /// The request's id, once the capture layer has it.
+    request_id: Option<String>,
 }
 
 /// An event whose message (and SQL parameters) live in the trace's text buffer.
@@ -150,6 +152,7 @@ impl Tracer {
                 events: buffers.events,
                 text: buffers.text,
                 caller: None,
+                request_id: None,
             }),
         })))
     }
@@ -205,6 +208,28 @@ impl Tracer {
             message,
             None,
         );
+    }
+
+    /// Tells the recorder the request's id (the trace id of a request that joined no caller's
+    /// trace is made from it).
+    pub fn identify(&self, request_id: &str) {
+        if let Some(r) = &self.0 {
+            r.state.lock().expect("trace lock").request_id = Some(request_id.to_string());
+        }
+    }
+
+    /// The `traceparent` a call this request makes carries: the request's trace (the caller's,
+    /// when it joined one) and the request's own span as the parent, as its OTLP export names
+    /// them. `None` when tracing is off.
+    pub fn outgoing_traceparent(&self) -> Option<String> {
+        let r = self.0.as_ref()?;
+        let state = r.state.lock().expect("trace lock");
+        let trace_id = match &state.caller {
+            Some(caller) => caller.trace_id.clone(),
+            None => super::otlp::trace_id_for(state.request_id.as_deref()?),
+        };
+        let parent = super::otlp::server_span_id(&trace_id);
+        Some(format!("00-{trace_id}-{parent}-01"))
     }
 
     /// Records that the request joined its caller's distributed trace (`traceparent`).

@@ -87,6 +87,10 @@ const TAGS: &[(&str, &str)] = &[
         "The data layer: posts with server-set timestamps and versions (optimistic concurrency), and transfers that commit whole or roll back.",
     ),
     (
+        "dependency",
+        "A slow dependency, and a call to it over HTTP with a timeout that answers 504 instead of waiting.",
+    ),
+    (
         "performance",
         "Loading related rows: one query per item (N+1), one IN (…) query, or a JOIN.",
     ),
