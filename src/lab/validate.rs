@@ -165,6 +165,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A text field held to [`length_problem`]'s rule (1 to `max` characters, one visible, no
+    /// control characters): the text, or `None` with the error recorded.
+    pub fn visible_text(&mut self, name: &str, text: Option<String>, max: usize) -> Option<String> {
+        let text = text?;
+        match length_problem(&text, 1, max) {
+            Some(problem) => {
+                self.error(name, problem);
+                None
+            }
+            None => Some(text),
+        }
+    }
+
     /// True when an error about `field` is already recorded (so a later rule need not add another).
     pub fn failed(&self, field: &str) -> bool {
         self.errors.iter().any(|e| e.field == field)

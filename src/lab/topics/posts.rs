@@ -13,7 +13,7 @@ use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::step::{Carries, Gate};
 use crate::lab::trace::{Outcome, Tracer};
-use crate::lab::validate::{Fields, int_param, length_problem};
+use crate::lab::validate::{Fields, int_param};
 use crate::stage::Stage;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -135,18 +135,6 @@ struct PostChange {
     title: String,
 }
 
-/// Checks a title (from the query string or a body).
-fn title_rule(fields: &mut Fields<'_>, title: Option<String>) -> Option<String> {
-    let title = title?;
-    match length_problem(&title, 1, TITLE_MAX) {
-        Some(problem) => {
-            fields.error("title", problem);
-            None
-        }
-        None => Some(title),
-    }
-}
-
 #[utoipa::path(post, path = "/posts", tag = "data", summary = "Create a post",
     description = "The title comes in the query string. The server sets id, created_at, updated_at and version 1.",
     params(("title" = String, Query, description = "1 to 200 characters, at least one of them visible", min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F]*$")),
@@ -170,7 +158,7 @@ async fn create_post(
             None
         }
     };
-    let title = title_rule(&mut fields, title);
+    let title = fields.visible_text("title", title, TITLE_MAX);
     if let Some(t) = &title {
         fields.accept("title", format_args!("{t:?}"));
     }
@@ -362,7 +350,7 @@ async fn update_post(
     let id = parse_id(&raw, "post", &tracer)?;
     let mut fields = Fields::json_object(body, &["title"], &tracer);
     let title = fields.required_str("title");
-    let title = title_rule(&mut fields, title);
+    let title = fields.visible_text("title", title, TITLE_MAX);
     fields.finish(&gate).await?;
     let Some(title) = title else {
         return Err(Problem::internal("validation passed without a title"));

@@ -31,8 +31,9 @@ struct RecorderState {
     events: Vec<RawEvent>,
     text: String,
     caller: Option<TraceContext>,
-    /// The request's id, once the capture layer has it.
-    request_id: Option<String>,
+    /// The request's id in the text buffer, once the capture layer has it (no allocation of
+    /// its own: this runs for every traced request).
+    request_id: Option<Range<usize>>,
 }
 
 /// An event whose message (and SQL parameters) live in the trace's text buffer.
@@ -214,7 +215,10 @@ impl Tracer {
     /// trace is made from it).
     pub fn identify(&self, request_id: &str) {
         if let Some(r) = &self.0 {
-            r.state.lock().expect("trace lock").request_id = Some(request_id.to_string());
+            let mut state = r.state.lock().expect("trace lock");
+            let start = state.text.len();
+            state.text.push_str(request_id);
+            state.request_id = Some(start..state.text.len());
         }
     }
 
@@ -226,7 +230,7 @@ impl Tracer {
         let state = r.state.lock().expect("trace lock");
         let trace_id = match &state.caller {
             Some(caller) => caller.trace_id.clone(),
-            None => super::otlp::trace_id_for(state.request_id.as_deref()?),
+            None => super::otlp::trace_id_for(state.text.get(state.request_id.clone()?)?),
         };
         let parent = super::otlp::server_span_id(&trace_id);
         Some(format!("00-{trace_id}-{parent}-01"))
@@ -643,26 +647,24 @@ impl RecordedTrace {
     /// The statements this request ran more than once (N+1 patterns and repeats), and the
     /// index of each one's last run among its events.
     pub fn repeats(&self) -> Vec<super::repeats::Repeat> {
-        let sites: Vec<String> = self
+        // Each statement with its place among the events; call sites stay locations, written
+        // out only for what is found.
+        let (positions, ran): (Vec<usize>, Vec<super::repeats::Ran<'_>>) = self
             .events
             .iter()
-            .filter_map(|e| e.sql.as_ref())
-            .map(|s| call_site(s.call_site))
-            .collect();
-        let positions: Vec<usize> = (0..self.events.len())
-            .filter(|&i| self.events[i].sql.is_some())
-            .collect();
-        let ran: Vec<super::repeats::Ran<'_>> = self
-            .events
-            .iter()
-            .filter_map(|e| e.sql.as_ref())
-            .zip(&sites)
-            .map(|(s, site)| super::repeats::Ran {
-                statement: &s.statement,
-                params: self.text.get(s.params.clone()).unwrap_or(""),
-                call_site: Some(site),
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let s = e.sql.as_ref()?;
+                Some((
+                    i,
+                    super::repeats::Ran {
+                        statement: &s.statement,
+                        params: self.text.get(s.params.clone()).unwrap_or(""),
+                        call_site: Some(s.call_site),
+                    },
+                ))
             })
-            .collect();
+            .unzip();
         let mut found = super::repeats::find(&ran);
         for r in &mut found {
             r.last = positions[r.last];
@@ -716,7 +718,7 @@ impl RecordedTrace {
 }
 
 /// A call site as `file:line`.
-fn call_site(at: &std::panic::Location<'_>) -> String {
+pub(super) fn call_site(at: &std::panic::Location<'_>) -> String {
     format!("{}:{}", at.file(), at.line())
 }
 

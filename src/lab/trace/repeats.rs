@@ -15,8 +15,8 @@ pub struct Ran<'a> {
     pub statement: &'a str,
     /// Its parameters, as shown.
     pub params: &'a str,
-    /// Where in the code it ran (`src/lab/topics/…:88`).
-    pub call_site: Option<&'a str>,
+    /// Where in the code it ran.
+    pub call_site: Option<&'static std::panic::Location<'static>>,
 }
 
 /// What kind of repetition.
@@ -66,7 +66,7 @@ pub fn find(ran: &[Ran<'_>]) -> Vec<Repeat> {
                 None => by_params.push((ran[i].params, vec![i])),
             }
         }
-        let site = |i: usize| ran[i].call_site.map(str::to_string);
+        let site = |i: usize| ran[i].call_site.map(super::record::call_site);
         if runs.len() >= SIMILAR_AT && by_params.len() > 1 {
             let last = *runs.last().expect("a group has runs");
             found.push(Repeat {
@@ -154,7 +154,7 @@ mod tests {
         Ran {
             statement,
             params,
-            call_site: Some("src/lab/topics/performance.rs:42"),
+            call_site: Some(std::panic::Location::caller()),
         }
     }
 
@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(found[0].last, 3);
         let sentence = found[0].sentence();
         assert!(sentence.starts_with("N+1: `SELECT name FROM authors WHERE id = ?1` ran 3×"));
-        assert!(sentence.contains("(at src/lab/topics/performance.rs:42)"));
+        assert!(
+            sentence.contains("(at src/lab/trace/repeats.rs:"),
+            "{sentence}"
+        );
         assert!(sentence.contains("IN (…), or a JOIN"));
     }
 

@@ -26,7 +26,7 @@ use crate::lab::middleware::cache_control;
 use crate::lab::migrate::Schema;
 use crate::lab::state::LabState;
 use crate::lab::trace::{Outcome, Tracer};
-use crate::lab::validate::{Fields, length_problem};
+use crate::lab::validate::Fields;
 use crate::stage::Stage;
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
@@ -243,14 +243,7 @@ pub(super) fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
 }
 
 pub(super) fn title_field(fields: &mut Fields<'_>, title: Option<String>) -> Option<String> {
-    let title = title?;
-    match length_problem(&title, 1, TITLE_MAX) {
-        Some(problem) => {
-            fields.error("title", problem);
-            None
-        }
-        None => Some(title),
-    }
+    fields.visible_text("title", title, TITLE_MAX)
 }
 
 pub(super) fn missing(tracer: &Tracer, id: i64) -> Problem {
