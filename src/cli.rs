@@ -193,6 +193,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
 
+    /// Most background jobs waiting or running at once; past it, POST /documents/ingest
+    /// answers 503 with Retry-After (backpressure).
+    #[arg(long, value_name = "N", default_value_t = crate::lab::DEFAULT_QUEUE_LIMIT as u32,
+        value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub queue_limit: u32,
+
     /// Where reqlab keeps its data; the lab database is lab.db there unless --db or --memory
     /// says otherwise.
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]

@@ -6,6 +6,7 @@
 //! - `lab_guard`: Host, Origin, the lab token and transfer codings, checked before routing.
 //! - `lab_limits`: the lab under hostile input stays bounded (memory, bodies, files).
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
+//! - `jobs`: background jobs — surviving a kill, retries and dead letters, backpressure, events.
 //! - `lab_step`: step mode — requests held at each stage boundary and released one stage on.
 //! - `browser`: CORS in headless Chromium, against the lab's demo page; the API docs page.
 //! - `openapi`: the lab's OpenAPI document, and schemathesis holding the lab to it.
@@ -37,6 +38,7 @@ mod content;
 mod explain;
 mod fixture_apps;
 mod hostile;
+mod jobs;
 mod lab_api;
 mod lab_auth;
 mod lab_guard;

@@ -54,6 +54,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         lab_token: (!args.host.is_loopback()).then(|| uuid::Uuid::new_v4().simple().to_string()),
         access_log: args.log_format.is_some(),
         strict_queries: args.strict_queries,
+        queue_limit: args.queue_limit as usize,
         ..LabConfig::ephemeral()
     };
     let token = config.lab_token.clone();

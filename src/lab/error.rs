@@ -291,6 +291,12 @@ impl Problem {
         self
     }
 
+    /// The same problem, answered with one more header whose value is computed.
+    pub fn with_header_value(mut self, name: HeaderName, value: HeaderValue) -> Problem {
+        self.headers.push((name, value));
+        self
+    }
+
     /// A problem that is only its status (see [`HTTP_STATUS`]).
     pub fn status(code: u16, detail: impl Into<String>) -> Problem {
         Problem {

@@ -1,6 +1,7 @@
 //! The lab's metrics, in the Prometheus text format at `GET /metrics`: how many requests each
 //! route answered with each status, how long they took (a histogram, so percentiles can be
-//! computed over any window), and how many are in flight right now.
+//! computed over any window), and how many are in flight right now; and the background job
+//! queue: jobs by status and the queue depth.
 //!
 //! Labels are kept to bounded sets so the number of series cannot grow with what clients
 //! send: the method (known ones, else `OTHER`), the route template (never the raw path), and
@@ -28,6 +29,12 @@ struct RouteLabels {
     route: &'static str,
 }
 
+/// A job status's series labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    status: &'static str,
+}
+
 /// Upper bounds of the latency buckets, in seconds: 0.25 ms to about 4 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -42,6 +49,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
+    jobs: Family<JobLabels, Gauge>,
+    queue_depth: Gauge,
 }
 
 /// Route templates seen so far, kept once each for the whole process (every lab has the same
@@ -76,11 +85,25 @@ impl Default for Metrics {
             "Requests being handled right now",
             in_flight.clone(),
         );
+        let jobs = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "reqlab_jobs",
+            "Background jobs in the database, by status",
+            jobs.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "reqlab_job_queue_depth",
+            "Background jobs waiting or running: what backpressure limits",
+            queue_depth.clone(),
+        );
         Metrics {
             registry,
             requests,
             durations,
             in_flight,
+            jobs,
+            queue_depth,
         }
     }
 }
@@ -107,6 +130,15 @@ impl Metrics {
         self.durations
             .get_or_create(&RouteLabels { route })
             .observe(took.as_secs_f64());
+    }
+
+    /// The job queue as last counted: how many jobs have each status, and the depth (those
+    /// waiting or running).
+    pub fn set_jobs(&self, by_status: &[(&'static str, i64)], depth: i64) {
+        for (status, n) in by_status {
+            self.jobs.get_or_create(&JobLabels { status }).set(*n);
+        }
+        self.queue_depth.set(depth);
     }
 
     /// Everything, in the text exposition format (OpenMetrics, which Prometheus reads).

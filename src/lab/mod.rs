@@ -42,8 +42,8 @@ pub mod validate;
 pub mod wire;
 
 pub use state::{
-    DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_TRACE_CAPACITY, LabConfig, LabState,
-    MAX_TRACE_CAPACITY,
+    DEFAULT_BODY_LIMIT, DEFAULT_PORT, DEFAULT_QUEUE_LIMIT, DEFAULT_TRACE_CAPACITY, LabConfig,
+    LabState, MAX_TRACE_CAPACITY,
 };
 
 use axum::Router;
@@ -84,6 +84,8 @@ impl Lab {
             metrics: metrics::Metrics::default(),
             query_alarms: std::sync::atomic::AtomicU64::new(0),
             bound: std::sync::OnceLock::new(),
+            background: tokio_util::task::TaskTracker::new(),
+            jobs: topics::jobs::Signals::default(),
             shutdown,
         });
         let routes = topics::router(&state)?;
@@ -150,6 +152,9 @@ impl RunningLab {
                 Ok(())
             }
         };
+        // Background work sees the same cancellation; a running job is handed back first.
+        self.state.background.close();
+        let _ = tokio::time::timeout(STOP_DEADLINE, self.state.background.wait()).await;
         self.state.db.close();
         result
     }
@@ -201,6 +206,7 @@ pub async fn start(config: LabConfig) -> Result<RunningLab, StartError> {
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
     let _ = lab.state.bound.set(addr);
+    topics::jobs::start_background(&lab.state);
     let app = lab.router();
     let config = &lab.state.config;
     let timeouts = config.timeouts;

@@ -18,6 +18,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub const DEFAULT_TRACE_CAPACITY: usize = 1000;
 /// The most traces a lab may be asked to keep (`serve --trace-capacity`).
 pub const MAX_TRACE_CAPACITY: usize = 10_000;
+/// Background jobs waiting or running before new ones are refused.
+pub const DEFAULT_QUEUE_LIMIT: usize = 20;
 
 /// How to run a lab.
 #[derive(Debug, Clone)]
@@ -51,6 +53,10 @@ pub struct LabConfig {
     /// Treat a statement run once per item (N+1) as an error: logged, and counted in
     /// [`LabState::query_alarms`] so the run can fail. The client's answer never changes.
     pub strict_queries: bool,
+    /// Most background jobs waiting or running at once; past it, new work is refused with 503.
+    pub queue_limit: usize,
+    /// The name this lab answers with in `X-Replica`, when it is one of several behind a proxy.
+    pub replica: Option<String>,
 }
 
 impl LabConfig {
@@ -71,6 +77,8 @@ impl LabConfig {
             lab_token: None,
             access_log: false,
             strict_queries: false,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+            replica: None,
         }
     }
 }
@@ -98,6 +106,11 @@ pub struct LabState {
     /// The address the lab listens on, once it does (a topic that calls the lab over HTTP,
     /// as a service calls another, needs it).
     pub bound: std::sync::OnceLock<std::net::SocketAddr>,
+    /// Work the lab runs beside its requests (job workers, the outbox dispatcher); stopping
+    /// waits for it, so a running job is handed back before the database closes.
+    pub background: tokio_util::task::TaskTracker,
+    /// Wake-ups between the job endpoints, the workers and the event streams.
+    pub jobs: super::topics::jobs::Signals,
 }
 
 /// What the lab offers, gathered from its topics: the welcome document's links and the

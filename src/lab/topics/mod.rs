@@ -9,6 +9,7 @@ pub mod caching;
 pub mod cross_origin;
 pub mod dependency;
 pub mod internal;
+pub mod jobs;
 pub mod observability;
 pub mod performance;
 pub mod posts;
@@ -41,7 +42,7 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 15] = [
+pub static TOPICS: [&Topic; 16] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
@@ -55,6 +56,7 @@ pub static TOPICS: [&Topic; 15] = [
     &dependency::TOPIC,
     &posts::TOPIC,
     &transfers::TOPIC,
+    &jobs::TOPIC,
     &internal::TOPIC,
     &api_docs::TOPIC,
 ];

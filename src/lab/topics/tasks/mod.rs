@@ -13,7 +13,7 @@ macro_rules! columns {
     };
 }
 mod create;
-mod idempotency;
+pub mod idempotency;
 mod items;
 mod pages;
 
