@@ -199,6 +199,17 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub queue_limit: u32,
 
+    /// Run N lab processes (2 to 8) sharing one database, behind nginx (which must be
+    /// installed): nginx listens on --port and balances requests round robin; each answer
+    /// names its replica in X-Replica.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=8),
+        conflicts_with_all = ["memory", "host"])]
+    pub replicas: Option<u8>,
+
+    /// This lab is one replica of several, with this name (set by --replicas).
+    #[arg(long, hide = true, value_name = "NAME", conflicts_with = "replicas")]
+    pub replica_name: Option<String>,
+
     /// Where reqlab keeps its data; the lab database is lab.db there unless --db or --memory
     /// says otherwise.
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]

@@ -41,6 +41,7 @@ pub mod course;
 pub mod curl;
 pub mod lab;
 pub mod load;
+pub mod nginx;
 pub mod paths;
 pub mod progress;
 pub mod stage;

@@ -8,6 +8,7 @@ pub mod learn;
 pub mod lessons;
 pub mod load;
 pub mod progress;
+pub mod replicas;
 pub mod send;
 pub mod serve;
 pub mod trace;

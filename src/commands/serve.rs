@@ -16,6 +16,9 @@ use std::time::Duration;
 
 /// Starts the lab, prints the contract line `listening on http://…`, serves until a signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.replicas {
+        return super::replicas::run(args, n).await;
+    }
     let data_dir = paths::data_dir(args.data_dir.clone())?;
     let (db, db_shown) = if args.memory {
         (
@@ -55,6 +58,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         access_log: args.log_format.is_some(),
         strict_queries: args.strict_queries,
         queue_limit: args.queue_limit as usize,
+        replica: args.replica_name.clone(),
         ..LabConfig::ephemeral()
     };
     let token = config.lab_token.clone();
@@ -63,6 +67,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| explain_start_error(e, &db_shown))?;
     let url = lab.url();
+    if args.replica_name.is_some() {
+        // One of several behind a proxy: the supervisor records and prints the address.
+        let mut out = crate::term::stdout();
+        writeln!(out, "listening on {url}")?;
+        out.flush()?;
+        return serve_until_stopped(lab).await;
+    }
     // Where `send`, `trace` and `learn` find this lab. An address bound to every interface
     // is reached locally through loopback.
     let local = if args.host.is_unspecified() {
@@ -112,6 +123,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         result = lab.finished() => result?,
     }
+    strict_verdict(&state)
+}
+
+/// A replica serves quietly until a signal (its supervisor's), then stops gracefully.
+async fn serve_until_stopped(mut lab: crate::lab::RunningLab) -> anyhow::Result<ExitCode> {
+    let state = std::sync::Arc::clone(&lab.state);
+    tokio::select! {
+        _ = shutdown_signal() => lab.stop().await?,
+        result = lab.finished() => result?,
+    }
+    strict_verdict(&state)
+}
+
+/// The exit code: 1 when strict queries found an N+1.
+fn strict_verdict(state: &crate::lab::LabState) -> anyhow::Result<ExitCode> {
     // Strict queries: the run fails when any request ran a statement once per item.
     let alarms = state
         .query_alarms
@@ -127,7 +153,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Deletes a lab database and its journal files, so the lab starts from the seeded state.
-fn reset(path: &std::path::Path) -> anyhow::Result<()> {
+pub(super) fn reset(path: &std::path::Path) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
         match std::fs::remove_file(&file) {
@@ -169,7 +195,7 @@ fn explain_start_error(err: StartError, db_shown: &str) -> anyhow::Error {
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what `kill` and process managers send).
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

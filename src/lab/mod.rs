@@ -103,7 +103,13 @@ impl Lab {
         // `Router::layer` wraps each route separately, inside the router's own 405 handling.
         // Mounting the app as a fallback service puts these layers around everything, so the
         // capture middleware sees final responses (a 405 with its Allow header included).
-        Router::new()
+        let replica = self
+            .state
+            .config
+            .replica
+            .as_deref()
+            .and_then(|name| axum::http::HeaderValue::from_str(name).ok());
+        let app = Router::new()
             .fallback_service(app)
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_to_problem,
@@ -111,7 +117,15 @@ impl Lab {
             .layer(axum::middleware::from_fn_with_state(
                 state,
                 middleware::capture,
-            ))
+            ));
+        // One of several replicas: every answer says which one served it.
+        match replica {
+            Some(name) => app.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                axum::http::HeaderName::from_static("x-replica"),
+                name,
+            )),
+            None => app,
+        }
     }
 }
 
