@@ -250,6 +250,16 @@ pub enum Probe {
         /// The large page's size.
         large: u32,
     },
+    /// Sends `count` requests to `path` (each waiting `ms` on the server) at the same moment:
+    /// all must succeed, take at least `ms`, and together less than half of `count × ms`.
+    OverlappingWaits {
+        /// The waiting endpoint with its wait, e.g. `/work/io?ms=300`.
+        path: String,
+        /// How many requests to send together.
+        count: u32,
+        /// How long each one waits, in milliseconds.
+        ms: u32,
+    },
     /// Creates an item in `collection`, reads it back by its `id`, and sends an empty create:
     /// each answer's status must be documented, and its JSON body must fit the schema the
     /// document gives for that operation and status.
@@ -288,6 +298,7 @@ impl Probe {
             Probe::OpenapiResponses { .. } => "openapi-responses",
             Probe::OpenapiConformance { .. } => "openapi-conformance",
             Probe::QueryCount { .. } => "query-count",
+            Probe::OverlappingWaits { .. } => "overlapping-waits",
         }
     }
 
@@ -437,6 +448,17 @@ impl Probe {
                         "probe query-count: small must be at least 1 and large bigger than small"
                             .into(),
                     );
+                }
+            }
+            Probe::OverlappingWaits { path, count, ms } => {
+                if !path.starts_with('/') {
+                    problems.push("probe overlapping-waits: path must start with /".into());
+                }
+                if !(2..=64).contains(count) {
+                    problems.push("probe overlapping-waits: count must be from 2 to 64".into());
+                }
+                if !(10..=2000).contains(ms) {
+                    problems.push("probe overlapping-waits: ms must be from 10 to 2000".into());
                 }
             }
             Probe::OpenapiConformance {

@@ -8,6 +8,7 @@
 //! - [`etag`]: the forms of `If-None-Match` RFC 9110 allows.
 //! - [`jwt`]: forged tokens and a token's claims.
 //! - [`query_count`]: the query count a server reports, compared between a small and a large page.
+//! - [`overlap`]: waits sent together, which must overlap rather than run one after another.
 //! - [`openapi`]: the server's OpenAPI document — its rules, its errors, and answers that fit it.
 
 mod concurrent;
@@ -17,6 +18,7 @@ mod jwt;
 mod listing;
 mod offset;
 mod openapi;
+mod overlap;
 mod query_count;
 
 use super::assert::{excerpt, text_of};
@@ -95,6 +97,9 @@ pub async fn run(probe: &Probe, conv: &mut Conversation) -> Result<(), Finding> 
         } => openapi::responses(conv, document, operation, statuses).await,
         Probe::QueryCount { path, small, large } => {
             query_count::pages(conv, path, *small, *large).await
+        }
+        Probe::OverlappingWaits { path, count, ms } => {
+            overlap::waits(conv, path, *count as usize, u64::from(*ms)).await
         }
         Probe::OpenapiConformance {
             document,

@@ -6,6 +6,7 @@ pub mod api_docs;
 pub mod auth;
 pub mod basics;
 pub mod caching;
+pub mod concurrency;
 pub mod cross_origin;
 pub mod dependency;
 pub mod internal;
@@ -42,7 +43,7 @@ pub struct Topic {
 }
 
 /// Every topic, in the order the welcome document lists them and their tables are created.
-pub static TOPICS: [&Topic; 16] = [
+pub static TOPICS: [&Topic; 17] = [
     &basics::TOPIC,
     &tasks::TOPIC,
     &users::TOPIC,
@@ -57,6 +58,7 @@ pub static TOPICS: [&Topic; 16] = [
     &posts::TOPIC,
     &transfers::TOPIC,
     &jobs::TOPIC,
+    &concurrency::TOPIC,
     &internal::TOPIC,
     &api_docs::TOPIC,
 ];
