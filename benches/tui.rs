@@ -109,6 +109,7 @@ fn trace(request_id: String, n: usize, status: u16) -> Trace {
         status,
         duration_us: 420,
         caller: None,
+        request: None,
         events: vec![
             event(
                 Stage::Http,

@@ -92,6 +92,11 @@ pub enum Command {
         after_help = "Examples:\n  reqlab trace                          the ten most recent requests\n  reqlab trace 3f2a…                    one request by its X-Request-ID\n  reqlab trace 3f2a… --plan             with each statement's query plan, in words\n  reqlab trace 3f2a… --format otlp > trace.json   for Jaeger UI and other tracing tools\n  reqlab trace diff 3f2a… 9c1d…         two requests compared: stage times, statements\n  reqlab trace --follow --status 4xx    each failing request as it happens"
     )]
     Trace(TraceArgs),
+    /// Send a recorded request again and compare its new trace with the old one
+    #[command(
+        after_help = "Credentials are never stored in a trace: replay says which headers and body fields were left out, and takes them again with --header (and the body with --body).\n\nExamples:\n  reqlab replay 3f2a…                                  send it again, compare the traces\n  reqlab replay 3f2a… --header 'Authorization: Bearer eyJ…'\n  reqlab replay 3f2a… --format json"
+    )]
+    Replay(ReplayArgs),
     /// Send a lesson's ready-made request to the lab and show the exchange and its trace.
     #[command(
         after_help = "Exit status: 0 when the lab answers with the status the lesson expects, 1 when it does not, 2 on a usage error.\n\nExamples:\n  reqlab send validation                 list the validation lesson's requests\n  reqlab send validation/bad-email       send one\n  reqlab send 5 bad-email --format json"
@@ -501,6 +506,69 @@ pub struct TraceArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
     pub format: TraceFormat,
+}
+
+/// `reqlab replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The request to send again (its X-Request-ID; `reqlab trace` lists recent ones).
+    #[arg(value_name = "REQUEST_ID")]
+    pub request_id: String,
+
+    /// A header to send, `Name: value`: one the trace left out (a credential), or to change
+    /// one it kept. Repeat for several.
+    #[arg(long, short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub header: Vec<(String, String)>,
+
+    /// The body to send instead of the recorded one (needed when a body field was a
+    /// credential, or the body was over 4 KiB and not kept).
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+
+    /// The lab server's address (default: the lab `reqlab serve` runs, else
+    /// http://127.0.0.1:4747).
+    #[arg(long, env = "REQLAB_URL")]
+    pub url: Option<String>,
+
+    /// Where reqlab keeps its data (the running lab's address).
+    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The lab token `reqlab serve` printed, for a lab that listens beyond this machine.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REQLAB_LAB_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// Output format: the comparison as text, or as JSON.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    pub format: ReplayFormat,
+}
+
+/// Output formats for `reqlab replay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayFormat {
+    /// The comparison, readable.
+    Text,
+    /// The new request's id and the comparison, as JSON.
+    Json,
+}
+
+/// A `Name: value` header argument.
+fn parse_header(raw: &str) -> Result<(String, String), String> {
+    let (name, value) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("`{raw}` is not a header: write it as 'Name: value'"))?;
+    let name = name.trim();
+    axum::http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a header name"))?;
+    let value = value.trim();
+    axum::http::HeaderValue::from_str(value)
+        .map_err(|_| format!("the value of {name} holds characters a header cannot carry"))?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Output formats for check results.

@@ -8,6 +8,7 @@
 //! - `lab_server`: the lab on a real port (concurrency, live traces, shutdown).
 //! - `jobs`: background jobs — surviving a kill, retries and dead letters, backpressure, events.
 //! - `replicas`: `serve --replicas 3` behind a real nginx.
+//! - `replay`: `reqlab replay`, credentials left out and named.
 //! - `lab_step`: step mode — requests held at each stage boundary and released one stage on.
 //! - `browser`: CORS in headless Chromium, against the lab's demo page; the API docs page.
 //! - `openapi`: the lab's OpenAPI document, and schemathesis holding the lab to it.
@@ -49,6 +50,7 @@ mod lab_server;
 mod lab_step;
 mod load;
 mod openapi;
+mod replay;
 mod replicas;
 mod reproduce;
 mod send;

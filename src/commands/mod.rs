@@ -8,6 +8,7 @@ pub mod learn;
 pub mod lessons;
 pub mod load;
 pub mod progress;
+pub mod replay;
 pub mod replicas;
 pub mod send;
 pub mod serve;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lessons(args) => lessons::run(&load(&args.content)?, args),
         Command::Learn(args) => learn::run(&load(&args.content)?, args),
         Command::Trace(args) => trace::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Send(args) => send::run(&load(&args.content)?, args).await,
         Command::Load(args) => load::run(&load(&args.content)?, args).await,
         Command::Check(args) => check::run(load(&args.content)?, args).await,

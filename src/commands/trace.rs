@@ -80,33 +80,16 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    // The lab named on the command line, else the one `reqlab serve` recorded, else the
-    // default address (where the follow loop waits for one to start).
-    let recorded = crate::paths::data_dir(args.data_dir.clone())
-        .ok()
-        .and_then(|dir| address::find(&dir));
-    let (base, token) = match (&args.url, recorded) {
-        (Some(url), _) => (url.clone(), args.token.clone()),
-        (None, Some(lab)) => (lab.url, args.token.clone().or(lab.token)),
-        (None, None) => (DEFAULT_URL.to_string(), args.token.clone()),
-    };
-    let base = base.trim_end_matches('/').to_string();
-    reqwest::Url::parse(&base).with_context(|| format!("--url {base} is not a URL"))?;
+    let (base, client) = connect(
+        args.url.as_deref(),
+        args.data_dir.clone(),
+        args.token.clone(),
+    )?;
     let filter = Filter {
         path: args.path.clone(),
         status: args.status,
         method: args.method.as_deref().map(str::to_ascii_uppercase),
     };
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = &token {
-        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| anyhow::anyhow!("--token holds characters a header cannot carry"))?;
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .default_headers(headers)
-        .build()?;
     let width = term::output_width(None);
     if args.follow {
         return follow(&client, &base, &filter, args.format, width).await;
@@ -164,14 +147,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     if comparing {
         let mut pair = Vec::new();
         for id in &args.compared {
-            let url = trace_url(&base, id)?;
-            let response = get(&client, &url).await?;
-            if response.status() == reqwest::StatusCode::NOT_FOUND {
-                bail!(
-                    "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
-                );
-            }
-            pair.push(parse_json::<Trace>(response, &url).await?);
+            pair.push(fetch_trace(&client, &base, id).await?);
         }
         let (a, b) = (&pair[0], &pair[1]);
         let compared = crate::view::trace_diff::diff(a, b);
@@ -186,16 +162,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let traces: Vec<Trace> = match &args.request_id {
-        Some(id) => {
-            let url = trace_url(&base, id)?;
-            let response = get(&client, &url).await?;
-            if response.status() == reqwest::StatusCode::NOT_FOUND {
-                bail!(
-                    "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
-                );
-            }
-            vec![parse_json(response, &url).await?]
-        }
+        Some(id) => vec![fetch_trace(&client, &base, id).await?],
         None => {
             // With a filter, -n counts the traces that pass it: ask for all the lab keeps
             // (its answer stays bounded in bytes) and keep the newest n that match.
@@ -260,6 +227,52 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lab to talk to and a client for it: the one named with `--url`, else the one
+/// `reqlab serve` recorded, else the default address; with the lab token when there is one.
+pub(super) fn connect(
+    url: Option<&str>,
+    data_dir: Option<std::path::PathBuf>,
+    token: Option<String>,
+) -> anyhow::Result<(String, reqwest::Client)> {
+    let recorded = crate::paths::data_dir(data_dir)
+        .ok()
+        .and_then(|dir| address::find(&dir));
+    let (base, token) = match (url, recorded) {
+        (Some(url), _) => (url.to_string(), token),
+        (None, Some(lab)) => (lab.url, token.or(lab.token)),
+        (None, None) => (DEFAULT_URL.to_string(), token),
+    };
+    let base = base.trim_end_matches('/').to_string();
+    reqwest::Url::parse(&base).with_context(|| format!("--url {base} is not a URL"))?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &token {
+        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| anyhow::anyhow!("--token holds characters a header cannot carry"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .default_headers(headers)
+        .build()?;
+    Ok((base, client))
+}
+
+/// One request's trace from the lab; a clear error when the lab does not have it.
+pub(super) async fn fetch_trace(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+) -> anyhow::Result<Trace> {
+    let url = trace_url(base, id)?;
+    let response = get(client, &url).await?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        bail!(
+            "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
+        );
+    }
+    parse_json(response, &url).await
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {

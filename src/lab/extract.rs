@@ -304,6 +304,11 @@ pub async fn read_body<S: Send + Sync>(
         .map(|c| (c.body_limit, c.timeouts))
         .unwrap_or((usize::MAX, Timeouts::default()));
     let (limit, timeouts) = limits;
+    let content_type = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut body = req.into_body();
     let mut bytes = BytesMut::new();
     let whole = tokio::time::Instant::now() + timeouts.body_total;
@@ -311,7 +316,10 @@ pub async fn read_body<S: Send + Sync>(
         let next = (tokio::time::Instant::now() + timeouts.body_gap).min(whole);
         let frame = match tokio::time::timeout_at(next, body.frame()).await {
             Ok(Some(Ok(frame))) => frame,
-            Ok(None) => return Ok(bytes.freeze()),
+            Ok(None) => {
+                tracer.copy_body(&bytes, content_type.as_deref());
+                return Ok(bytes.freeze());
+            }
             Ok(Some(Err(_))) => {
                 tracer.timed(
                     Stage::Parsing,

@@ -95,6 +95,7 @@ pub async fn capture(State(lab): State<Arc<LabState>>, mut req: Request, next: N
             IdSource::Generated
         };
         tracer.received(version_name(req.version()), req.headers(), id);
+        tracer.copy_headers(req.headers());
         tracer.identify(&request_id);
         join_callers_trace(&tracer, req.headers());
     }
@@ -419,18 +420,6 @@ fn keep_headers(from: &Response, to: &mut Response) {
     }
 }
 
-/// Query parameters whose values are credentials: traces show their names only.
-const SECRET_PARAMETERS: [&str; 8] = [
-    "token",
-    "access_token",
-    "api_key",
-    "apikey",
-    "key",
-    "password",
-    "secret",
-    "session",
-];
-
 /// The request target as traces show it: a credential in the query string (`?token=…`) keeps
 /// its name and loses its value.
 fn shown_target(target: &str) -> std::borrow::Cow<'_, str> {
@@ -439,9 +428,7 @@ fn shown_target(target: &str) -> std::borrow::Cow<'_, str> {
     };
     let secret = |pair: &str| {
         let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        SECRET_PARAMETERS
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(name))
+        crate::lab::trace::secrets::is_secret_name(name)
     };
     if !query.split('&').any(secret) {
         return std::borrow::Cow::Borrowed(target);

@@ -127,6 +127,7 @@ mod tests {
             status: 200,
             duration_us: 10,
             caller: None,
+            request: None,
             events: Vec::new(),
         }
     }

@@ -254,6 +254,7 @@ mod tests {
             status: 200,
             duration_us: 1500,
             caller: None,
+            request: None,
             events: vec![
                 TraceEvent {
                     stage: Stage::Routing,

@@ -249,6 +249,7 @@ mod tests {
             duration_us: total,
             events,
             caller: None,
+            request: None,
         }
     }
 

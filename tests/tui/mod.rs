@@ -104,6 +104,7 @@ pub fn trace(request_id: &str, status: u16) -> Trace {
         status,
         duration_us: 420,
         caller: None,
+        request: None,
         events: vec![
             event(
                 Stage::Http,

@@ -10,13 +10,17 @@
 //! - [`store`]: keeping the recent ones and streaming new ones ([`TraceStore`]).
 //! - [`otlp`]: one trace as OTLP JSON, for tracing tools such as Jaeger UI.
 //! - [`repeats`]: statements a request ran more than once — N+1 patterns — and their fixes.
+//! - [`secrets`]: the credentials a trace never keeps.
 
 pub mod model;
 pub mod otlp;
 pub mod record;
 pub mod repeats;
+pub mod secrets;
 pub mod store;
 
-pub use model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceContext, TraceEvent};
+pub use model::{
+    Outcome, RequestCopy, Size, SqlRecord, Timestamp, Trace, TraceContext, TraceEvent,
+};
 pub use record::{IdSource, RecordedTrace, Tracer};
 pub use store::TraceStore;

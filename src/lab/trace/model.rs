@@ -27,6 +27,29 @@ pub struct Trace {
     /// The caller's trace this request joined, from its `traceparent` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<TraceContext>,
+    /// The request as sent, for `reqlab replay` (credentials never kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestCopy>,
+}
+
+/// A request as its trace keeps it: enough to send it again, without its credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestCopy {
+    /// Its headers in order (without Host, Content-Length and hop-by-hop ones); a credential's
+    /// value is `[redacted]`.
+    pub headers: Vec<(String, String)>,
+    /// Its body as text, when it was kept and is UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Its body in base64, when it was kept and is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    /// The body's size in bytes, kept or not (a body over 4 KiB is not kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<usize>,
+    /// What was not kept: `header authorization`, `body field password`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
 }
 
 /// A W3C Trace Context `traceparent`: the distributed trace a request belongs to and the

@@ -2,7 +2,9 @@
 //! has are kept as facts, handler sentences go into one recycled text buffer, and the readable
 //! [`Trace`] is written only when someone reads it ([`RecordedTrace::to_trace`]).
 
-use super::model::{Outcome, Size, SqlRecord, Timestamp, Trace, TraceContext, TraceEvent};
+use super::model::{
+    Outcome, RequestCopy, Size, SqlRecord, Timestamp, Trace, TraceContext, TraceEvent,
+};
 use crate::stage::Stage;
 use axum::extract::MatchedPath;
 use axum::http::Method;
@@ -34,7 +36,28 @@ struct RecorderState {
     /// The request's id in the text buffer, once the capture layer has it (no allocation of
     /// its own: this runs for every traced request).
     request_id: Option<Range<usize>>,
+    /// The request's headers as `name: value` lines, credentials redacted (for replay).
+    headers: String,
+    /// The request's body, as far as it is kept.
+    body: KeptBody,
 }
+
+/// What a trace keeps of a request's body, for replay.
+#[derive(Debug, Default)]
+enum KeptBody {
+    /// None was read.
+    #[default]
+    None,
+    /// The bytes (credentials replaced), and the fields that were.
+    Kept(Vec<u8>, Vec<String>),
+    /// Longer than [`MAX_KEPT_BODY`]: only its size.
+    TooLarge(usize),
+}
+
+/// The longest body a trace keeps a copy of.
+pub const MAX_KEPT_BODY: usize = 4 * 1024;
+/// The most header text a trace keeps a copy of.
+const MAX_KEPT_HEADERS: usize = 8 * 1024;
 
 /// An event whose message (and SQL parameters) live in the trace's text buffer.
 #[derive(Debug)]
@@ -107,6 +130,7 @@ struct RawSql {
 pub struct Buffers {
     events: Vec<RawEvent>,
     text: String,
+    headers: String,
 }
 
 /// Events and text bytes a fresh or recycled buffer holds room for: enough for most requests.
@@ -118,6 +142,7 @@ impl Default for Buffers {
         Buffers {
             events: Vec::with_capacity(RECYCLED_EVENTS),
             text: String::with_capacity(RECYCLED_TEXT),
+            headers: String::with_capacity(RECYCLED_TEXT),
         }
     }
 }
@@ -154,6 +179,8 @@ impl Tracer {
                 text: buffers.text,
                 caller: None,
                 request_id: None,
+                headers: buffers.headers,
+                body: KeptBody::None,
             }),
         })))
     }
@@ -418,6 +445,56 @@ impl Tracer {
         );
     }
 
+    /// Keeps a copy of the request's headers for replay: hop-by-hop ones, `Host` and
+    /// `Content-Length` left out (a new request has its own), credentials redacted.
+    pub fn copy_headers(&self, headers: &axum::http::HeaderMap) {
+        use axum::http::header;
+        let Some(r) = &self.0 else { return };
+        let mut state = r.state.lock().expect("trace lock");
+        for (name, value) in headers {
+            if matches!(
+                *name,
+                header::HOST
+                    | header::CONTENT_LENGTH
+                    | header::CONNECTION
+                    | header::TRANSFER_ENCODING
+                    | header::TE
+                    | header::UPGRADE
+            ) || name.as_str() == "keep-alive"
+            {
+                continue;
+            }
+            let value = if super::secrets::is_secret_header(name.as_str()) {
+                super::secrets::REDACTED
+            } else {
+                match value.to_str() {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                }
+            };
+            if state.headers.len() + name.as_str().len() + value.len() + 3 > MAX_KEPT_HEADERS {
+                break;
+            }
+            state.headers.push_str(name.as_str());
+            state.headers.push_str(": ");
+            state.headers.push_str(value);
+            state.headers.push('\n');
+        }
+    }
+
+    /// Keeps a copy of the request's body for replay (credentials replaced), or its size when
+    /// it is longer than [`MAX_KEPT_BODY`].
+    pub fn copy_body(&self, bytes: &[u8], content_type: Option<&str>) {
+        let Some(r) = &self.0 else { return };
+        let kept = if bytes.len() > MAX_KEPT_BODY {
+            KeptBody::TooLarge(bytes.len())
+        } else {
+            let (kept, redacted) = super::secrets::redact_body(bytes, content_type);
+            KeptBody::Kept(kept, redacted)
+        };
+        r.state.lock().expect("trace lock").body = kept;
+    }
+
     /// Ends recording; `None` when tracing is off.
     pub fn finish(
         &self,
@@ -453,6 +530,8 @@ impl Tracer {
             events,
             text: std::mem::take(&mut state.text),
             caller: state.caller.take(),
+            headers: std::mem::take(&mut state.headers),
+            body: std::mem::take(&mut state.body),
         })
     }
 }
@@ -565,6 +644,8 @@ pub struct RecordedTrace {
     events: Vec<RawEvent>,
     text: String,
     caller: Option<TraceContext>,
+    headers: String,
+    body: KeptBody,
 }
 
 impl RecordedTrace {
@@ -573,11 +654,18 @@ impl RecordedTrace {
     pub fn into_buffers(self) -> Buffers {
         let mut events = self.events;
         let mut text = self.text;
+        let mut headers = self.headers;
         events.clear();
         text.clear();
+        headers.clear();
         events.shrink_to(RECYCLED_EVENTS);
         text.shrink_to(RECYCLED_TEXT);
-        Buffers { events, text }
+        headers.shrink_to(RECYCLED_TEXT);
+        Buffers {
+            events,
+            text,
+            headers,
+        }
     }
 
     /// Roughly how many bytes of memory the trace holds.
@@ -672,6 +760,47 @@ impl RecordedTrace {
         found
     }
 
+    /// The request as kept for replay, when its headers were copied.
+    fn request_copy(&self) -> Option<RequestCopy> {
+        if self.headers.is_empty() && matches!(self.body, KeptBody::None) {
+            return None;
+        }
+        let mut redacted = Vec::new();
+        let headers = self
+            .headers
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .map(|(name, value)| {
+                if value == super::secrets::REDACTED && super::secrets::is_secret_header(name) {
+                    redacted.push(format!("header {name}"));
+                }
+                (name.to_string(), value.to_string())
+            })
+            .collect();
+        let (body, body_base64, body_size) = match &self.body {
+            KeptBody::None => (None, None, None),
+            KeptBody::Kept(bytes, fields) => {
+                redacted.extend(fields.iter().map(|f| format!("body field {f}")));
+                match std::str::from_utf8(bytes) {
+                    Ok(text) => (Some(text.to_string()), None, Some(bytes.len())),
+                    Err(_) => {
+                        use base64::Engine;
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                        (None, Some(encoded), Some(bytes.len()))
+                    }
+                }
+            }
+            KeptBody::TooLarge(n) => (None, None, Some(*n)),
+        };
+        Some(RequestCopy {
+            headers,
+            body,
+            body_base64,
+            body_size,
+            redacted,
+        })
+    }
+
     /// The readable trace.
     pub fn to_trace(&self) -> Trace {
         let text = |range: &Range<usize>| self.text.get(range.clone()).unwrap_or("").to_string();
@@ -684,6 +813,7 @@ impl RecordedTrace {
             status: self.status,
             duration_us: self.duration_us,
             caller: self.caller.clone(),
+            request: self.request_copy(),
             events: self
                 .events
                 .iter()
