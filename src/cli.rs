@@ -784,7 +784,19 @@ pub struct ExplainArgs {
 pub enum DevCommand {
     /// Check all lesson content: formats, ids, references, every preset and every lesson's
     /// challenge against a live lab.
-    Check(ContentArgs),
+    Check(DevCheckArgs),
+}
+
+/// `reqlab dev check`.
+#[derive(Debug, Args)]
+pub struct DevCheckArgs {
+    #[command(flatten)]
+    pub content: ContentArgs,
+
+    /// Also write each preset's trace as OTLP JSON into this folder (one file per preset,
+    /// named lesson--preset.json), to validate or open in a tracing tool.
+    #[arg(long, value_name = "DIR")]
+    pub otlp_dir: Option<PathBuf>,
 }
 
 /// `reqlab completions`.

@@ -4,7 +4,7 @@
 //! The configuration is the one a reverse proxy in front of an API needs: an upstream with
 //! every replica (round robin, the default), `Host` passed through as the client sent it,
 //! `X-Forwarded-For` and `X-Forwarded-Proto` added, keep-alive connections to the replicas,
-//! and no buffering where the lab streams (`/_lab/` and `/jobs/events`), so each event reaches
+//! and no buffering where the lab streams (`/_lab/` and `/job-events`), so each event reaches
 //! the client as it happens. Nothing is written to disk but the prefix folder: bodies and
 //! answers stay in memory (within the sizes set here).
 
@@ -119,7 +119,7 @@ http {{
 {proxy}            proxy_buffering off;
             proxy_read_timeout 1h;
         }}
-        location = /jobs/events {{
+        location = /job-events {{
 {proxy}            proxy_buffering off;
             proxy_read_timeout 1h;
         }}
@@ -170,7 +170,7 @@ mod tests {
         assert!(text.contains("error_log /tmp/x/error.log"));
         assert_eq!(text.matches("proxy_set_header Host $http_host;").count(), 3);
         assert_eq!(text.matches("proxy_buffering off;").count(), 2);
-        assert!(text.contains("location = /jobs/events"));
+        assert!(text.contains("location = /job-events"));
     }
 
     #[test]

@@ -120,8 +120,14 @@ fn malformed_lessons_from_disk_are_reported_with_file_and_line() {
 }
 
 #[test]
-fn dev_check_passes_on_the_built_in_course() {
-    let out = run(&["dev", "check"]);
+fn dev_check_passes_on_the_built_in_course_and_every_preset_trace_is_valid_otlp() {
+    let traces = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "dev",
+        "check",
+        "--otlp-dir",
+        traces.path().to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "stdout:\n{}\nstderr:\n{}",
@@ -129,6 +135,16 @@ fn dev_check_passes_on_the_built_in_course() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("every preset got its expected status"));
+    // Every preset's trace, held to the OTLP protobuf schema in one run of the validator.
+    let course = reqlab::course::Course::load(&reqlab::course::ContentSource::Embedded).unwrap();
+    let presets: usize = course.lessons.iter().map(|l| l.presets.len()).sum();
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(traces.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), presets, "one export per preset");
+    let valid = crate::trace_otlp::validate_files(&files);
+    assert_eq!(valid, presets);
 }
 
 #[test]

@@ -23,7 +23,11 @@ fn the_built_in_course_loads() {
             "auth",
             "api-contracts",
             "performance",
-            "data-layer"
+            "data-layer",
+            "concurrency",
+            "background-jobs",
+            "testing-ci",
+            "review"
         ]
     );
 }

@@ -199,6 +199,9 @@ fixture_tests! {
     query_count => "query-count",
     timestamps => "timestamps",
     background_jobs => "background-jobs",
+    concurrency => "concurrency",
+    error_contract => "error-contract",
+    rate_limit => "rate-limit",
 }
 
 #[test]

@@ -288,7 +288,7 @@ async fn the_outbox_events_reach_a_stream_and_a_reconnecting_one_gets_what_it_mi
     let url = lab.url();
     let client = reqwest::Client::new();
     let mut events = client
-        .get(format!("{url}/jobs/events"))
+        .get(format!("{url}/job-events"))
         .send()
         .await
         .unwrap()
@@ -327,7 +327,7 @@ async fn the_outbox_events_reach_a_stream_and_a_reconnecting_one_gets_what_it_mi
 
     // Reconnecting after the first event replays the rest, from the outbox.
     let mut resumed = client
-        .get(format!("{url}/jobs/events"))
+        .get(format!("{url}/job-events"))
         .header("Last-Event-ID", &first_id)
         .send()
         .await

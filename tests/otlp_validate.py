@@ -1,9 +1,10 @@
 """Holds `reqlab trace <id> --format otlp` to the OTLP protobuf schema (tests/trace_otlp.rs).
 
-Reads the JSON from the file named as the first argument, or from stdin; parses it into
+Reads the JSON from each file named as an argument, or from stdin; parses it into
 opentelemetry.proto.collector.trace.v1 ExportTraceServiceRequest with protobuf's json_format,
 which refuses unknown fields and values of the wrong type; checks the ids and the parent links;
-prints the number of spans. Any problem ends the script with an error and a non-zero status.
+prints the number of spans (per file, when there are several). Any problem ends the script
+with an error naming the file and a non-zero status.
 """
 
 import base64
@@ -44,7 +45,22 @@ def hex_ids_to_base64(node, where="$"):
 
 
 def main():
-    text = open(sys.argv[1]).read() if len(sys.argv) > 1 else sys.stdin.read()
+    files = sys.argv[1:]
+    if not files:
+        print(f"spans: {validate(sys.stdin.read())}")
+    elif len(files) == 1:
+        print(f"spans: {validate(open(files[0]).read())}")
+    else:
+        for name in files:
+            try:
+                count = validate(open(name).read())
+            except SystemExit as e:
+                sys.exit(f"{name}: {e.code}")
+            print(f"{name}: spans: {count}")
+
+
+def validate(text):
+    """Parses one export; returns its span count, or exits saying what is wrong."""
     document = json.loads(text)
     hex_ids_to_base64(document)
     try:
@@ -74,7 +90,7 @@ def main():
             sys.exit(f"span {span.name!r} has ids of the wrong size")
         if span.end_time_unix_nano < span.start_time_unix_nano:
             sys.exit(f"span {span.name!r} ends before it starts")
-    print(f"spans: {len(spans)}")
+    return len(spans)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ async fn three_replicas_behind_nginx_share_one_database_and_go_when_killed() {
 
     // An event stream through nginx: each event arrives as it happens, not when a buffer fills.
     let mut events = client
-        .get(format!("{url}/jobs/events"))
+        .get(format!("{url}/job-events"))
         .send()
         .await
         .unwrap()

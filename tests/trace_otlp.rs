@@ -75,6 +75,25 @@ fn validate(json: &[u8]) -> usize {
         .unwrap_or_else(|| panic!("no span count in {printed:?}"))
 }
 
+/// Runs tests/otlp_validate.py on every file at once; returns how many it accepted.
+pub fn validate_files(files: &[std::path::PathBuf]) -> usize {
+    let out = std::process::Command::new(fixture_python())
+        .arg(repo().join("tests/otlp_validate.py"))
+        .args(files)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the OTLP schema refused an export:\n{}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(": spans: "))
+        .count()
+}
+
 fn spans(export: &Value) -> &Vec<Value> {
     export["resourceSpans"][0]["scopeSpans"][0]["spans"]
         .as_array()

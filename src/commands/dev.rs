@@ -22,9 +22,17 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Checks the course; exit 0 when clean, 1 when a preset misbehaves.
-pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
+/// Checks the course; exit 0 when clean, 1 when a preset misbehaves. With `otlp_dir`, each
+/// preset's trace is also written there as OTLP JSON.
+pub async fn check(
+    course: &Course,
+    otlp_dir: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let mut out = crate::term::stdout();
+    if let Some(dir) = otlp_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--otlp-dir {}: {e}", dir.display()))?;
+    }
     // Problems that load but must not ship, each with its file and line.
     let authoring: Vec<String> = course
         .challenges
@@ -66,13 +74,21 @@ pub async fn check(course: &Course) -> anyhow::Result<ExitCode> {
                 .render(&captured)
                 .unwrap_or_else(|_| preset.request.clone());
             let exchange = client.send(request.outgoing(&base)).await;
-            let repeats = exchange
+            let trace = exchange
                 .response
                 .as_ref()
                 .ok()
                 .and_then(|r| r.header("x-request-id"))
-                .and_then(|id| lab.state.traces.get(&id))
+                .and_then(|id| lab.state.traces.get(&id));
+            let repeats = trace
+                .as_ref()
                 .and_then(|t| t.repeat_warnings().next().map(|e| e.message.clone()));
+            if let (Some(dir), Some(trace)) = (otlp_dir, &trace) {
+                let file = dir.join(format!("{}--{}.json", lesson.id, preset.id));
+                let export = crate::lab::trace::otlp::export(trace);
+                std::fs::write(&file, serde_json::to_vec(&export)?)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+            }
             if let Ok(response) = &exchange.response {
                 crate::check::run::keep_captures(preset, response, &mut captured);
                 for (name, _) in &response.headers {

@@ -35,7 +35,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(load(&args.content)?, args).await,
         Command::Progress(args) => progress::run(&load(&args.content)?, args),
         Command::Explain(args) => explain::run(&load(&args.content)?, args),
-        Command::Dev(DevCommand::Check(content)) => dev::check(&load(&content)?).await,
+        Command::Dev(DevCommand::Check(args)) => {
+            dev::check(&load(&args.content)?, args.otlp_dir.as_deref()).await
+        }
         Command::Completions(args) => {
             // Generated into memory first: clap_complete panics when its writer fails, and a
             // reader such as `head` may close the pipe early.

@@ -94,6 +94,14 @@ const TAGS: &[(&str, &str)] = &[
         "performance",
         "Loading related rows: one query per item (N+1), one IN (…) query, or a JOIN.",
     ),
+    (
+        "jobs",
+        "Background jobs: 202 with a job to follow, a durable queue with retries, backoff and dead letters, idempotency keys, backpressure, and the outbox's events.",
+    ),
+    (
+        "concurrency",
+        "Three kinds of work to measure: waiting with an await, blocking the runtime's thread, and computing there or in a CPU pool.",
+    ),
 ];
 
 /// Adds `/openapi.json` and `/docs` for the operations `api` describes.

@@ -6,7 +6,7 @@
 //! the same job. Failed attempts are retried with exponential backoff and jitter ([`backoff`]);
 //! a job out of attempts is dead and listed by `GET /jobs?status=dead`, from where
 //! `POST /jobs/{job_id}/retry` sends it back. When the queue is full new work is refused with
-//! 503 and `Retry-After` (backpressure). `GET /jobs/events` streams the published events.
+//! 503 and `Retry-After` (backpressure). `GET /job-events` streams the published events.
 //!
 //! - [`queue`]: the tables and every change to them.
 //! - [`worker`]: the workers and the outbox dispatcher.
@@ -56,7 +56,7 @@ pub static TOPIC: Topic = Topic {
     links: &[
         ("ingest", "/documents/ingest"),
         ("jobs", "/jobs"),
-        ("job_events", "/jobs/events"),
+        ("job_events", "/job-events"),
     ],
     router,
 };
@@ -514,7 +514,7 @@ const EVENTS_PER_READ: i64 = 100;
 /// How often a stream looks for events published by another process.
 const EVENTS_POLL: Duration = Duration::from_millis(500);
 
-#[utoipa::path(get, path = "/jobs/events", tag = "jobs", summary = "Follow every job as server-sent events",
+#[utoipa::path(get, path = "/job-events", tag = "jobs", summary = "Follow every job as server-sent events",
     description = "Each event the outbox dispatcher published (job.queued, job.running, job.failed, job.succeeded, job.dead), with the outbox row's id as the event id: reconnect with Last-Event-ID to get what you missed (the newest 1000 events are kept). Without it, the stream starts with the next event. It never ends by itself.",
     params(("Last-Event-ID" = Option<i64>, Header, description = "The last event id you received")),
     responses((status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String)))]

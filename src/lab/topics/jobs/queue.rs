@@ -64,7 +64,7 @@ CREATE TABLE job_attempts (
 );
 CREATE INDEX job_attempts_by_job ON job_attempts (job, id);
 -- The outbox: an event per committed change, written in the change's own transaction. The
--- dispatcher publishes them in order (published_at), and GET /jobs/events streams them.
+-- dispatcher publishes them in order (published_at), and GET /job-events streams them.
 CREATE TABLE job_outbox (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     event        TEXT NOT NULL,
