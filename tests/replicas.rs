@@ -124,6 +124,74 @@ async fn three_replicas_behind_nginx_share_one_database_and_go_when_killed() {
         .unwrap();
     assert_eq!(first.event, "job.queued");
 
+    // The replica running a job is killed: nginx routes around it, and another replica
+    // takes the job once its lease lapses.
+    let job: Value = client
+        .post(format!("{url}/documents/ingest"))
+        .json(&json!({"tenant_id": "acme", "object_key": "b.pdf", "idempotency_key": "outlives-r", "work_ms": 2000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_url = format!("{url}/jobs/{}", job["job_id"].as_str().unwrap());
+    let running = crate::util::wait_for("the job to run", DEADLINE, async || {
+        let j: Value = client
+            .get(&job_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (j["status"] == "running").then_some(j)
+    })
+    .await;
+    let worker = running["history"][0]["worker"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (replica, pid) = {
+        let mut parts = worker.split('-');
+        (
+            parts.next().unwrap().to_string(),
+            parts.next().unwrap().parse::<i32>().unwrap(),
+        )
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    err.wait_for(&format!("{replica} stopped"), DEADLINE);
+    for _ in 0..6 {
+        let r = client.get(format!("{url}/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "nginx routes around the dead replica");
+        assert_ne!(r.headers()["x-replica"].to_str().unwrap(), replica);
+    }
+    let done = crate::util::wait_for("the job to finish elsewhere", DEADLINE, async || {
+        let j: Value = client
+            .get(&job_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (j["status"] == "succeeded").then_some(j)
+    })
+    .await;
+    assert_eq!(done["history"][0]["outcome"], "lost", "{done}");
+    assert!(
+        !done["history"][1]["worker"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{replica}-")),
+        "{done}"
+    );
+    assert!(guard.0.try_wait().unwrap().is_none(), "the others go on");
+
     // The supervisor killed outright: the kernel stops nginx and the replicas with it.
     guard.0.kill().unwrap();
     guard.0.wait().unwrap();

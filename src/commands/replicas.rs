@@ -61,14 +61,23 @@ impl Processes {
         self.children.clear();
     }
 
-    /// The first process that exited by itself, with how.
+    /// The first process that exited by itself, with how; it is no longer watched.
     fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
-        self.children
+        let (i, status) = self
+            .children
             .iter_mut()
-            .find_map(|(name, child)| match child.try_wait() {
-                Ok(Some(status)) => Some((name.clone(), status)),
+            .enumerate()
+            .find_map(|(i, (_, child))| match child.try_wait() {
+                Ok(Some(status)) => Some((i, status)),
                 _ => None,
-            })
+            })?;
+        let (name, _) = self.children.remove(i);
+        Some((name, status))
+    }
+
+    /// Replicas still running.
+    fn replicas_left(&self) -> usize {
+        self.children.iter().filter(|(n, _)| n != "nginx").count()
     }
 }
 
@@ -181,9 +190,10 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
         paint(style::DIM, "reqlab lab:"),
         nginx_bin.display()
     );
-    for (name, addr) in &addresses {
+    for ((name, addr), (_, child)) in addresses.iter().zip(&processes.children) {
         anstream::eprintln!(
-            "  {name}  http://{addr}  (its own traces: reqlab trace --url http://{addr})"
+            "  {name}  http://{addr}  pid {}  (its own traces: reqlab trace --url http://{addr})",
+            child.id()
         );
     }
     anstream::eprintln!(
@@ -197,26 +207,34 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
         paint(style::DIM, "try:"),
     );
 
-    let died = tokio::select! {
-        _ = super::serve::shutdown_signal() => None,
-        died = watch(&mut processes) => Some(died),
-    };
-    match died {
-        None => {
+    // A replica that stops is reported and the rest go on: nginx sends its requests to the
+    // others, and the jobs it held are taken again when their leases lapse. nginx stopping,
+    // or the last replica, ends the run.
+    loop {
+        let died = tokio::select! {
+            _ = super::serve::shutdown_signal() => None,
+            died = watch(&mut processes) => Some(died),
+        };
+        let Some((name, status)) = died else {
             anstream::eprintln!("{}", paint(style::DIM, "stopping nginx and the replicas…"));
             tokio::task::spawn_blocking(move || processes.stop()).await?;
             anstream::eprintln!("{}", paint(style::DIM, "stopped"));
-            Ok(ExitCode::SUCCESS)
-        }
-        Some((name, status)) => {
+            return Ok(ExitCode::SUCCESS);
+        };
+        if name == "nginx" || processes.replicas_left() == 0 {
             tokio::task::spawn_blocking(move || processes.stop()).await?;
             let hint = if name == "nginx" {
                 format!(" (its log: {})", error_log.display())
             } else {
-                String::new()
+                " (it was the last replica)".to_string()
             };
-            anyhow::bail!("{name} stopped by itself ({status}){hint}; the others were stopped too")
+            anyhow::bail!("{name} stopped by itself ({status}){hint}; the others were stopped too");
         }
+        anstream::eprintln!(
+            "{} {name} stopped ({status}); nginx sends its requests to the {} left, and the jobs it was running are taken again once their leases lapse",
+            paint(style::WARN, "replica:"),
+            processes.replicas_left()
+        );
     }
 }
 
