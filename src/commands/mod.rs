@@ -25,7 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return guide::run(cli.guide).await;
     };
     match command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => match args.replicas {
+            Some(n) => replicas::run(args, n).await,
+            None => serve::run(args).await,
+        },
         Command::Lessons(args) => lessons::run(&load(&args.content)?, args),
         Command::Learn(args) => learn::run(&load(&args.content)?, args),
         Command::Trace(args) => trace::run(args).await,

@@ -16,9 +16,6 @@ use std::time::Duration;
 
 /// Starts the lab, prints the contract line `listening on http://…`, serves until a signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if let Some(n) = args.replicas {
-        return super::replicas::run(args, n).await;
-    }
     let data_dir = paths::data_dir(args.data_dir.clone())?;
     let (db, db_shown) = if args.memory {
         (

@@ -85,7 +85,7 @@ impl Lab {
             query_alarms: std::sync::atomic::AtomicU64::new(0),
             bound: std::sync::OnceLock::new(),
             background: tokio_util::task::TaskTracker::new(),
-            jobs: topics::jobs::Signals::default(),
+            jobs: state::JobSignals::default(),
             shutdown,
         });
         let routes = topics::router(&state)?;

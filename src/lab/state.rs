@@ -110,7 +110,18 @@ pub struct LabState {
     /// waits for it, so a running job is handed back before the database closes.
     pub background: tokio_util::task::TaskTracker,
     /// Wake-ups between the job endpoints, the workers and the event streams.
-    pub jobs: super::topics::jobs::Signals,
+    pub jobs: JobSignals,
+}
+
+/// How the job endpoints, the workers and the event streams wake each other.
+#[derive(Debug, Default)]
+pub struct JobSignals {
+    /// A job was queued: a worker may have work.
+    pub queued: tokio::sync::Notify,
+    /// Something changed: the dispatcher has events to publish.
+    pub changed: tokio::sync::Notify,
+    /// The dispatcher published events: the streams have something to send.
+    pub published: tokio::sync::Notify,
 }
 
 /// What the lab offers, gathered from its topics: the welcome document's links and the

@@ -838,18 +838,13 @@ impl RecordedTrace {
                             }
                         },
                         rows: s.rows,
-                        call_site: Some(call_site(s.call_site)),
+                        call_site: Some(super::repeats::call_site(s.call_site)),
                     }),
                 })
                 .collect::<Vec<_>>(),
         }
         .with_repeats(self.repeats())
     }
-}
-
-/// A call site as `file:line`.
-pub(super) fn call_site(at: &std::panic::Location<'_>) -> String {
-    format!("{}:{}", at.file(), at.line())
 }
 
 /// Writes a bound parameter as a SQL literal (text is shortened, blobs are not shown), the way

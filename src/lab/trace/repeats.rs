@@ -66,7 +66,7 @@ pub fn find(ran: &[Ran<'_>]) -> Vec<Repeat> {
                 None => by_params.push((ran[i].params, vec![i])),
             }
         }
-        let site = |i: usize| ran[i].call_site.map(super::record::call_site);
+        let site = |i: usize| ran[i].call_site.map(call_site);
         if runs.len() >= SIMILAR_AT && by_params.len() > 1 {
             let last = *runs.last().expect("a group has runs");
             found.push(Repeat {
@@ -144,6 +144,11 @@ fn shorten(text: &str, max: usize) -> String {
         None => text.to_string(),
         Some((end, _)) => format!("{}…", &text[..end]),
     }
+}
+
+/// A call site as `file:line`.
+pub(super) fn call_site(at: &std::panic::Location<'_>) -> String {
+    format!("{}:{}", at.file(), at.line())
 }
 
 #[cfg(test)]

@@ -40,7 +40,6 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,17 +75,6 @@ pub static JOB_NOT_DEAD: ProblemType = ProblemType {
     title: "Only a dead job can be retried",
     explanation: "A job that is queued, running or failed (waiting for its next attempt) is still being worked on, and one that succeeded is done. Only a job that used all its attempts (status dead, in the dead-letter list) can be sent back to the queue.",
 };
-
-/// How the job endpoints, the workers and the event streams wake each other.
-#[derive(Debug, Default)]
-pub struct Signals {
-    /// A job was queued: a worker may have work.
-    pub queued: Notify,
-    /// Something changed: the dispatcher has events to publish.
-    pub changed: Notify,
-    /// The dispatcher published events: the streams have something to send.
-    pub published: Notify,
-}
 
 /// Starts the workers and the dispatcher of a lab that serves (see [`worker`]).
 pub fn start_background(lab: &Arc<LabState>) {
