@@ -261,6 +261,9 @@ mod tests {
             ("NewUser", "name", 60),
             ("ConfigChanges", "motd", 200),
             ("PostChange", "title", 200),
+            ("IngestRequest", "tenant_id", 100),
+            ("IngestRequest", "object_key", 500),
+            ("IngestRequest", "idempotency_key", 200),
         ] {
             let p = property(&doc, schema, field);
             assert_eq!(p["minLength"], 1, "{schema}.{field}");
