@@ -477,6 +477,15 @@ fn prune(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// True when committed events wait to be published.
+pub fn unpublished(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM job_outbox WHERE published_at IS NULL)",
+        [],
+        |r| r.get(0),
+    )
+}
+
 /// Publishes every committed, unpublished event, oldest first; returns how many.
 pub fn publish(conn: &mut Connection) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
