@@ -46,7 +46,7 @@ pub(super) async fn waits(
     }
     if took >= serial / 2 {
         let msg = format!(
-            "{count} requests to GET {path}, sent at the same moment, took {shown} together — one after another would take {:.2} s, overlapping about {:.2} s. The server handled them one at a time: a blocking call in an async handler (time.sleep, requests.get) holds the event loop, and so does a lock around the wait. Await the wait (await asyncio.sleep), or use a plain def handler, which FastAPI runs in a thread pool",
+            "{count} requests to GET {path}, sent at the same moment, took {shown} together: one after another they take {:.2} s, overlapping they take about {:.2} s. The server handled them one at a time: a blocking call in an async handler (time.sleep, requests.get) holds the event loop, and so does a lock around the wait. Await the wait (await asyncio.sleep), or use a plain def handler, which FastAPI runs in a thread pool",
             serial.as_secs_f64(),
             one.as_secs_f64()
         );
