@@ -62,10 +62,53 @@ fn search(
         })
 }
 
-/// The configuration for nginx listening on `listen` in front of `replicas`, with its files
-/// under `prefix`.
-pub fn config(prefix: &Path, listen: SocketAddr, replicas: &[(String, SocketAddr)]) -> String {
+/// True when this nginx has `-e` (a log for errors before its configuration is read), which
+/// came in nginx 1.19.5.
+pub fn knows_error_log_flag(nginx: &Path) -> bool {
+    let Ok(out) = std::process::Command::new(nginx).arg("-v").output() else {
+        return false;
+    };
+    // `nginx -v` writes `nginx version: nginx/1.22.1` (sometimes with a suffix) to stderr.
+    let text = String::from_utf8_lossy(&out.stderr);
+    version_at_least(&text, (1, 19, 5))
+}
+
+/// True when the first `x.y.z` after `nginx/` in `text` is at least `min`.
+fn version_at_least(text: &str, min: (u32, u32, u32)) -> bool {
+    let Some(rest) = text.split("nginx/").nth(1) else {
+        return false;
+    };
+    let numbers: Vec<u32> = rest
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [a, b, c, ..] => (*a, *b, *c) >= min,
+        [a, b] => (*a, *b, 0) >= min,
+        _ => false,
+    }
+}
+
+/// What nginx needs to know of the lab behind it.
+#[derive(Debug, Clone)]
+pub struct Site<'a> {
+    /// Where nginx listens.
+    pub listen: SocketAddr,
+    /// The replicas, by name.
+    pub replicas: &'a [(String, SocketAddr)],
+    /// The replicas' body limit (`serve --body-limit`): nginx lets bodies up to twice that
+    /// through (at least 1 MiB), so a replica answers an oversized one with its own 413.
+    pub body_limit: usize,
+}
+
+/// The configuration for nginx in front of `site`, with its files under `prefix`.
+pub fn config(prefix: &Path, site: &Site<'_>) -> String {
     let p = prefix.display();
+    let (listen, replicas) = (site.listen, site.replicas);
+    let body = site.body_limit.saturating_mul(2).max(1024 * 1024);
     let mut upstream = String::new();
     for (name, addr) in replicas {
         upstream.push_str(&format!("        server {addr};  # {name}\n"));
@@ -95,8 +138,8 @@ events {{
 http {{
     access_log off;
     # Request bodies stay in memory: the replicas refuse bodies over their own limit anyway.
-    client_max_body_size 1m;
-    client_body_buffer_size 1m;
+    client_max_body_size {body};
+    client_body_buffer_size {body};
     client_body_temp_path {p}/temp/body;
     proxy_temp_path {p}/temp/proxy;
     fastcgi_temp_path {p}/temp/fastcgi;
@@ -130,11 +173,7 @@ http {{
 }
 
 /// Creates the prefix folder nginx needs and writes its configuration; returns the file.
-pub fn prepare(
-    prefix: &Path,
-    listen: SocketAddr,
-    replicas: &[(String, SocketAddr)],
-) -> std::io::Result<PathBuf> {
+pub fn prepare(prefix: &Path, site: &Site<'_>) -> std::io::Result<PathBuf> {
     for dir in [
         "temp/body",
         "temp/proxy",
@@ -145,7 +184,7 @@ pub fn prepare(
         std::fs::create_dir_all(prefix.join(dir))?;
     }
     let file = prefix.join("nginx.conf");
-    std::fs::write(&file, config(prefix, listen, replicas))?;
+    std::fs::write(&file, config(prefix, site))?;
     Ok(file)
 }
 
@@ -159,11 +198,21 @@ mod tests {
             ("r1".to_string(), "127.0.0.1:5001".parse().unwrap()),
             ("r2".to_string(), "127.0.0.1:5002".parse().unwrap()),
         ];
-        let text = config(
+        let site = Site {
+            listen: "127.0.0.1:4747".parse().unwrap(),
+            replicas: &replicas,
+            body_limit: 64 * 1024,
+        };
+        let text = config(Path::new("/tmp/x"), &site);
+        assert!(text.contains("client_max_body_size 1048576;"));
+        let big = config(
             Path::new("/tmp/x"),
-            "127.0.0.1:4747".parse().unwrap(),
-            &replicas,
+            &Site {
+                body_limit: 4 << 20,
+                ..site
+            },
         );
+        assert!(big.contains("client_max_body_size 8388608;"));
         assert!(text.contains("server 127.0.0.1:5001;  # r1"));
         assert!(text.contains("server 127.0.0.1:5002;  # r2"));
         assert!(text.contains("listen 127.0.0.1:4747;"));
@@ -171,6 +220,20 @@ mod tests {
         assert_eq!(text.matches("proxy_set_header Host $http_host;").count(), 3);
         assert_eq!(text.matches("proxy_buffering off;").count(), 2);
         assert!(text.contains("location = /job-events"));
+    }
+
+    #[test]
+    fn the_error_log_flag_needs_nginx_1_19_5() {
+        assert!(version_at_least("nginx version: nginx/1.22.1", (1, 19, 5)));
+        assert!(version_at_least(
+            "nginx version: nginx/1.19.5 (Ubuntu)",
+            (1, 19, 5)
+        ));
+        assert!(!version_at_least(
+            "nginx version: nginx/1.18.0 (Ubuntu)",
+            (1, 19, 5)
+        ));
+        assert!(!version_at_least("something else", (1, 19, 5)));
     }
 
     #[test]

@@ -102,6 +102,44 @@ async fn three_replicas_behind_nginx_share_one_database_and_go_when_killed() {
     }
     assert_eq!(readers.len(), 3);
 
+    // Each replica keeps the traces of what it served; `reqlab trace` and `reqlab replay`
+    // look in each, through the address the supervisor recorded.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = client.get(format!("{url}/tasks/1")).send().await.unwrap();
+        ids.push(r.headers()["x-request-id"].to_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let (data_dir, id2) = (data.path().to_path_buf(), id.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            reqlab(&data_dir)
+                .args(["trace", &id2, "--format", "json"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "trace {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (data_dir, id) = (data.path().to_path_buf(), ids[0].clone());
+    let replayed = tokio::task::spawn_blocking(move || {
+        reqlab(&data_dir)
+            .args(["replay", &id, "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+
     // An event stream through nginx: each event arrives as it happens, not when a buffer fills.
     let mut events = client
         .get(format!("{url}/job-events"))

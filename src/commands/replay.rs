@@ -23,12 +23,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends the request again and prints the comparison.
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let (base, client) = connect(
+    let lab = connect(
         args.url.as_deref(),
         args.data_dir.clone(),
         args.token.clone(),
     )?;
-    let old = fetch_trace(&client, &base, &args.request_id).await?;
+    let base = lab.base.clone();
+    let old = fetch_trace(&lab, &args.request_id).await?;
     let plan = plan(&old, &args)?;
     for note in &plan.notes {
         anstream::eprintln!("{} {note}", paint(style::WARN, "note:"));
@@ -59,7 +60,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .context("the answer has no X-Request-ID, so its trace cannot be found")?;
-    let new = wait_for_trace(&client, &base, &new_id).await?;
+    let new = wait_for_trace(&lab, &new_id).await?;
     let compared = crate::view::trace_diff::diff(&old, &new);
     let mut out = crate::term::stdout();
     match args.format {
@@ -166,6 +167,14 @@ fn plan(old: &Trace, args: &ReplayArgs) -> anyhow::Result<Plan> {
                     .context("the trace's body is not valid base64")?,
             )
         }
+        (None, None, None, _) if copy.redacted.iter().any(|r| r.starts_with("body (")) => bail!(
+            "the body could not be read as its Content-Type says, so it was not checked for credentials and not kept: give it with --body '…'"
+        ),
+        (None, None, None, _) if copy.body_unread => bail!(
+            "the request had a body{}, but the lab answered before reading it, so the trace has none: give it with --body '…'",
+            copy.body_size
+                .map_or(String::new(), |n| format!(" of {n} bytes"))
+        ),
         (None, None, None, Some(size)) if size > 0 => bail!(
             "the body ({size} bytes) was over the 4 KiB a trace keeps: give it with --body '…'"
         ),
@@ -193,11 +202,11 @@ fn title_case(name: &str) -> String {
 }
 
 /// The new request's trace, once the lab has stored it.
-async fn wait_for_trace(client: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<Trace> {
+async fn wait_for_trace(lab: &super::trace::LabClient, id: &str) -> anyhow::Result<Trace> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {
-        match fetch_trace(client, base, id).await {
+        match fetch_trace(lab, id).await {
             Ok(trace) => return Ok(trace),
             Err(e) if start.elapsed() > TRACE_DEADLINE => {
                 return Err(e.context(format!(
@@ -246,6 +255,7 @@ mod tests {
             body: None,
             body_base64: None,
             body_size: None,
+            body_unread: false,
             redacted: vec!["header authorization".into()],
         });
         let p = plan(&old, &args(&[])).unwrap();
@@ -273,6 +283,7 @@ mod tests {
             )),
             body_base64: None,
             body_size: Some(40),
+            body_unread: false,
             redacted: vec!["body field password".into()],
         };
         let err = plan(&trace(copy.clone()), &args(&[]))
@@ -287,8 +298,14 @@ mod tests {
         copy.body = None;
         copy.redacted.clear();
         copy.body_size = Some(9000);
-        let err = plan(&trace(copy), &args(&[])).unwrap_err().to_string();
+        let err = plan(&trace(copy.clone()), &args(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("9000 bytes"), "{err}");
+        copy.body_unread = true;
+        copy.body_size = Some(12);
+        let err = plan(&trace(copy), &args(&[])).unwrap_err().to_string();
+        assert!(err.contains("answered before reading it"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! loopback port, named `r1`, `r2`, … in its `X-Replica` header), writes nginx's configuration
 //! into a folder of the data directory and runs nginx there, unprivileged. It prints nginx's
 //! address as its `listening on` line. Ctrl-C (or SIGTERM) stops nginx and every replica
-//! gracefully; if the supervisor itself dies, the kernel stops them (a parent-death signal).
+//! gracefully; if the supervisor itself dies, the replicas stop when their stdin closes, and
+//! on Linux the kernel stops nginx too (a parent-death signal).
 
 use crate::cli::ServeArgs;
 use crate::lab::address;
@@ -107,6 +108,20 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("cannot open the lab database {}", db_path.display()))?
     .close();
 
+    let port = if args.port == 0 {
+        std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port()
+    } else {
+        args.port
+    };
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    // Another program on the port would answer in nginx's place: find out before starting.
+    if let Err(e) = std::net::TcpListener::bind(listen) {
+        anyhow::bail!(
+            "cannot listen on {listen}: {e} (another program uses this port; pick another with --port, or --port 0 for any free one)"
+        );
+    }
     let exe = std::env::current_exe().context("cannot find the reqlab binary to start replicas")?;
     let mut processes = Processes {
         children: Vec::new(),
@@ -121,10 +136,13 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
             .arg(&data_dir)
             .args(["--replica-name", &name])
             .args(passed_on(&args))
-            .stdin(Stdio::null())
+            // Its end of this pipe closes when the supervisor goes, however it goes: the
+            // replica stops then (on every system, where the parent-death signal is Linux's).
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         die_with_parent(&mut cmd);
+        own_process_group(&mut cmd);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start replica {name}"))?;
@@ -138,33 +156,31 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
         addresses.push((name, addr));
     }
 
-    let port = if args.port == 0 {
-        std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port()
-    } else {
-        args.port
-    };
-    let listen = SocketAddr::from(([127, 0, 0, 1], port));
     let prefix = data_dir.join("nginx");
-    let conf = nginx::prepare(&prefix, listen, &addresses)
+    let site = nginx::Site {
+        listen,
+        replicas: &addresses,
+        body_limit: args.body_limit,
+    };
+    let conf = nginx::prepare(&prefix, &site)
         .with_context(|| format!("cannot write nginx's files in {}", prefix.display()))?;
     let error_log = prefix.join("error.log");
     let _ = std::fs::remove_file(&error_log);
     let mut cmd = Command::new(&nginx_bin);
-    cmd.arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-e")
-        .arg(&error_log)
-        .stdin(Stdio::null())
+    cmd.arg("-p").arg(&prefix).arg("-c").arg(&conf);
+    // The log for errors before the configuration is read; nginx before 1.19.5 has no -e
+    // (and then writes those few lines to its compiled-in log, or to stderr).
+    if nginx::knows_error_log_flag(&nginx_bin) {
+        cmd.arg("-e").arg(&error_log);
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::File::create(prefix.join("stderr.log"))
                 .with_context(|| format!("cannot write in {}", prefix.display()))?,
         ));
     die_with_parent(&mut cmd);
+    own_process_group(&mut cmd);
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot start nginx ({})", nginx_bin.display()))?;
@@ -172,7 +188,11 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
     wait_for_nginx(&mut processes, listen, &prefix)?;
 
     let url = format!("http://{listen}");
-    let _recorded = match address::record(&data_dir, &url, None) {
+    let replica_urls = addresses
+        .iter()
+        .map(|(_, a)| format!("http://{a}"))
+        .collect();
+    let _recorded = match address::record_replicas(&data_dir, &url, replica_urls) {
         Ok(recorded) => Some(recorded),
         Err(e) => {
             anstream::eprintln!(
@@ -186,15 +206,12 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
     writeln!(out, "listening on {url}")?;
     out.flush()?;
     anstream::eprintln!(
-        "{} {replicas} replicas behind nginx ({}), round robin; each answer names its replica in X-Replica",
+        "{} {replicas} replicas behind nginx ({}), round robin; each answer names its replica in X-Replica, and keeps its trace (reqlab trace <id> looks in each)",
         paint(style::DIM, "reqlab lab:"),
         nginx_bin.display()
     );
     for ((name, addr), (_, child)) in addresses.iter().zip(&processes.children) {
-        anstream::eprintln!(
-            "  {name}  http://{addr}  pid {}  (its own traces: reqlab trace --url http://{addr})",
-            child.id()
-        );
+        anstream::eprintln!("  {name}  http://{addr}  pid {}", child.id());
     }
     anstream::eprintln!(
         "{} database {} (shared by every replica); nginx config {}",
@@ -296,8 +313,7 @@ fn listening_line(stdout: Option<std::process::ChildStdout>) -> anyhow::Result<S
         let mut line = String::new();
         let _ = tx.send(reader.read_line(&mut line).map(|_| line));
         // Keep reading (and dropping) so the replica never writes into a closed pipe.
-        let mut sink = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut reader, &mut sink);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     let line = rx
         .recv_timeout(START_DEADLINE)
@@ -334,7 +350,7 @@ fn wait_for_nginx(
             };
             anyhow::bail!("{name} did not start ({status}): {last}{hint}");
         }
-        if std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
+        if answers_as_a_replica(listen) {
             return Ok(());
         }
         if start.elapsed() > START_DEADLINE {
@@ -345,6 +361,25 @@ fn wait_for_nginx(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// True when `GET /health` at `addr` is answered by one of the replicas (through nginx).
+fn answers_as_a_replica(addr: SocketAddr) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = Vec::new();
+    let _ = stream.take(64 * 1024).read_to_end(&mut head);
+    String::from_utf8_lossy(&head)
+        .to_ascii_lowercase()
+        .contains("\r\nx-replica: ")
 }
 
 /// Makes the kernel stop the child (SIGTERM) if this process dies, so no replica or nginx
@@ -362,5 +397,17 @@ fn die_with_parent(cmd: &mut Command) {
         }
     }
     #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
+/// Puts the child in a process group of its own, so Ctrl-C in the terminal reaches the
+/// supervisor alone, which then stops each child gracefully and in order.
+fn own_process_group(cmd: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    #[cfg(not(unix))]
     let _ = cmd;
 }

@@ -123,11 +123,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     strict_verdict(&state)
 }
 
-/// A replica serves quietly until a signal (its supervisor's), then stops gracefully.
+/// A replica serves quietly until a signal (its supervisor's) or until its stdin closes (the
+/// supervisor is gone, however it went), then stops gracefully.
 async fn serve_until_stopped(mut lab: crate::lab::RunningLab) -> anyhow::Result<ExitCode> {
     let state = std::sync::Arc::clone(&lab.state);
+    let (orphaned, supervisor_gone) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = orphaned.send(());
+    });
     tokio::select! {
         _ = shutdown_signal() => lab.stop().await?,
+        _ = supervisor_gone => lab.stop().await?,
         result = lab.finished() => result?,
     }
     strict_verdict(&state)

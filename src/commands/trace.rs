@@ -80,11 +80,12 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let (base, client) = connect(
+    let lab = connect(
         args.url.as_deref(),
         args.data_dir.clone(),
         args.token.clone(),
     )?;
+    let (base, client) = (lab.base.clone(), lab.client.clone());
     let filter = Filter {
         path: args.path.clone(),
         status: args.status,
@@ -147,7 +148,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     if comparing {
         let mut pair = Vec::new();
         for id in &args.compared {
-            pair.push(fetch_trace(&client, &base, id).await?);
+            pair.push(fetch_trace(&lab, id).await?);
         }
         let (a, b) = (&pair[0], &pair[1]);
         let compared = crate::view::trace_diff::diff(a, b);
@@ -162,7 +163,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let traces: Vec<Trace> = match &args.request_id {
-        Some(id) => vec![fetch_trace(&client, &base, id).await?],
+        Some(id) => vec![fetch_trace(&lab, id).await?],
         None => {
             // With a filter, -n counts the traces that pass it: ask for all the lab keeps
             // (its answer stays bounded in bytes) and keep the newest n that match.
@@ -229,20 +230,33 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The lab the trace commands talk to.
+pub(super) struct LabClient {
+    /// Its base URL.
+    pub base: String,
+    /// A client that sends the lab token, when there is one.
+    pub client: reqwest::Client,
+    /// Behind a proxy: each replica's own address, where the traces are.
+    pub replicas: Vec<String>,
+}
+
 /// The lab to talk to and a client for it: the one named with `--url`, else the one
 /// `reqlab serve` recorded, else the default address; with the lab token when there is one.
 pub(super) fn connect(
     url: Option<&str>,
     data_dir: Option<std::path::PathBuf>,
     token: Option<String>,
-) -> anyhow::Result<(String, reqwest::Client)> {
+) -> anyhow::Result<LabClient> {
     let recorded = crate::paths::data_dir(data_dir)
         .ok()
         .and_then(|dir| address::find(&dir));
-    let (base, token) = match (url, recorded) {
-        (Some(url), _) => (url.to_string(), token),
-        (None, Some(lab)) => (lab.url, token.or(lab.token)),
-        (None, None) => (DEFAULT_URL.to_string(), token),
+    let (base, token, replicas) = match (url, recorded) {
+        (Some(url), Some(lab)) if url.trim_end_matches('/') == lab.url => {
+            (lab.url, token.or(lab.token), lab.replicas)
+        }
+        (Some(url), _) => (url.to_string(), token, Vec::new()),
+        (None, Some(lab)) => (lab.url, token.or(lab.token), lab.replicas),
+        (None, None) => (DEFAULT_URL.to_string(), token, Vec::new()),
     };
     let base = base.trim_end_matches('/').to_string();
     reqwest::Url::parse(&base).with_context(|| format!("--url {base} is not a URL"))?;
@@ -256,23 +270,26 @@ pub(super) fn connect(
         .connect_timeout(Duration::from_secs(3))
         .default_headers(headers)
         .build()?;
-    Ok((base, client))
+    Ok(LabClient {
+        base,
+        client,
+        replicas,
+    })
 }
 
-/// One request's trace from the lab; a clear error when the lab does not have it.
-pub(super) async fn fetch_trace(
-    client: &reqwest::Client,
-    base: &str,
-    id: &str,
-) -> anyhow::Result<Trace> {
-    let url = trace_url(base, id)?;
-    let response = get(client, &url).await?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        bail!(
-            "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
-        );
+/// One request's trace from the lab (behind a proxy, from whichever replica served it); a
+/// clear error when none has it.
+pub(super) async fn fetch_trace(lab: &LabClient, id: &str) -> anyhow::Result<Trace> {
+    for base in std::iter::once(&lab.base).chain(&lab.replicas) {
+        let url = trace_url(base, id)?;
+        let response = get(&lab.client, &url).await?;
+        if response.status() != reqwest::StatusCode::NOT_FOUND {
+            return parse_json(response, &url).await;
+        }
     }
-    parse_json(response, &url).await
+    bail!(
+        "the lab has no trace for request {id}: it never reached this lab, or it is older than the traces kept"
+    )
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {

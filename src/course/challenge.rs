@@ -454,8 +454,9 @@ impl Probe {
                 if !path.starts_with('/') {
                     problems.push("probe overlapping-waits: path must start with /".into());
                 }
-                if !(2..=64).contains(count) {
-                    problems.push("probe overlapping-waits: count must be from 2 to 64".into());
+                // With 2, "at least ms" and "under half of 2 × ms" leave no time between them.
+                if !(3..=64).contains(count) {
+                    problems.push("probe overlapping-waits: count must be from 3 to 64".into());
                 }
                 if !(10..=2000).contains(ms) {
                     problems.push("probe overlapping-waits: ms must be from 10 to 2000".into());

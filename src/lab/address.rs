@@ -21,6 +21,10 @@ pub struct LabAddress {
     /// The token `/_lab/*` needs, when the lab listens beyond loopback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Behind a proxy (`serve --replicas`): each replica's own address. Each keeps the traces
+    /// of the requests it served, so a trace is looked up in each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
 }
 
 /// Removes the address file when dropped, if it still names this process.
@@ -41,12 +45,36 @@ impl Drop for Recorded {
 
 /// Records this process's lab at `url` in `data_dir`.
 pub fn record(data_dir: &Path, url: &str, token: Option<String>) -> anyhow::Result<Recorded> {
+    record_address(
+        data_dir,
+        LabAddress {
+            url: url.to_string(),
+            pid: std::process::id(),
+            token,
+            replicas: Vec::new(),
+        },
+    )
+}
+
+/// Records this process's proxy at `url` in front of `replicas` in `data_dir`.
+pub fn record_replicas(
+    data_dir: &Path,
+    url: &str,
+    replicas: Vec<String>,
+) -> anyhow::Result<Recorded> {
+    record_address(
+        data_dir,
+        LabAddress {
+            url: url.to_string(),
+            pid: std::process::id(),
+            token: None,
+            replicas,
+        },
+    )
+}
+
+fn record_address(data_dir: &Path, address: LabAddress) -> anyhow::Result<Recorded> {
     crate::paths::ensure_dir(data_dir)?;
-    let address = LabAddress {
-        url: url.to_string(),
-        pid: std::process::id(),
-        token,
-    };
     let path = data_dir.join(FILE_NAME);
     // Written next to the old file and renamed over it, so a reader never sees half of it.
     let temporary = data_dir.join(format!("{FILE_NAME}.{}.tmp", address.pid));
@@ -98,6 +126,7 @@ mod tests {
             // Process ids stop well below this on Linux and macOS.
             pid: 999_999_999,
             token: None,
+            replicas: Vec::new(),
         };
         std::fs::write(
             dir.path().join(FILE_NAME),

@@ -108,6 +108,10 @@ impl Db {
             ),
         };
         let mut write_conn = open_connection(&uri, is_file, false)?;
+        // Every write transaction takes the write lock when it begins. A deferred one starts as
+        // a read and, when another process (a replica) wrote in the meantime, cannot become a
+        // write: SQLite answers busy at once, without waiting the busy timeout.
+        write_conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         migrate(&mut write_conn, topics)?;
 
         let (tx, rx) = mpsc::channel::<WriteJob>();

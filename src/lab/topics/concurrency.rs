@@ -47,14 +47,14 @@ pub static TOPIC: Topic = Topic {
 /// The CPU pool's slots: one per core, so offloaded work never runs more threads than cores.
 #[derive(Debug)]
 struct CpuPool {
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     size: usize,
 }
 
 fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     let size = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = Arc::new(CpuPool {
-        slots: Semaphore::new(size),
+        slots: Arc::new(Semaphore::new(size)),
         size,
     });
     Ok(OpenApiRouter::new()
@@ -209,15 +209,19 @@ async fn cpu_work(
     gate.auth().await;
     let (digest, took, ran_on) = if offload {
         let queued = Instant::now();
-        let _slot = pool
-            .slots
-            .acquire()
+        let slot = Arc::clone(&pool.slots)
+            .acquire_owned()
             .await
             .map_err(|_| Problem::internal("the CPU pool is closed"))?;
         let waited = queued.elapsed();
-        let (digest, took) = tokio::task::spawn_blocking(move || hash_chain(rounds))
-            .await
-            .map_err(|e| Problem::internal(format!("CPU work failed: {e}")))?;
+        // The slot goes with the work: a client that leaves early cannot free it while the
+        // hashing (which cannot be stopped) still runs.
+        let (digest, took) = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            hash_chain(rounds)
+        })
+        .await
+        .map_err(|e| Problem::internal(format!("CPU work failed: {e}")))?;
         tracer.note(
             Stage::Logic,
             Outcome::Ok,

@@ -47,6 +47,9 @@ pub struct RequestCopy {
     /// The body's size in bytes, kept or not (a body over 4 KiB is not kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_size: Option<usize>,
+    /// The request had a body the lab answered without reading (so none was kept).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_unread: bool,
     /// What was not kept: `header authorization`, `body field password`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redacted: Vec<String>,

@@ -52,6 +52,12 @@ enum KeptBody {
     Kept(Vec<u8>, Vec<String>),
     /// Longer than [`MAX_KEPT_BODY`]: only its size.
     TooLarge(usize),
+    /// Declared by the request (its size, when it said) but never read: the lab answered
+    /// before it needed the body.
+    Unread(Option<u64>),
+    /// Not readable as the JSON or form data it claimed to be, so it could not be checked for
+    /// credentials: only its size.
+    Unchecked(usize),
 }
 
 /// The longest body a trace keeps a copy of.
@@ -451,6 +457,13 @@ impl Tracer {
         use axum::http::header;
         let Some(r) = &self.0 else { return };
         let mut state = r.state.lock().expect("trace lock");
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if length.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING) {
+            state.body = KeptBody::Unread(length);
+        }
         for (name, value) in headers {
             if matches!(
                 *name,
@@ -489,8 +502,10 @@ impl Tracer {
         let kept = if bytes.len() > MAX_KEPT_BODY {
             KeptBody::TooLarge(bytes.len())
         } else {
-            let (kept, redacted) = super::secrets::redact_body(bytes, content_type);
-            KeptBody::Kept(kept, redacted)
+            match super::secrets::redact_body(bytes, content_type) {
+                Some((kept, redacted)) => KeptBody::Kept(kept, redacted),
+                None => KeptBody::Unchecked(bytes.len()),
+            }
         };
         r.state.lock().expect("trace lock").body = kept;
     }
@@ -675,6 +690,13 @@ impl RecordedTrace {
             + self.text.capacity()
             + self.path.capacity()
             + self.request_id.capacity()
+            + self.headers.capacity()
+            + match &self.body {
+                KeptBody::Kept(bytes, fields) => {
+                    bytes.capacity() + fields.iter().map(|f| f.capacity()).sum::<usize>()
+                }
+                _ => 0,
+            }
     }
 
     /// The request id.
@@ -791,12 +813,19 @@ impl RecordedTrace {
                 }
             }
             KeptBody::TooLarge(n) => (None, None, Some(*n)),
+            KeptBody::Unread(n) => (None, None, n.map(|n| n as usize)),
+            KeptBody::Unchecked(n) => {
+                redacted
+                    .push("body (not readable as its type, so not checked for credentials)".into());
+                (None, None, Some(*n))
+            }
         };
         Some(RequestCopy {
             headers,
             body,
             body_base64,
             body_size,
+            body_unread: matches!(self.body, KeptBody::Unread(_)),
             redacted,
         })
     }

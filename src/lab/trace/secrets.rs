@@ -41,38 +41,55 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_NAMES.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
-/// A body with its credentials replaced: JSON fields (at any depth) or form fields with a
-/// secret name. Returns the body to keep and the names of the fields that were replaced.
-pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> (Vec<u8>, Vec<String>) {
+/// A body with its credentials replaced: JSON fields (at any depth) or form fields (by their
+/// decoded names) with a secret name. Returns the body to keep and the names of the fields
+/// that were replaced; `None` when a body declared as JSON or form data cannot be read as such,
+/// so it cannot be checked for credentials and is not kept at all.
+pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> Option<(Vec<u8>, Vec<String>)> {
+    let media = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let json = media == "application/json" || media.ends_with("+json");
+    let form = media == "application/x-www-form-urlencoded";
     let mut redacted = Vec::new();
     if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) {
         redact_json(&mut value, &mut redacted);
         if redacted.is_empty() {
-            return (bytes.to_vec(), redacted);
+            return Some((bytes.to_vec(), redacted));
         }
-        return (serde_json::to_vec(&value).unwrap_or_default(), redacted);
+        return Some((serde_json::to_vec(&value).unwrap_or_default(), redacted));
     }
-    let form = content_type.is_some_and(|ct| {
-        ct.trim()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
-    if form && let Ok(text) = std::str::from_utf8(bytes) {
-        let pairs: Vec<String> = text
-            .split('&')
-            .map(|pair| {
-                let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-                if is_secret_name(name) {
+    if json {
+        return None;
+    }
+    if form {
+        // Names are compared decoded (pass%77ord is password), as the server reads them.
+        if std::str::from_utf8(bytes).is_err() {
+            return None;
+        }
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in url::form_urlencoded::parse(bytes) {
+            if is_secret_name(&name) {
+                if !redacted.iter().any(|r| r == &name) {
                     redacted.push(name.to_string());
-                    format!("{name}={REDACTED}")
-                } else {
-                    pair.to_string()
                 }
-            })
-            .collect();
-        return (pairs.join("&").into_bytes(), redacted);
+                out.append_pair(&name, REDACTED);
+            } else {
+                out.append_pair(&name, &value);
+            }
+        }
+        if redacted.is_empty() {
+            return Some((bytes.to_vec(), redacted));
+        }
+        return Some((out.finish().into_bytes(), redacted));
     }
-    (bytes.to_vec(), redacted)
+    Some((bytes.to_vec(), redacted))
 }
 
 fn redact_json(value: &mut serde_json::Value, redacted: &mut Vec<String>) {
@@ -103,7 +120,8 @@ mod tests {
         let (kept, names) = redact_body(
             br#"{"username":"alice","password":"alicepass","nested":{"api_key":"k"}}"#,
             Some("application/json"),
-        );
+        )
+        .unwrap();
         let text = String::from_utf8(kept).unwrap();
         assert!(
             !text.contains("alicepass") && !text.contains("\"k\""),
@@ -113,13 +131,24 @@ mod tests {
         assert_eq!(names, ["password", "api_key"]);
 
         let (kept, names) = redact_body(
-            b"username=alice&password=alicepass",
+            b"username=alice&pass%77ord=alicepass",
             Some("application/x-www-form-urlencoded; charset=utf-8"),
-        );
-        assert_eq!(kept, b"username=alice&password=[redacted]");
+        )
+        .unwrap();
+        assert_eq!(kept, b"username=alice&password=%5Bredacted%5D");
         assert_eq!(names, ["password"]);
 
-        let (kept, names) = redact_body(b"{\"title\":\"ok\"}", Some("application/json"));
+        // What cannot be read as its declared type cannot be checked, so it is not kept.
+        assert!(redact_body(b"{\"password\": \"x\",}", Some("application/json")).is_none());
+        assert!(
+            redact_body(
+                b"username=Jos\xE9&password=x",
+                Some("application/x-www-form-urlencoded")
+            )
+            .is_none()
+        );
+
+        let (kept, names) = redact_body(b"{\"title\":\"ok\"}", Some("application/json")).unwrap();
         assert_eq!(
             kept, b"{\"title\":\"ok\"}",
             "untouched when nothing is secret"

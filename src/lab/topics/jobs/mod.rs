@@ -503,7 +503,7 @@ const EVENTS_PER_READ: i64 = 100;
 const EVENTS_POLL: Duration = Duration::from_millis(500);
 
 #[utoipa::path(get, path = "/job-events", tag = "jobs", summary = "Follow every job as server-sent events",
-    description = "Each event the outbox dispatcher published (job.queued, job.running, job.failed, job.succeeded, job.dead), with the outbox row's id as the event id: reconnect with Last-Event-ID to get what you missed (the newest 1000 events are kept). Without it, the stream starts with the next event. It never ends by itself.",
+    description = "Each event the outbox dispatcher published (job.queued, job.running, job.failed, job.succeeded, job.dead), with the outbox row's id as the event id: reconnect with Last-Event-ID to get what you missed (the newest 1000 events are kept; a gap event says which were let go). Without it, the stream starts with the next event. It never ends by itself.",
     params(("Last-Event-ID" = Option<i64>, Header, description = "The last event id you received")),
     responses((status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String)))]
 async fn job_events(
@@ -516,10 +516,10 @@ async fn job_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|id| *id >= 0);
-    let after = match resume {
-        Some(id) => id,
-        None => lab.db.read(queue::last_event)?,
-    };
+    let newest = lab.db.read(queue::last_event)?;
+    // An id past the newest (from before the database was reset) would wait for events
+    // that may never come: the stream starts from now instead.
+    let after = resume.filter(|id| *id <= newest).unwrap_or(newest);
     tracer.note(
         Stage::Response,
         Outcome::Ok,
@@ -551,6 +551,22 @@ async fn job_events(
                     .read(|c| queue::events_after(c, after, EVENTS_PER_READ))
                 {
                     Ok(found) if !found.is_empty() => {
+                        // Outbox ids have no gaps: a jump means older events were let go
+                        // (only the newest are kept) before this client read them.
+                        if let Some(first) = found.first()
+                            && first.id > after + 1
+                        {
+                            pending.push_back(queue::Event {
+                                id: first.id - 1,
+                                event: "gap".into(),
+                                payload: serde_json::json!({
+                                    "missed_from": after + 1,
+                                    "missed_to": first.id - 1,
+                                    "why": "these events are no longer kept; read the jobs' status with GET /jobs",
+                                })
+                                .to_string(),
+                            });
+                        }
                         after = found.last().map_or(after, |e| e.id);
                         pending.extend(found);
                         continue;

@@ -375,6 +375,13 @@ pub fn finish(
                 ),
                 &stamp,
             )?;
+            event(
+                &tx,
+                "job.queued",
+                &job.job_id,
+                serde_json::json!({ "interrupted": true }),
+                &stamp,
+            )?;
             "queued"
         }
     };
