@@ -220,6 +220,24 @@ def main():
         report("a filename of 3,000 ../ is stored as display text x.txt", status == 201 and json.loads(b)["name"] == "x.txt", f"{status} {b[:80]!r}")
         statuses = [request(lab, "GET", "/limited")[0] for _ in range(8)]
         report("a burst past the token bucket gets 429s", statuses[:5] == [200] * 5 and 429 in statuses[5:], str(statuses))
+
+        # Background jobs: a flood of distinct work is held to the queue limit (20), and the
+        # rest is refused with 503 and Retry-After; a secret in a body never reaches a trace.
+        codes, retry_after, lock = {}, set(), threading.Lock()
+        def ingest(i):
+            body = json.dumps({"tenant_id": "t", "object_key": "k", "idempotency_key": f"flood-{i}", "work_ms": 30000}).encode()
+            status, headers, _ = request(lab, "POST", "/documents/ingest", body, {"Content-Type": "application/json"})
+            with lock:
+                codes[status] = codes.get(status, 0) + 1
+                if status == 503:
+                    retry_after.add(headers.get("retry-after"))
+        threads = [threading.Thread(target=ingest, args=(i,)) for i in range(300)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        report("300 concurrent jobs: 20 accepted, the rest 503 with Retry-After", codes == {202: 20, 503: 280} and all(r and r.isdigit() for r in retry_after), f"{codes} Retry-After {sorted(map(str, retry_after))}")
+        status, headers, _ = request(lab, "POST", "/login", b"username=alice&pass%77ord=hunter2-secret", {"Content-Type": "application/x-www-form-urlencoded"})
+        _, _, trace = request(lab, "GET", "/_lab/traces/" + headers.get("x-request-id", ""))
+        report("a password under an encoded field name is not kept in the trace", b"hunter2-secret" not in trace and b"password" in trace, f"login {status}")
     finally:
         lab.stop()
 
