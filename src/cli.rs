@@ -469,10 +469,9 @@ pub struct TraceArgs {
     #[arg(long, short)]
     pub follow: bool,
 
-    /// The lab server's address (default: the lab `reqlab serve` runs, else
-    /// http://127.0.0.1:4747).
-    #[arg(long, env = "REQLAB_URL")]
-    pub url: Option<String>,
+    /// The lab to read traces from.
+    #[command(flatten)]
+    pub lab: LabArgs,
 
     /// Only requests whose path starts with this (`/tasks`).
     #[arg(long, value_name = "PREFIX")]
@@ -486,6 +485,23 @@ pub struct TraceArgs {
     #[arg(long, value_name = "METHOD")]
     pub method: Option<String>,
 
+    /// How many recent traces to print (without --follow).
+    #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
+}
+
+/// Which running lab a command talks to (`trace`, `replay`).
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// The lab server's address (default: the lab `reqlab serve` runs, else
+    /// http://127.0.0.1:4747).
+    #[arg(long, env = "REQLAB_URL")]
+    pub url: Option<String>,
+
     /// Where reqlab keeps its data (the running lab's address).
     #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -498,14 +514,6 @@ pub struct TraceArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
-
-    /// How many recent traces to print (without --follow).
-    #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub limit: u32,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
-    pub format: TraceFormat,
 }
 
 /// `reqlab replay`.
@@ -525,23 +533,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "TEXT")]
     pub body: Option<String>,
 
-    /// The lab server's address (default: the lab `reqlab serve` runs, else
-    /// http://127.0.0.1:4747).
-    #[arg(long, env = "REQLAB_URL")]
-    pub url: Option<String>,
-
-    /// Where reqlab keeps its data (the running lab's address).
-    #[arg(long, value_name = "DIR", env = "REQLAB_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// The lab token `reqlab serve` printed, for a lab that listens beyond this machine.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "REQLAB_LAB_TOKEN",
-        hide_env_values = true
-    )]
-    pub token: Option<String>,
+    /// The lab to send it to.
+    #[command(flatten)]
+    pub lab: LabArgs,
 
     /// Output format: the comparison as text, or as JSON.
     #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]

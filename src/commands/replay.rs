@@ -23,11 +23,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends the request again and prints the comparison.
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let lab = connect(
-        args.url.as_deref(),
-        args.data_dir.clone(),
-        args.token.clone(),
-    )?;
+    let lab = connect(&args.lab)?;
     let base = lab.base.clone();
     let old = fetch_trace(&lab, &args.request_id).await?;
     let plan = plan(&old, &args)?;

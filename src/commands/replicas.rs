@@ -148,8 +148,9 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot start replica {name}"))?;
         let stdout = child.stdout.take();
         processes.children.push((name.clone(), child));
-        let url =
-            listening_line(stdout).with_context(|| format!("replica {name} did not start"))?;
+        let url = tokio::task::spawn_blocking(move || listening_line(stdout))
+            .await?
+            .with_context(|| format!("replica {name} did not start"))?;
         let addr: SocketAddr = url.trim_start_matches("http://").parse().with_context(|| {
             format!("replica {name} printed an address reqlab cannot read: {url}")
         })?;
@@ -185,7 +186,7 @@ pub async fn run(args: ServeArgs, replicas: u8) -> anyhow::Result<ExitCode> {
         .spawn()
         .with_context(|| format!("cannot start nginx ({})", nginx_bin.display()))?;
     processes.children.push(("nginx".into(), child));
-    wait_for_nginx(&mut processes, listen, &prefix)?;
+    wait_for_nginx(&mut processes, listen, &prefix).await?;
 
     let url = format!("http://{listen}");
     let replica_urls = addresses
@@ -325,12 +326,15 @@ fn listening_line(stdout: Option<std::process::ChildStdout>) -> anyhow::Result<S
 }
 
 /// Waits until nginx accepts connections; if it exits first, says why from its error log.
-fn wait_for_nginx(
+async fn wait_for_nginx(
     processes: &mut Processes,
     listen: SocketAddr,
     prefix: &Path,
 ) -> anyhow::Result<()> {
     let start = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     loop {
         if let Some((name, status)) = processes.exited() {
             let log = std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default()
@@ -350,7 +354,7 @@ fn wait_for_nginx(
             };
             anyhow::bail!("{name} did not start ({status}): {last}{hint}");
         }
-        if answers_as_a_replica(listen) {
+        if answers_as_a_replica(&client, listen).await {
             return Ok(());
         }
         if start.elapsed() > START_DEADLINE {
@@ -359,27 +363,17 @@ fn wait_for_nginx(
                 prefix.join("error.log").display()
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// True when `GET /health` at `addr` is answered by one of the replicas (through nginx).
-fn answers_as_a_replica(addr: SocketAddr) -> bool {
-    use std::io::Read;
-    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
-    else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = Vec::new();
-    let _ = stream.take(64 * 1024).read_to_end(&mut head);
-    String::from_utf8_lossy(&head)
-        .to_ascii_lowercase()
-        .contains("\r\nx-replica: ")
+async fn answers_as_a_replica(client: &reqwest::Client, addr: SocketAddr) -> bool {
+    client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.headers().contains_key("x-replica"))
 }
 
 /// Makes the kernel stop the child (SIGTERM) if this process dies, so no replica or nginx

@@ -80,11 +80,7 @@ pub async fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let lab = connect(
-        args.url.as_deref(),
-        args.data_dir.clone(),
-        args.token.clone(),
-    )?;
+    let lab = connect(&args.lab)?;
     let (base, client) = (lab.base.clone(), lab.client.clone());
     let filter = Filter {
         path: args.path.clone(),
@@ -242,12 +238,9 @@ pub(super) struct LabClient {
 
 /// The lab to talk to and a client for it: the one named with `--url`, else the one
 /// `reqlab serve` recorded, else the default address; with the lab token when there is one.
-pub(super) fn connect(
-    url: Option<&str>,
-    data_dir: Option<std::path::PathBuf>,
-    token: Option<String>,
-) -> anyhow::Result<LabClient> {
-    let recorded = crate::paths::data_dir(data_dir)
+pub(super) fn connect(args: &crate::cli::LabArgs) -> anyhow::Result<LabClient> {
+    let (url, token) = (args.url.as_deref(), args.token.clone());
+    let recorded = crate::paths::data_dir(args.data_dir.clone())
         .ok()
         .and_then(|dir| address::find(&dir));
     let (base, token, replicas) = match (url, recorded) {

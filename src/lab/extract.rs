@@ -304,11 +304,8 @@ pub async fn read_body<S: Send + Sync>(
         .map(|c| (c.body_limit, c.timeouts))
         .unwrap_or((usize::MAX, Timeouts::default()));
     let (limit, timeouts) = limits;
-    let content_type = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    // A cheap handle (the value shares the request head's bytes), read only for the copy.
+    let content_type = req.headers().get(axum::http::header::CONTENT_TYPE).cloned();
     let mut body = req.into_body();
     let mut bytes = BytesMut::new();
     let whole = tokio::time::Instant::now() + timeouts.body_total;
@@ -317,7 +314,7 @@ pub async fn read_body<S: Send + Sync>(
         let frame = match tokio::time::timeout_at(next, body.frame()).await {
             Ok(Some(Ok(frame))) => frame,
             Ok(None) => {
-                tracer.copy_body(&bytes, content_type.as_deref());
+                tracer.copy_body(&bytes, content_type.as_ref().and_then(|v| v.to_str().ok()));
                 return Ok(bytes.freeze());
             }
             Ok(Some(Err(_))) => {

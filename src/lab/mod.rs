@@ -220,7 +220,7 @@ pub async fn start(config: LabConfig) -> Result<RunningLab, StartError> {
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
     let _ = lab.state.bound.set(addr);
-    topics::jobs::start_background(&lab.state);
+    topics::jobs::worker::start(&lab.state);
     let app = lab.router();
     let config = &lab.state.config;
     let timeouts = config.timeouts;

@@ -76,11 +76,6 @@ pub static JOB_NOT_DEAD: ProblemType = ProblemType {
     explanation: "A job that is queued, running or failed (waiting for its next attempt) is still being worked on, and one that succeeded is done. Only a job that used all its attempts (status dead, in the dead-letter list) can be sent back to the queue.",
 };
 
-/// Starts the workers and the dispatcher of a lab that serves (see [`worker`]).
-pub fn start_background(lab: &Arc<LabState>) {
-    worker::start(lab);
-}
-
 fn router(lab: &Arc<LabState>) -> Result<OpenApiRouter, DbError> {
     Ok(OpenApiRouter::new()
         .routes(routes!(ingest))
@@ -215,8 +210,9 @@ async fn ingest(
             Ok(out)
         })
         .await?;
-    let (job_id, replayed) = match enqueued {
-        Enqueued::New(job_id) => {
+    let (job, replayed) = match enqueued {
+        Enqueued::New(job) => {
+            let job_id = &job.job_id;
             tracer.note(
                 Stage::Data,
                 Outcome::Ok,
@@ -229,15 +225,18 @@ async fn ingest(
             );
             lab.jobs.queued.notify_one();
             lab.jobs.changed.notify_one();
-            (job_id, false)
+            (job, false)
         }
-        Enqueued::Replay(job_id) => {
+        Enqueued::Replay(job) => {
             tracer.note(
                 Stage::Logic,
                 Outcome::Ok,
-                format_args!("idempotency key {:?} was seen with the same fields: its job {job_id}, no new work", request.idempotency_key),
+                format_args!(
+                    "idempotency key {:?} was seen with the same fields: its job {}, no new work",
+                    request.idempotency_key, job.job_id
+                ),
             );
-            (job_id, true)
+            (job, true)
         }
         Enqueued::KeyReused => {
             tracer.note(
@@ -268,10 +267,14 @@ async fn ingest(
             .with_header_value(header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
     };
-    let job = read_job(&lab, &tracer, &job_id)?
-        .ok_or_else(|| Problem::internal("a job just written was not found"))?;
+    Ok(accepted(*job, replayed))
+}
+
+/// 202 with the job and where to follow it; a replay says so.
+fn accepted(job: Job, replayed: bool) -> Response {
+    let location = HeaderValue::from_str(&format!("/jobs/{}", job.job_id));
     let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/jobs/{job_id}")) {
+    if let Ok(value) = location {
         response.headers_mut().insert(header::LOCATION, value);
     }
     if replayed {
@@ -279,24 +282,15 @@ async fn ingest(
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
 }
 
 /// A job with its history, read on a pooled connection.
 fn read_job(lab: &LabState, tracer: &Tracer, job_id: &str) -> Result<Option<Job>, Problem> {
-    Ok(lab.db.read(|c| {
-        let sql = Sql::new(c, tracer);
-        let Some((id, mut job)) = sql.query_opt(SELECT_JOB, &[&job_id], queue::job_from_row)?
-        else {
-            return Ok(None);
-        };
-        job.history = sql.query(queue::HISTORY, &[&id], queue::attempt_from_row)?;
-        Ok(Some(job))
-    })?)
+    Ok(lab
+        .db
+        .read(|c| queue::find_job(&Sql::new(c, tracer), job_id))?)
 }
-
-/// A job by its public id (columns as [`queue::job_from_row`] reads them).
-const SELECT_JOB: &str = "SELECT id, job_id, status, tenant_id, object_key, work_ms, fail_times, attempts, max_attempts, created_at, updated_at, run_at, last_error, result FROM jobs WHERE job_id = ?1";
 
 #[utoipa::path(get, path = "/jobs/{job_id}", tag = "jobs", summary = "Follow a job",
     params(("job_id" = String, Path, description = "The id POST /documents/ingest answered with")),
@@ -312,7 +306,7 @@ async fn get_job(
 ) -> Result<Json<Job>, Problem> {
     gate.auth().await;
     gate.hold(Stage::Data, || {
-        Carries::statement(RUNS_INLINE, SELECT_JOB, &[&job_id])
+        Carries::statement(RUNS_INLINE, queue::SELECT_JOB, &[&job_id])
     })
     .await;
     let job = if job_id.len() > JOB_ID_MAX {
@@ -382,9 +376,9 @@ async fn list_jobs(
     fields.finish(&gate).await?;
     gate.auth().await;
     let statement = if status.is_some() {
-        LIST_BY_STATUS
+        queue::LIST_BY_STATUS
     } else {
-        LIST_ALL
+        queue::LIST_ALL
     };
     let filter = status.clone().unwrap_or_default();
     gate.hold(Stage::Data, || {
@@ -413,11 +407,6 @@ async fn list_jobs(
         limit,
     }))
 }
-
-/// The newest jobs (?1 is the empty filter).
-const LIST_ALL: &str = "SELECT id, job_id, status, tenant_id, object_key, work_ms, fail_times, attempts, max_attempts, created_at, updated_at, run_at, last_error, result FROM jobs WHERE ?1 = '' ORDER BY id DESC LIMIT ?2";
-/// The newest jobs with a status.
-const LIST_BY_STATUS: &str = "SELECT id, job_id, status, tenant_id, object_key, work_ms, fail_times, attempts, max_attempts, created_at, updated_at, run_at, last_error, result FROM jobs WHERE status = ?1 ORDER BY id DESC LIMIT ?2";
 
 #[utoipa::path(post, path = "/jobs/{job_id}/retry", tag = "jobs", summary = "Send a dead job back to the queue",
     description = "A redrive from the dead-letter list: the job is queued again with a fresh set of attempts.",
@@ -488,11 +477,7 @@ async fn retry_job(
             lab.jobs.changed.notify_one();
             let job = read_job(&lab, &tracer, &job_id)?
                 .ok_or_else(|| Problem::internal("a job just queued was not found"))?;
-            let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("/jobs/{job_id}")) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            Ok(response)
+            Ok(accepted(job, false))
         }
     }
 }

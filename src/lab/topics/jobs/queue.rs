@@ -105,13 +105,35 @@ impl Request {
     }
 }
 
+/// The columns [`job_from_row`] reads, in its order.
+macro_rules! job_columns {
+    () => {
+        "id, job_id, status, tenant_id, object_key, work_ms, fail_times, attempts, max_attempts, created_at, updated_at, run_at, last_error, result"
+    };
+}
+
+/// A job by its public id.
+pub const SELECT_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE job_id = ?1");
+/// The newest jobs (?1 is the empty filter).
+pub const LIST_ALL: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE ?1 = '' ORDER BY id DESC LIMIT ?2"
+);
+/// The newest jobs with a status.
+pub const LIST_BY_STATUS: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE status = ?1 ORDER BY id DESC LIMIT ?2"
+);
+
 /// What enqueueing did.
 #[derive(Debug)]
 pub enum Enqueued {
     /// A new job, queued.
-    New(String),
-    /// The key was seen with the same request: its job.
-    Replay(String),
+    New(Box<Job>),
+    /// The key was seen with the same request: its job, as it is now.
+    Replay(Box<Job>),
     /// The key was seen with another request.
     KeyReused,
     /// The queue is full: this many jobs wait or run, with this much work between them.
@@ -127,7 +149,10 @@ pub enum Enqueued {
 const DEPTH: &str =
     "SELECT count(*), total(work_ms) FROM jobs WHERE status IN ('queued', 'failed', 'running')";
 const FIND_KEY: &str = "SELECT job_id, fingerprint FROM jobs WHERE idempotency_key = ?1";
-const INSERT_JOB: &str = "INSERT INTO jobs (job_id, idempotency_key, fingerprint, tenant_id, object_key, work_ms, fail_times, status, max_attempts, run_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?10)";
+const INSERT_JOB: &str = concat!(
+    "INSERT INTO jobs (job_id, idempotency_key, fingerprint, tenant_id, object_key, work_ms, fail_times, status, max_attempts, run_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?10) RETURNING ",
+    job_columns!()
+);
 const INSERT_EVENT: &str =
     "INSERT INTO job_outbox (event, job_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)";
 
@@ -145,11 +170,11 @@ pub fn enqueue(
     if let Some((job_id, seen)) = sql.query_opt(FIND_KEY, &[&request.idempotency_key], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })? {
-        return Ok(if seen == fingerprint {
-            Enqueued::Replay(job_id)
-        } else {
-            Enqueued::KeyReused
-        });
+        if seen != fingerprint {
+            return Ok(Enqueued::KeyReused);
+        }
+        let job = find_job(sql, &job_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        return Ok(Enqueued::Replay(Box::new(job)));
     }
     let (depth, work) = sql
         .query_opt(DEPTH, &[], |r| {
@@ -166,24 +191,27 @@ pub fn enqueue(
     // Due now by the wall clock the workers read (unique timestamps may run ahead of it).
     let now = clock::wall_micros();
     let stamp = clock::timestamp();
-    sql.execute(
-        INSERT_JOB,
-        &[
-            &job_id,
-            &request.idempotency_key,
-            &fingerprint,
-            &request.tenant_id,
-            &request.object_key,
-            &request.work_ms,
-            &request.fail_times,
-            &MAX_ATTEMPTS,
-            &now,
-            &stamp,
-        ],
-    )?;
+    let (_, job) = sql
+        .query_opt(
+            INSERT_JOB,
+            &[
+                &job_id,
+                &request.idempotency_key,
+                &fingerprint,
+                &request.tenant_id,
+                &request.object_key,
+                &request.work_ms,
+                &request.fail_times,
+                &MAX_ATTEMPTS,
+                &now,
+                &stamp,
+            ],
+            job_from_row,
+        )?
+        .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     let payload = serde_json::json!({ "job_id": job_id, "status": "queued" }).to_string();
     sql.execute(INSERT_EVENT, &[&"job.queued", &job_id, &payload, &stamp])?;
-    Ok(Enqueued::New(job_id))
+    Ok(Enqueued::New(Box::new(job)))
 }
 
 /// A job a worker holds.
@@ -619,9 +647,7 @@ pub struct Job {
     pub history: Vec<Attempt>,
 }
 
-/// Reads a job row selected as `id, job_id, status, tenant_id, object_key, work_ms,
-/// fail_times, attempts, max_attempts, created_at, updated_at, run_at, last_error, result`
-/// (its history empty): `(row id, job)`.
+/// Reads a job row selected with `job_columns!()` (its history empty): `(row id, job)`.
 pub fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Job)> {
     let status: String = r.get(2)?;
     let run_at: i64 = r.get(11)?;
@@ -645,6 +671,15 @@ pub fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Job)> {
             history: Vec::new(),
         },
     ))
+}
+
+/// A job with its history, by its public id.
+pub fn find_job(sql: &crate::lab::db::Sql<'_>, job_id: &str) -> rusqlite::Result<Option<Job>> {
+    let Some((id, mut job)) = sql.query_opt(SELECT_JOB, &[&job_id], job_from_row)? else {
+        return Ok(None);
+    };
+    job.history = sql.query(HISTORY, &[&id], attempt_from_row)?;
+    Ok(Some(job))
 }
 
 /// A job's attempts, oldest first.
@@ -697,18 +732,18 @@ mod tests {
     #[test]
     fn a_key_names_one_request() {
         let mut conn = db();
-        let Enqueued::New(id) = enqueue_one(&mut conn, &request("k", 0), 10) else {
+        let Enqueued::New(first) = enqueue_one(&mut conn, &request("k", 0), 10) else {
             panic!("new")
         };
         assert!(
-            matches!(enqueue_one(&mut conn, &request("k", 0), 10), Enqueued::Replay(same) if same == id)
+            matches!(enqueue_one(&mut conn, &request("k", 0), 10), Enqueued::Replay(same) if same.job_id == first.job_id)
         );
         assert!(matches!(
             enqueue_one(&mut conn, &request("k", 1), 10),
             Enqueued::KeyReused
         ));
         assert!(
-            matches!(enqueue_one(&mut conn, &request("other", 0), 10), Enqueued::New(other) if other != id)
+            matches!(enqueue_one(&mut conn, &request("other", 0), 10), Enqueued::New(other) if other.job_id != first.job_id)
         );
     }
 

@@ -50,8 +50,9 @@ async fn work(lab: Arc<LabState>, worker: String) {
             return;
         }
         // A read first: an idle worker only writes when a job may be due.
-        if !due_now(&lab) {
-            idle(&lab).await;
+        let wait = until_due(&lab);
+        if !wait.is_zero() {
+            idle(&lab, wait).await;
             continue;
         }
         let w = worker.clone();
@@ -63,12 +64,12 @@ async fn work(lab: Arc<LabState>, worker: String) {
             Ok(Some(job)) => job,
             Ok(None) => {
                 // Another worker was quicker.
-                idle(&lab).await;
+                idle(&lab, IDLE_POLL).await;
                 continue;
             }
             Err(e) => {
                 tracing::warn!("job worker {worker} could not claim a job: {e}");
-                idle(&lab).await;
+                idle(&lab, IDLE_POLL).await;
                 continue;
             }
         };
@@ -100,24 +101,21 @@ async fn work(lab: Arc<LabState>, worker: String) {
     }
 }
 
-/// True when a job is due now (or the queue cannot be read, so the claim says why).
-fn due_now(lab: &LabState) -> bool {
+/// How long until the next job may be due: zero when one is due now (or the queue cannot be
+/// read, so the claim says why), at most [`IDLE_POLL`] (another replica may queue work).
+fn until_due(lab: &LabState) -> Duration {
     match lab.db.read(queue::next_due) {
-        Ok(Some(due)) => due <= clock::wall_micros(),
-        Ok(None) => false,
-        Err(_) => true,
+        Ok(Some(due)) => {
+            Duration::from_micros(due.saturating_sub(clock::wall_micros()).max(0) as u64)
+                .min(IDLE_POLL)
+        }
+        Ok(None) => IDLE_POLL,
+        Err(_) => Duration::ZERO,
     }
 }
 
-/// Sleeps until the next job may be due, new work is queued, or the lab stops.
-async fn idle(lab: &LabState) {
-    let wait = lab
-        .db
-        .read(queue::next_due)
-        .ok()
-        .flatten()
-        .map(|due| Duration::from_micros(due.saturating_sub(clock::wall_micros()).max(0) as u64))
-        .map_or(IDLE_POLL, |d| d.min(IDLE_POLL));
+/// Sleeps for `wait`, or until new work is queued or the lab stops.
+async fn idle(lab: &LabState, wait: Duration) {
     tokio::select! {
         _ = lab.jobs.queued.notified() => {}
         _ = tokio::time::sleep(wait) => {}
